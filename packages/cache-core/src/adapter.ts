@@ -1,0 +1,137 @@
+/**
+ * The adapter contract: the port between the Cacheport core and a store.
+ *
+ * An adapter moves opaque entries to and from a store under full keys. It never decides TTLs, keys,
+ * serialization, stampede handling or error policy: the core owns all of that, which is what keeps
+ * adapters interchangeable. `@cacheport/adapter-test-suite` states this contract as tests; an adapter
+ * that passes it can replace any other.
+ *
+ * Rules every adapter follows:
+ * - Keys arrive fully qualified (`{keyPrefix}:{version}:{key}`); store them as given.
+ * - Values arrive as `Uint8Array` (unless the adapter declares `capabilities.byReference`) and must come
+ *   back byte-for-byte equal. Never mutate or keep a reference to a value the caller may reuse
+ *   unless you copy it first.
+ * - `ttlMs` is a whole number of milliseconds >= 1, or `undefined` for "no expiry". Setting a value with
+ *   a TTL must be atomic (no window where the value exists without its expiry). An expired entry must
+ *   never be returned, even if the store has not evicted it yet.
+ * - Every operation either settles or rejects in bounded time: use the store client's own command
+ *   timeout and never queue commands while disconnected. The core also abandons operations that
+ *   outlive its deadline, but an adapter that hangs still holds resources.
+ * - Failures are reported by rejecting (or throwing). Never swallow them: the core counts them, logs
+ *   them once per burst, trips its circuit breaker and fails open on the caller's behalf.
+ * - Methods may return a plain value instead of a Promise when the answer is synchronous (an in-process
+ *   store); the core then skips a microtask and a timer.
+ */
+
+/** A value or a promise of it. Synchronous stores return plain values to keep hits cheap. */
+export type MaybePromise<T> = T | Promise<T>
+
+/** One entry of a batch write. */
+export interface AdapterEntry<Stored = Uint8Array> {
+  /** Full key, prefix and version included. */
+  readonly key: string
+  /** The encoded entry. */
+  readonly value: Stored
+  /** Milliseconds until the store may drop the entry, or `undefined` for no expiry. */
+  readonly ttlMs: number | undefined
+}
+
+/** What an adapter can do beyond the required operations; the core picks its strategy from these. */
+export interface AdapterCapabilities {
+  /**
+   * Entries are visible to other processes (Redis) rather than private to this one (memory).
+   * The core only takes cross-process leases and publishes invalidations on shared stores.
+   */
+  readonly shared: boolean
+  /** The smallest TTL step the store honours, in milliseconds (1 for Redis `PX`). */
+  readonly ttlPrecisionMs: number
+  /** `getMany`/`setMany`/`deleteMany` are one round trip (Redis `MGET`, a pipeline), not a loop. */
+  readonly nativeBatch: boolean
+  /** `setIfAbsent` and `deleteIfEquals` are implemented and atomic (Redis `SET NX PX`, a compare-and-delete script). */
+  readonly atomicSetIfAbsent: boolean
+  /** `publish` and `subscribe` are implemented (Redis pub/sub); used for invalidation buses. */
+  readonly pubsub: boolean
+  /**
+   * Values are stored as the objects the core hands over, not as bytes: no encoding, no copy.
+   * Only an in-process store can do this; see the memory adapter's hazards before enabling it.
+   */
+  readonly byReference: boolean
+}
+
+/** Health as the adapter last saw it; reported by `/health` endpoints and `cache.status()`. */
+export type AdapterStatus = 'ready' | 'connecting' | 'unavailable' | 'closed'
+
+/** Receives messages published on a channel. */
+export type MessageHandler = (message: string) => void
+
+/**
+ * The port every store implements. `Stored` is `Uint8Array` for every adapter that encodes; an
+ * adapter with `capabilities.byReference` receives the core's entry objects instead.
+ */
+export interface CacheAdapter<Stored = Uint8Array> {
+  /** Short identifier used in stats, logs and health output (`memory`, `redis`, `noop`). */
+  readonly name: string
+  /** Declared abilities; must not change after construction. */
+  readonly capabilities: AdapterCapabilities
+
+  /** The entry under `key`, or `undefined` when absent or expired. */
+  get(key: string): MaybePromise<Stored | undefined>
+  /** Entries for `keys`, aligned with them (`undefined` for each miss). `keys` may be empty. */
+  getMany(keys: readonly string[]): MaybePromise<Array<Stored | undefined>>
+  /** Stores `value` under `key`, replacing any entry, expiring after `ttlMs` (atomically). */
+  set(key: string, value: Stored, ttlMs: number | undefined): MaybePromise<void>
+  /** Stores every entry; per entry atomic, as a whole best effort (a failure rejects). */
+  setMany(entries: ReadonlyArray<AdapterEntry<Stored>>): MaybePromise<void>
+  /** Removes `key`; resolves `true` when an entry was removed. */
+  delete(key: string): MaybePromise<boolean>
+  /** Removes every key; resolves with how many entries were removed. */
+  deleteMany(keys: readonly string[]): MaybePromise<number>
+  /**
+   * Removes every key matching `pattern`, a Redis-style glob over full keys (`*`, `?`, `[abc]`,
+   * `[^a]`, `[a-z]`, and `\` escaping the next character). The core always passes a pattern whose
+   * leading literal part is the cache's own `{keyPrefix}:{version}:`, already escaped: an adapter must
+   * never delete a key that does not match, and must reach every node of a sharded store.
+   * Resolves with how many entries were removed.
+   */
+  deleteByPattern(pattern: string): MaybePromise<number>
+  /** Removes every key that starts with `prefix` (a literal string, not a glob); nothing else. */
+  clear(prefix: string): MaybePromise<void>
+
+  /** Stores `value` only if `key` is absent; resolves `true` when it did. Leases use this. */
+  setIfAbsent?(key: string, value: Stored, ttlMs: number): MaybePromise<boolean>
+  /** Removes `key` only if it still holds exactly `value` (compare-and-delete); `true` when removed. */
+  deleteIfEquals?(key: string, value: Stored): MaybePromise<boolean>
+  /** Publishes `message` on `channel` to every subscriber, in every process. */
+  publish?(channel: string, message: string): MaybePromise<void>
+  /**
+   * Calls `onMessage` for every message on `channel` and `onStatus` whenever the subscription is
+   * (re)established or lost, so a subscriber knows when it may have missed messages.
+   * Resolves with a function that ends the subscription.
+   */
+  subscribe?(
+    channel: string,
+    onMessage: MessageHandler,
+    onStatus?: (status: AdapterStatus) => void,
+  ): MaybePromise<() => MaybePromise<void>>
+
+  /** The adapter's current view of its store's health. */
+  status?(): AdapterStatus
+  /** Releases connections and timers. Must not close a client the adapter did not create. */
+  close(): MaybePromise<void>
+}
+
+/** Any adapter, whatever it stores. */
+export type AnyCacheAdapter = CacheAdapter<Uint8Array> | CacheAdapter<any>
+
+/** Builds an adapter from a registry entry's `location` and `options`; registries hold these by name. */
+export type AdapterFactory = (config: AdapterConfig) => AnyCacheAdapter
+
+/** What a registry hands an {@link AdapterFactory}. */
+export interface AdapterConfig {
+  /** Name of the cache being built (for error messages). */
+  readonly cache: string
+  /** Where the store lives (`redis://...`), as configured; `undefined` for in-process stores. */
+  readonly location: string | undefined
+  /** Adapter-specific options, as configured. */
+  readonly options: Readonly<Record<string, unknown>>
+}

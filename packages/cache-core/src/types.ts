@@ -1,0 +1,252 @@
+import type { AdapterStatus, AnyCacheAdapter } from './adapter.js'
+
+/**
+ * A length of time: a number of milliseconds, or a string of a number and a unit —
+ * `ms`, `s`, `m`, `h`, `d` (`'500ms'`, `'5m'`, `'24h'`, `'7d'`, `'1.5h'`).
+ */
+export type Duration = number | string
+
+/** A tag name and the tag's epoch when the entry was written; a changed epoch invalidates the entry. */
+export type TagStamp = readonly [tag: string, epoch: string]
+
+/** A cache entry as the core keeps it: the value plus the metadata of the versioned envelope. */
+export interface Entry<T = unknown> {
+  /** The cached value (after decoding). */
+  value: T
+  /** When the entry was written, epoch milliseconds. */
+  createdAt: number
+  /** When the entry stops being fresh, epoch milliseconds; 0 = never. */
+  expiresAt: number
+  /** Until when a stale entry may still be served (grace), epoch milliseconds; 0 = never. */
+  staleUntil: number
+  /** The tags of the entry with their epochs at write time; `undefined` when untagged. */
+  tags: readonly TagStamp[] | undefined
+}
+
+/** A pino-compatible logger; every method is optional so `console`-like objects fit too. */
+export interface CacheLogger {
+  /** Hit/miss lines and other chatter. */
+  debug?(fields: Record<string, unknown>, message: string): void
+  /** Store failures, once per burst. */
+  warn?(fields: Record<string, unknown>, message: string): void
+  /** Failures the cache cannot recover from by itself. */
+  error?(fields: Record<string, unknown>, message: string): void
+}
+
+/** Circuit-breaker settings: stop waiting on a store that keeps failing. */
+export interface BreakerOptions {
+  /**
+   * Consecutive store failures that open the circuit.
+   * @default 5
+   */
+  threshold?: number
+  /**
+   * How long the circuit stays open before one probe is let through.
+   * @default '5s'
+   */
+  cooldown?: Duration
+}
+
+/** Cross-process stampede protection through a lease held in the store. */
+export interface LeaseOptions {
+  /**
+   * How long a lease lives if its holder dies without releasing it.
+   * @default '10s'
+   */
+  ttl?: Duration
+  /**
+   * How long a waiter polls for the holder's value before it runs the loader itself.
+   * @default '5s'
+   */
+  wait?: Duration
+  /**
+   * Pause between polls of a waiter.
+   * @default '25ms'
+   */
+  pollInterval?: Duration
+}
+
+/** Options of {@link createCache}. */
+export interface CacheOptions {
+  /** The store. */
+  adapter: AnyCacheAdapter
+  /** Prefix of every key of this cache; must not contain `:`. */
+  keyPrefix: string
+  /**
+   * Part of every key; bump it to orphan all entries of an older data shape at once.
+   * @default 1
+   */
+  version?: number | string
+  /**
+   * Name used in stats, logs, metrics and error messages.
+   * @default keyPrefix
+   */
+  name?: string
+  /**
+   * Default time to live of entries.
+   * @default '5m' (Django's default TIMEOUT)
+   */
+  ttl?: Duration
+  /**
+   * Time to live of `null` results of loaders (negative caching).
+   * @default the entry's ttl
+   */
+  nullTtl?: Duration
+  /**
+   * Spreads expiry: each TTL is shortened by a random fraction up to this value (0 to 1), so entries
+   * written together do not expire together.
+   * @default 0
+   */
+  jitter?: number
+  /**
+   * How long the cache waits for any one store operation before it fails open.
+   * @default '1s'
+   */
+  timeout?: Duration
+  /**
+   * Circuit breaker; `false` turns it off.
+   * @default { threshold: 5, cooldown: '5s' }
+   */
+  breaker?: BreakerOptions | false
+  /**
+   * Cross-process stampede protection for every `getOrSet` (needs an adapter with atomicSetIfAbsent);
+   * `getOrSet` can also turn it on per call.
+   * @default false
+   */
+  lease?: boolean | LeaseOptions
+  /**
+   * Receives debug lines for hits and misses and warnings for store failures.
+   * @default no logging
+   */
+  logger?: CacheLogger
+  /**
+   * Longest key (without prefix and version) kept as written; longer keys keep a readable head and
+   * end in a SHA-256 digest.
+   * @default 200
+   */
+  maxKeyLength?: number
+}
+
+/** Options of `set` and `setMany` entries. */
+export interface SetOptions {
+  /** Time to live of this entry; overrides the cache's default. */
+  ttl?: Duration
+  /** Tags for `invalidateTags`. */
+  tags?: readonly string[]
+}
+
+/** Options of `getOrSet`. */
+export interface GetOrSetOptions<T> extends SetOptions {
+  /** Time to live when the loader returns `null`. */
+  nullTtl?: Duration
+  /** Return `false` to hand the result back without caching it. */
+  condition?: (value: T) => boolean
+  /** Cross-process lease for this call; overrides the cache's `lease` option. */
+  lease?: boolean | LeaseOptions
+}
+
+/** One entry of `setMany`. */
+export interface SetManyEntry<T = unknown> extends SetOptions {
+  /** The key, without prefix. */
+  key: string
+  /** The value to store. */
+  value: T
+}
+
+/** Counters of one cache or one key prefix. */
+export interface CacheCounters {
+  /** Reads answered from the store. */
+  hits: number
+  /** Reads the store could not answer (absent, expired, invalidated, undecodable, failed). */
+  misses: number
+  /** Reads answered with a stale value. */
+  staleHits: number
+  /** Entries written. */
+  sets: number
+  /** Entries removed by delete, deleteMany and invalidations by key. */
+  deletes: number
+  /** Store failures and timeouts. */
+  errors: number
+  /** Loader runs of getOrSet and cached functions. */
+  loads: number
+  /** Total time spent in loaders, in milliseconds. */
+  loadTimeMs: number
+}
+
+/** What `cache.stats()` returns. */
+export interface CacheStats extends CacheCounters {
+  /** The cache's name. */
+  name: string
+  /** The adapter's name. */
+  adapter: string
+  /** hits / (hits + misses), 0 when there were no reads. */
+  hitRate: number
+  /** Entries read as misses because they could not be decoded (corrupt, foreign or older format). */
+  undecodable: number
+  /** Whether the circuit breaker currently skips the store. */
+  circuit: 'closed' | 'open' | 'half-open'
+  /** The same counters per key prefix (the part of a key before its first `:`). */
+  byPrefix: Record<string, CacheCounters>
+}
+
+/** Events a cache emits, with their payloads. */
+export interface CacheEvents {
+  /** A read found a fresh entry. */
+  hit: { key: string; prefix: string }
+  /** A read found nothing usable. */
+  miss: { key: string; prefix: string }
+  /** An entry was written. */
+  set: { key: string; prefix: string }
+  /** Entries were removed (`key` is the key, pattern, `tag:<name>` or `*` for clear). */
+  delete: { key: string; prefix: string }
+  /** A store operation failed; the cache failed open. */
+  error: { operation: string; error: Error; key?: string }
+}
+
+/** Name of an event of {@link CacheEvents}. */
+export type CacheEventName = keyof CacheEvents
+
+/** A cache: the rules applied on top of one adapter. */
+export interface Cache {
+  /** The cache's name (stats, logs). */
+  readonly name: string
+  /** The key prefix. */
+  readonly keyPrefix: string
+  /** The key version. */
+  readonly version: string
+  /** The adapter behind the cache. */
+  readonly adapter: AnyCacheAdapter
+
+  /** The value under `key`, or `undefined` on a miss. Never rejects because of the store. */
+  get<T = unknown>(key: string): Promise<T | undefined>
+  /** Stores `value`; resolves `false` when the store failed (fail-open) and rejects only on bad input. */
+  set<T>(key: string, value: T, options?: SetOptions): Promise<boolean>
+  /** The cached value, or the loader's result (cached) on a miss; the loader runs once per key at a time. */
+  getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T>
+  /** Whether a fresh entry exists under `key`. */
+  has(key: string): Promise<boolean>
+  /** Values for `keys`, aligned with them. */
+  getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>>
+  /** Stores every entry. */
+  setMany(entries: readonly SetManyEntry[]): Promise<boolean>
+  /** Removes `key`; rejects with `E_ADAPTER` when the store could not remove it. */
+  delete(key: string): Promise<boolean>
+  /** Removes `keys`; resolves with the number removed. */
+  deleteMany(keys: readonly string[]): Promise<number>
+  /** Removes every key of this cache that matches the glob (`filter_counts:*`). */
+  deletePattern(pattern: string): Promise<number>
+  /** Invalidates every entry written with any of `tags`. */
+  invalidateTags(tags: readonly string[]): Promise<void>
+  /** Removes every entry of this cache (its prefix and version only). */
+  clear(): Promise<void>
+  /** Counters since creation. */
+  stats(): CacheStats
+  /** The adapter's status, or `'open-circuit'` reported as `unavailable`. */
+  status(): AdapterStatus
+  /** The key as stored: `{keyPrefix}:{version}:{key}`. */
+  fullKey(key: string): string
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void
+  /** Closes the adapter; later calls reject with `E_CLOSED`. */
+  close(): Promise<void>
+}
