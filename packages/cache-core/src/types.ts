@@ -25,6 +25,8 @@ export interface Entry<T = unknown> {
 
 /** A pino-compatible logger; every method is optional so `console`-like objects fit too. */
 export interface CacheLogger {
+  /** pino's level check; when present, debug lines are only built if it says `debug` is on. */
+  isLevelEnabled?(level: string): boolean
   /** Hit/miss lines and other chatter. */
   debug?(fields: Record<string, unknown>, message: string): void
   /** Store failures, once per burst. */
@@ -136,7 +138,11 @@ export interface SetOptions {
 }
 
 /** Options of `getOrSet`. */
-export interface GetOrSetOptions<T> extends SetOptions {
+export interface GetOrSetOptions<T> {
+  /** Time to live of the loaded value; overrides the cache's default. */
+  ttl?: Duration
+  /** Tags of the loaded value, fixed or computed from it. */
+  tags?: readonly string[] | ((value: T) => readonly string[])
   /** Time to live when the loader returns `null`. */
   nullTtl?: Duration
   /** Return `false` to hand the result back without caching it. */

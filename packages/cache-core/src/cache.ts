@@ -1,0 +1,769 @@
+import type { AdapterStatus, AnyCacheAdapter, CacheAdapter } from './adapter.js'
+import { CircuitBreaker } from './breaker.js'
+import { decodeEntry, encodeEntry } from './codec.js'
+import { boundKey } from './digest.js'
+import { parseDuration, parseOptionalDuration } from './duration.js'
+import { CacheError, ErrorCodes } from './errors.js'
+import { escapeGlob } from './glob.js'
+import { prefixOf, StatsRecorder } from './stats.js'
+import type {
+  Cache,
+  CacheEventName,
+  CacheEvents,
+  CacheLogger,
+  CacheOptions,
+  CacheStats,
+  Duration,
+  Entry,
+  GetOrSetOptions,
+  LeaseOptions,
+  SetManyEntry,
+  SetOptions,
+  TagStamp,
+} from './types.js'
+
+/** Creates a cache: the core's rules on top of one adapter. */
+export function createCache(options: CacheOptions): Cache {
+  return new CacheImpl(options)
+}
+
+// Stored form of an entry: bytes for ordinary adapters, the entry itself for by-reference ones.
+type Stored = Uint8Array | Entry
+type Listener = (payload: never) => void
+
+/** Result of a read that found nothing usable. */
+const MISS: unique symbol = Symbol('miss')
+type Miss = typeof MISS
+
+const DEFAULT_TTL = 5 * 60_000
+const DEFAULT_TIMEOUT = 1_000
+const DEFAULT_MAX_KEY = 200
+const TAG_TTL_FLOOR = 30 * 24 * 60 * 60_000
+const MAX_TTL = 10 * 365 * 24 * 60 * 60_000
+const latin1 = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+
+interface ResolvedLease {
+  ttlMs: number
+  waitMs: number
+  pollMs: number
+}
+
+function isPromiseLike<T>(value: unknown): value is Promise<T> {
+  return typeof (value as Promise<T> | null)?.then === 'function'
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
+}
+
+function newEpoch(): string {
+  return `${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 10)}`
+}
+
+/** The implementation behind {@link createCache}; exported for subclassing by tiered caches. */
+export class CacheImpl implements Cache {
+  readonly name: string
+  readonly keyPrefix: string
+  readonly version: string
+  readonly adapter: AnyCacheAdapter
+
+  // The adapter as the core drives it: it stores whatever `Stored` form this cache produces.
+  private readonly store: CacheAdapter<any>
+  private readonly base: string
+  private readonly tagBase: string
+  private readonly leaseBase: string
+  private readonly byReference: boolean
+  private readonly ttlMs: number
+  private readonly nullTtlMs: number | undefined
+  private readonly jitter: number
+  private readonly timeoutMs: number
+  private readonly maxKeyLength: number
+  private readonly lease: ResolvedLease | undefined
+  private readonly logger: CacheLogger | undefined
+  private readonly breaker: CircuitBreaker
+  private readonly recorder = new StatsRecorder()
+  private readonly inflight = new Map<string, Promise<unknown>>()
+  private readonly listeners: { [E in CacheEventName]?: Array<(payload: CacheEvents[E]) => void> } = {}
+  private closed = false
+
+  constructor(options: CacheOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new CacheError(ErrorCodes.INVALID_CONFIG, 'createCache: options must be an object')
+    }
+    const { keyPrefix } = options
+    const label = typeof options.name === 'string' && options.name ? options.name : keyPrefix
+    const invalid = (field: string, why: string, got: unknown) =>
+      new CacheError(
+        ErrorCodes.INVALID_CONFIG,
+        `cache "${label}": option "${field}" ${why}, got ${JSON.stringify(got) ?? String(got)}`,
+        { cache: label, field },
+      )
+    if (typeof keyPrefix !== 'string' || keyPrefix.length === 0) {
+      throw invalid('keyPrefix', 'must be a non-empty string', keyPrefix)
+    }
+    if (keyPrefix.includes(':')) {
+      throw invalid('keyPrefix', 'must not contain ":" (it separates prefix, version and key)', keyPrefix)
+    }
+    const adapter = options.adapter
+    if (
+      adapter === null ||
+      typeof adapter !== 'object' ||
+      typeof adapter.get !== 'function' ||
+      typeof adapter.set !== 'function' ||
+      typeof adapter.capabilities !== 'object'
+    ) {
+      throw invalid(
+        'adapter',
+        'must be a cache adapter such as memoryAdapter() or redisAdapter()',
+        typeof adapter,
+      )
+    }
+    const version = options.version ?? 1
+    if (
+      !(typeof version === 'number' && Number.isInteger(version) && version >= 0) &&
+      !(typeof version === 'string' && /^[A-Za-z0-9_.-]+$/.test(version))
+    ) {
+      throw invalid(
+        'version',
+        'must be a non-negative integer or a string of letters, digits, "_", "." and "-"',
+        version,
+      )
+    }
+    const where = (field: string) => ({ cache: label, field })
+    const ttlMs = options.ttl === undefined ? DEFAULT_TTL : parseDuration(options.ttl, where('ttl'))
+    const jitter = options.jitter ?? 0
+    if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) {
+      throw invalid('jitter', 'must be a number from 0 to 1 (the largest fraction cut from a TTL)', jitter)
+    }
+    const maxKeyLength = options.maxKeyLength ?? DEFAULT_MAX_KEY
+    if (!Number.isInteger(maxKeyLength) || maxKeyLength < 64) {
+      throw invalid('maxKeyLength', 'must be an integer of at least 64', maxKeyLength)
+    }
+    const timeoutMs =
+      options.timeout === undefined ? DEFAULT_TIMEOUT : parseDuration(options.timeout, where('timeout'))
+    if (timeoutMs < 1) throw invalid('timeout', 'must be at least 1ms', options.timeout)
+
+    this.name = label
+    this.keyPrefix = keyPrefix
+    this.version = String(version)
+    this.adapter = adapter
+    this.store = adapter
+    this.base = `${keyPrefix}:${this.version}:`
+    this.tagBase = `${keyPrefix}:${this.version}#tag:`
+    this.leaseBase = `${keyPrefix}:${this.version}#lease:`
+    this.byReference = adapter.capabilities.byReference === true
+    this.ttlMs = ttlMs
+    this.nullTtlMs = parseOptionalDuration(options.nullTtl, where('nullTtl'))
+    this.jitter = jitter
+    this.timeoutMs = timeoutMs
+    this.maxKeyLength = maxKeyLength
+    this.logger = options.logger
+    this.lease = this.resolveLease(options.lease, 'lease')
+
+    const breaker = options.breaker
+    if (breaker !== undefined && breaker !== false && (breaker === null || typeof breaker !== 'object')) {
+      throw invalid('breaker', 'must be false or { threshold, cooldown }', breaker)
+    }
+    const threshold = breaker === false ? Number.POSITIVE_INFINITY : (breaker?.threshold ?? 5)
+    if (!(threshold >= 1)) throw invalid('breaker.threshold', 'must be a number of at least 1', threshold)
+    const cooldownMs = breaker ? parseDuration(breaker.cooldown ?? '5s', where('breaker.cooldown')) : 5_000
+    this.breaker = new CircuitBreaker(label, threshold, cooldownMs, this.logger)
+  }
+
+  // ---------------------------------------------------------------- keys
+
+  fullKey(key: string): string {
+    if (typeof key !== 'string' || key.length === 0) {
+      throw new CacheError(
+        ErrorCodes.INVALID_KEY,
+        `cache "${this.name}": a key must be a non-empty string, got ${key === '' ? 'an empty string' : typeof key}`,
+        { cache: this.name },
+      )
+    }
+    return this.base + (key.length > this.maxKeyLength ? boundKey(key, this.maxKeyLength) : key)
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  get<T = unknown>(key: string): Promise<T | undefined> {
+    try {
+      this.assertOpen()
+      const full = this.fullKey(key)
+      const result = this.read(key, full)
+      if (isPromiseLike<unknown>(result))
+        return result.then((value) => (value === MISS ? undefined : (value as T)))
+      return Promise.resolve(result === MISS ? undefined : (result as T))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  async has(key: string): Promise<boolean> {
+    this.assertOpen()
+    return (await this.read(key, this.fullKey(key), false)) !== MISS
+  }
+
+  async getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
+    this.assertOpen()
+    const fulls = this.fullKeys(keys)
+    if (fulls.length === 0) return []
+    const raws = await this.call('getMany', undefined, () => this.store.getMany(fulls))
+    const entries: Array<Entry | undefined> = fulls.map((_, i) =>
+      raws === MISS ? undefined : this.decode(raws[i]),
+    )
+    const valid = await this.checkTags(entries)
+    const now = Date.now()
+    return entries.map((entry, i) => {
+      const key = keys[i]!
+      if (entry !== undefined && valid[i] && (entry.expiresAt === 0 || entry.expiresAt > now)) {
+        this.count('hit', key)
+        return entry.value as T
+      }
+      this.count('miss', key)
+      return undefined
+    })
+  }
+
+  /**
+   * One read: the fresh value, or MISS. Synchronous when the adapter answers synchronously and the
+   * entry is untagged, so in-process hits cost no extra microtask.
+   */
+  private read(key: string, full: string, countIt = true): unknown {
+    const raw = this.call('get', key, () => this.store.get(full))
+    if (isPromiseLike<Stored | undefined | Miss>(raw)) return raw.then((r) => this.interpret(key, r, countIt))
+    return this.interpret(key, raw as Stored | undefined | Miss, countIt)
+  }
+
+  private interpret(key: string, raw: Stored | undefined | Miss, countIt: boolean): unknown {
+    const entry = raw === MISS ? undefined : this.decode(raw)
+    if (entry === undefined || (entry.expiresAt !== 0 && entry.expiresAt <= Date.now())) {
+      if (countIt) this.count('miss', key)
+      return MISS
+    }
+    if (entry.tags === undefined) {
+      if (countIt) this.count('hit', key)
+      return entry.value
+    }
+    const verdict = this.checkTags([entry])
+    const finish = (valid: boolean[]) => {
+      if (countIt) this.count(valid[0] ? 'hit' : 'miss', key)
+      return valid[0] ? entry.value : MISS
+    }
+    return isPromiseLike<boolean[]>(verdict) ? verdict.then(finish) : finish(verdict)
+  }
+
+  private decode(raw: Stored | undefined): Entry | undefined {
+    if (raw === undefined || raw === null) return undefined
+    if (this.byReference) return raw as Entry
+    const entry = decodeEntry(raw as Uint8Array)
+    if (entry === undefined) this.recorder.undecodable++
+    return entry
+  }
+
+  /**
+   * Whether each entry's tags still carry the epochs it was written with. All tag keys of all entries
+   * are read in one batch; a tag key that is missing (evicted, expired) invalidates its entries, which
+   * keeps tags correct when the store evicts.
+   */
+  private checkTags(entries: ReadonlyArray<Entry | undefined>): boolean[] | Promise<boolean[]> {
+    const tagKeys: string[] = []
+    const index = new Map<string, number>()
+    for (const entry of entries) {
+      for (const [tag] of entry?.tags ?? []) {
+        if (!index.has(tag)) {
+          index.set(tag, tagKeys.length)
+          tagKeys.push(this.tagBase + tag)
+        }
+      }
+    }
+    const all = entries.map(() => true)
+    if (tagKeys.length === 0) return all
+    const judge = (raws: Array<Stored | undefined> | Miss): boolean[] =>
+      entries.map((entry) => {
+        if (entry?.tags === undefined) return true
+        if (raws === MISS) return false
+        return entry.tags.every(([tag, epoch]) => {
+          const current = raws[index.get(tag)!]
+          return current !== undefined && this.epochOf(current) === epoch
+        })
+      })
+    const raws = this.call('getMany', undefined, () => this.store.getMany(tagKeys))
+    return isPromiseLike<Array<Stored | undefined> | Miss>(raws)
+      ? raws.then(judge)
+      : judge(raws as Stored[] | Miss)
+  }
+
+  private epochOf(stored: Stored): string {
+    return this.byReference ? String(stored) : latin1(stored as Uint8Array)
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async set<T>(key: string, value: T, options?: SetOptions): Promise<boolean> {
+    this.assertOpen()
+    const full = this.fullKey(key)
+    const ttlMs = this.ttlOf(options?.ttl, 'ttl')
+    const tags = this.validTags(options?.tags)
+    if (ttlMs === 0) return true
+    // Encode before anything touches the store, so a bad value leaves nothing half-written.
+    const entry = this.entryOf(value, ttlMs)
+    let stored = this.toStored(entry, key)
+    if (tags) {
+      const stamps = await this.stampTags(tags, ttlMs)
+      if (stamps === undefined) return false
+      entry.tags = stamps
+      stored = this.toStored(entry, key)
+    }
+    const ok = (await this.call('set', key, () => this.store.set(full, stored, ttlMs))) !== MISS
+    if (ok) this.count('set', key)
+    return ok
+  }
+
+  async setMany(entries: readonly SetManyEntry[]): Promise<boolean> {
+    this.assertOpen()
+    if (!Array.isArray(entries)) {
+      throw new CacheError(
+        ErrorCodes.INVALID_CONFIG,
+        `cache "${this.name}": setMany takes an array of { key, value }`,
+        {
+          cache: this.name,
+        },
+      )
+    }
+    // Validate and encode every entry first: one bad value rejects the batch before any write.
+    const prepared = entries.map((item) => {
+      const full = this.fullKey(item.key)
+      const ttlMs = this.ttlOf(item.ttl, 'ttl')
+      const entry = this.entryOf(item.value, ttlMs)
+      return {
+        key: item.key,
+        full,
+        ttlMs,
+        entry,
+        stored: this.toStored(entry, item.key),
+        tags: this.validTags(item.tags),
+      }
+    })
+    const allTags = [...new Set(prepared.flatMap((p) => p.tags ?? []))]
+    if (allTags.length > 0) {
+      const stamps = await this.stampTags(allTags, Math.max(...prepared.map((p) => p.ttlMs)))
+      if (stamps === undefined) return false
+      const epochs = new Map(stamps)
+      for (const p of prepared) {
+        if (p.tags === undefined) continue
+        p.entry.tags = p.tags.map((tag): TagStamp => [tag, epochs.get(tag)!])
+        p.stored = this.toStored(p.entry, p.key)
+      }
+    }
+    const batch = prepared
+      .filter((p) => p.ttlMs > 0)
+      .map((p) => ({ key: p.full, value: p.stored, ttlMs: p.ttlMs }))
+    if (batch.length === 0) return true
+    const ok = (await this.call('setMany', undefined, () => this.store.setMany(batch as never))) !== MISS
+    if (ok) for (const p of prepared) if (p.ttlMs > 0) this.count('set', p.key)
+    return ok
+  }
+
+  async getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
+    this.assertOpen()
+    if (typeof loader !== 'function') {
+      throw new CacheError(
+        ErrorCodes.INVALID_CONFIG,
+        `cache "${this.name}": getOrSet("${key}") needs a loader function`,
+        {
+          cache: this.name,
+          key,
+          field: 'loader',
+        },
+      )
+    }
+    const full = this.fullKey(key)
+    const joined = this.inflight.get(full)
+    if (joined !== undefined) return joined as Promise<T>
+    const first = this.read(key, full)
+    if (!isPromiseLike(first) && first !== MISS) return first as T
+    // From here on, concurrent callers for this key share one read and at most one loader run.
+    const run = (async () => {
+      const value = isPromiseLike(first) ? await first : first
+      if (value !== MISS) return value as T
+      const lease =
+        options?.lease === undefined ? this.lease : this.resolveLease(options.lease, 'getOrSet lease')
+      return lease && this.adapter.capabilities.atomicSetIfAbsent && this.store.setIfAbsent
+        ? this.loadWithLease(key, full, loader, options, lease)
+        : this.load(key, loader, options)
+    })()
+    this.inflight.set(full, run)
+    const forget = () => this.inflight.delete(full)
+    run.then(forget, forget)
+    return run
+  }
+
+  /** Runs the loader and stores its result by the rules: errors never cached, null cached with nullTtl. */
+  private async load<T>(
+    key: string,
+    loader: () => T | Promise<T>,
+    options: GetOrSetOptions<T> | undefined,
+  ): Promise<T> {
+    const started = performance.now()
+    let value: T
+    try {
+      value = await loader()
+    } finally {
+      this.recorder.load(prefixOf(key), performance.now() - started)
+    }
+    if (options?.condition && !options.condition(value)) return value
+    const isNull = value === null || value === undefined
+    const nullTtl = options?.nullTtl ?? (isNull && this.nullTtlMs !== undefined ? this.nullTtlMs : undefined)
+    const ttl = isNull && nullTtl !== undefined ? nullTtl : options?.ttl
+    const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
+    await this.set(key, value, { ttl, tags })
+    return value
+  }
+
+  /**
+   * Cross-process single flight: the process that wins `SET NX PX` on the lease key runs the loader;
+   * the others poll for its value and run the loader themselves only when the wait runs out.
+   */
+  private async loadWithLease<T>(
+    key: string,
+    full: string,
+    loader: () => T | Promise<T>,
+    options: GetOrSetOptions<T> | undefined,
+    lease: ResolvedLease,
+  ): Promise<T> {
+    const leaseKey = this.leaseBase + full.slice(this.base.length)
+    const token = newEpoch()
+    const stored = this.byReference ? token : Buffer.from(token, 'latin1')
+    const deadline = Date.now() + lease.waitMs
+    for (;;) {
+      const acquired = await this.call('setIfAbsent', key, () =>
+        this.store.setIfAbsent!(leaseKey, stored, lease.ttlMs),
+      )
+      if (acquired === MISS) return this.load(key, loader, options)
+      if (acquired) {
+        try {
+          // The previous holder may have written the value between our read and our lease.
+          const value = await this.read(key, full, false)
+          if (value !== MISS) return value as T
+          return await this.load(key, loader, options)
+        } finally {
+          await this.call('deleteIfEquals', key, () => this.store.deleteIfEquals!(leaseKey, stored))
+        }
+      }
+      while (Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, lease.pollMs))
+        const value = await this.read(key, full, false)
+        if (value !== MISS) {
+          this.count('hit', key)
+          return value as T
+        }
+        const holder = await this.call('get', key, () => this.store.get(leaseKey))
+        if (holder === undefined) break
+      }
+      if (Date.now() >= deadline) return this.load(key, loader, options)
+    }
+  }
+
+  // ---------------------------------------------------------------- invalidation
+
+  async delete(key: string): Promise<boolean> {
+    this.assertOpen()
+    const full = this.fullKey(key)
+    const removed = await this.must('delete', key, () => this.store.delete(full))
+    this.count('delete', key)
+    return removed
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    this.assertOpen()
+    const fulls = this.fullKeys(keys)
+    if (fulls.length === 0) return 0
+    const removed = await this.must('deleteMany', undefined, () => this.store.deleteMany(fulls))
+    for (const key of keys) this.count('delete', key)
+    return removed
+  }
+
+  async deletePattern(pattern: string): Promise<number> {
+    this.assertOpen()
+    if (typeof pattern !== 'string' || pattern.length === 0) {
+      throw new CacheError(
+        ErrorCodes.INVALID_PATTERN,
+        `cache "${this.name}": a pattern must be a non-empty glob such as "filter_counts:*", got ${JSON.stringify(pattern)}`,
+        { cache: this.name },
+      )
+    }
+    const removed = await this.must('deletePattern', undefined, () =>
+      this.store.deleteByPattern(escapeGlob(this.base) + pattern),
+    )
+    this.recorder.add(prefixOf(pattern), 'deletes', removed)
+    this.emit('delete', { key: pattern, prefix: prefixOf(pattern) })
+    return removed
+  }
+
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    this.assertOpen()
+    const valid = this.validTags(tags) ?? []
+    if (valid.length === 0) return
+    // A new epoch per tag: every entry stamped with an older one now reads as a miss, on every process.
+    const batch = valid.map((tag) => ({
+      key: this.tagBase + tag,
+      value: this.byReference ? newEpoch() : Buffer.from(newEpoch(), 'latin1'),
+      ttlMs: this.tagTtl(0),
+    }))
+    await this.must('invalidateTags', undefined, () => this.store.setMany(batch as never))
+    for (const tag of valid) this.emit('delete', { key: `tag:${tag}`, prefix: `tag:${tag}` })
+  }
+
+  async clear(): Promise<void> {
+    this.assertOpen()
+    await this.must('clear', undefined, () => this.store.clear(this.base))
+    this.emit('delete', { key: '*', prefix: '*' })
+  }
+
+  // ---------------------------------------------------------------- observability and lifecycle
+
+  stats(): CacheStats {
+    const { total, byPrefix } = this.recorder.snapshot()
+    const reads = total.hits + total.misses
+    return {
+      name: this.name,
+      adapter: this.adapter.name,
+      ...total,
+      hitRate: reads === 0 ? 0 : total.hits / reads,
+      undecodable: this.recorder.undecodable,
+      circuit: this.breaker.state,
+      byPrefix,
+    }
+  }
+
+  status(): AdapterStatus {
+    if (this.closed) return 'closed'
+    if (this.breaker.state === 'open') return 'unavailable'
+    return this.adapter.status?.() ?? 'ready'
+  }
+
+  on<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {
+    let list = this.listeners[event] as Array<(payload: CacheEvents[E]) => void> | undefined
+    if (list === undefined) {
+      list = []
+      ;(this.listeners as Record<string, unknown>)[event] = list
+    }
+    list.push(listener)
+    return () => {
+      const at = list.indexOf(listener)
+      if (at !== -1) list.splice(at, 1)
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.adapter.close()
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private assertOpen(): void {
+    if (this.closed) {
+      throw new CacheError(ErrorCodes.CLOSED, `cache "${this.name}" is closed`, { cache: this.name })
+    }
+  }
+
+  private fullKeys(keys: readonly string[]): string[] {
+    if (!Array.isArray(keys)) {
+      throw new CacheError(ErrorCodes.INVALID_KEY, `cache "${this.name}": keys must be an array of strings`, {
+        cache: this.name,
+      })
+    }
+    return keys.map((key) => this.fullKey(key))
+  }
+
+  private ttlOf(ttl: Duration | undefined, field: string): number {
+    const ms = ttl === undefined ? this.ttlMs : parseDuration(ttl, { cache: this.name, field })
+    if (ms === 0 || this.jitter === 0) return ms
+    return Math.max(1, Math.round(ms * (1 - Math.random() * this.jitter)))
+  }
+
+  private tagTtl(entryTtlMs: number): number {
+    // Tag keys outlive their entries; if one is evicted anyway, its entries read as misses (safe).
+    return Math.min(MAX_TTL, Math.max(TAG_TTL_FLOOR, entryTtlMs * 2))
+  }
+
+  private validTags(tags: readonly string[] | undefined): string[] | undefined {
+    if (tags === undefined) return undefined
+    if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string' || tag.length === 0)) {
+      throw new CacheError(
+        ErrorCodes.INVALID_CONFIG,
+        `cache "${this.name}": tags must be an array of non-empty strings`,
+        {
+          cache: this.name,
+          field: 'tags',
+        },
+      )
+    }
+    return tags.length === 0 ? undefined : [...new Set(tags)]
+  }
+
+  /** The current epoch of each tag, creating missing ones; undefined when the store failed. */
+  private async stampTags(tags: readonly string[], entryTtlMs: number): Promise<TagStamp[] | undefined> {
+    const keys = tags.map((tag) => this.tagBase + tag)
+    const raws = await this.call('getMany', undefined, () => this.store.getMany(keys))
+    if (raws === MISS) return undefined
+    const stamps: TagStamp[] = []
+    for (let i = 0; i < tags.length; i++) {
+      const raw = raws[i]
+      if (raw !== undefined) {
+        stamps.push([tags[i]!, this.epochOf(raw)])
+        continue
+      }
+      const epoch = newEpoch()
+      const stored = this.byReference ? epoch : Buffer.from(epoch, 'latin1')
+      const ttl = this.tagTtl(entryTtlMs)
+      const created = this.store.setIfAbsent
+        ? await this.call('setIfAbsent', undefined, () => this.store.setIfAbsent!(keys[i]!, stored, ttl))
+        : (await this.call('set', undefined, () => this.store.set(keys[i]!, stored, ttl))) !== MISS
+      if (created === MISS) return undefined
+      if (created) {
+        stamps.push([tags[i]!, epoch])
+        continue
+      }
+      // Another writer created the tag first: use its epoch.
+      const again = await this.call('get', undefined, () => this.store.get(keys[i]!))
+      if (again === MISS || again === undefined) return undefined
+      stamps.push([tags[i]!, this.epochOf(again)])
+    }
+    return stamps
+  }
+
+  private entryOf(value: unknown, ttlMs: number): Entry {
+    const now = Date.now()
+    const expiresAt = ttlMs > 0 ? now + ttlMs : 0
+    return { value, createdAt: now, expiresAt, staleUntil: expiresAt, tags: undefined }
+  }
+
+  private toStored(entry: Entry, key: string): Stored {
+    return this.byReference ? entry : encodeEntry(entry, key, this.name)
+  }
+
+  private resolveLease(input: boolean | LeaseOptions | undefined, field: string): ResolvedLease | undefined {
+    if (input === undefined || input === false) return undefined
+    const options = input === true ? {} : input
+    const where = (name: string) => ({ cache: this.name ?? '', field: `${field}.${name}` })
+    return {
+      ttlMs: parseDuration(options.ttl ?? '10s', where('ttl')),
+      waitMs: parseDuration(options.wait ?? '5s', where('wait')),
+      pollMs: Math.max(1, parseDuration(options.pollInterval ?? '25ms', where('pollInterval'))),
+    }
+  }
+
+  /**
+   * Runs one store operation under the breaker and the deadline. Returns its result, or MISS when
+   * the operation was skipped, failed or timed out (already counted, logged and emitted).
+   * Synchronous adapters get a synchronous answer.
+   */
+  private call<R>(
+    operation: string,
+    key: string | undefined,
+    run: () => R | Promise<R>,
+    onError?: (error: unknown) => void,
+  ): R | Miss | Promise<R | Miss> {
+    if (!this.breaker.allow()) return MISS
+    let result: R | Promise<R>
+    try {
+      result = run()
+    } catch (error) {
+      this.failed(operation, key, error, onError)
+      return MISS
+    }
+    if (!isPromiseLike<R>(result)) {
+      this.breaker.success()
+      return result
+    }
+    return new Promise<R | Miss>((resolve) => {
+      const timer = setTimeout(() => {
+        this.failed(
+          operation,
+          key,
+          new CacheError(
+            ErrorCodes.TIMEOUT,
+            `cache "${this.name}": store ${operation} took longer than ${this.timeoutMs}ms`,
+            {
+              cache: this.name,
+              key,
+            },
+          ),
+          onError,
+        )
+        resolve(MISS)
+      }, this.timeoutMs)
+      ;(result as Promise<R>).then(
+        (value) => {
+          clearTimeout(timer)
+          this.breaker.success()
+          resolve(value)
+        },
+        (error) => {
+          clearTimeout(timer)
+          this.failed(operation, key, error, onError)
+          resolve(MISS)
+        },
+      )
+    })
+  }
+
+  /** Like `call`, but for operations whose failure the caller must hear about (deletes, clear). */
+  private async must<R>(operation: string, key: string | undefined, run: () => R | Promise<R>): Promise<R> {
+    let failure: unknown
+    const result = await this.call(operation, key, run, (error) => {
+      failure = error
+    })
+    if (result !== MISS) return result as R
+    throw new CacheError(
+      ErrorCodes.ADAPTER,
+      `cache "${this.name}": ${operation} could not reach the store (${failure === undefined ? 'circuit open' : asError(failure).message}); the entries may still be there`,
+      { cache: this.name, key, cause: failure },
+    )
+  }
+
+  private failed(
+    operation: string,
+    key: string | undefined,
+    error: unknown,
+    onError?: (error: unknown) => void,
+  ): void {
+    const err = asError(error)
+    onError?.(err)
+    this.breaker.failure(operation, err)
+    this.recorder.add(key === undefined ? '' : prefixOf(key), 'errors')
+    this.emit('error', { operation, error: err, key })
+  }
+
+  private count(kind: 'hit' | 'miss' | 'set' | 'delete', key: string): void {
+    const prefix = prefixOf(key)
+    this.recorder.add(
+      prefix,
+      kind === 'hit' ? 'hits' : kind === 'miss' ? 'misses' : kind === 'set' ? 'sets' : 'deletes',
+    )
+    const logger = this.logger
+    if ((kind === 'hit' || kind === 'miss') && logger?.debug && (logger.isLevelEnabled?.('debug') ?? true)) {
+      logger.debug({ cache: this.name, key, prefix }, `cache ${kind} ${this.name}:${key}`)
+    }
+    if (this.listeners[kind] !== undefined) this.emit(kind, { key, prefix })
+  }
+
+  private emit<E extends CacheEventName>(event: E, payload: CacheEvents[E]): void {
+    const list = this.listeners[event] as Listener[] | undefined
+    if (list === undefined) return
+    for (const listener of [...list]) {
+      try {
+        ;(listener as (p: CacheEvents[E]) => void)(payload)
+      } catch (error) {
+        this.logger?.error?.(
+          { cache: this.name, event, err: error },
+          `cache "${this.name}": a "${event}" listener threw`,
+        )
+      }
+    }
+  }
+}
