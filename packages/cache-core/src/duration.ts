@@ -3,7 +3,7 @@
  *
  * A duration is a number of milliseconds (finite, not negative; a fraction is rounded up to the
  * next whole millisecond, so a tiny positive TTL never becomes "no TTL"), or a string of a
- * non-negative decimal number and a unit — `ms`, `s`, `m`, `h` or `d` — such as `'500ms'`, `'5m'`,
+ * non-negative decimal number (`1.5`, not `.5` or `1e3`) and a unit — `ms`, `s`, `m`, `h` or `d` — such as `'500ms'`, `'5m'`,
  * `'24h'`, `'7d'` or `'1.5h'`. Whitespace around the string and between number and unit is
  * ignored. Units are lower case only (`'5M'` could mean months). A bare numeric string such as
  * `'300'` is rejected: Django reads it as seconds, JavaScript as milliseconds, so it is ambiguous.
@@ -26,10 +26,6 @@ export const MAX_DURATION_MS = 3650 * 86_400_000
 
 const MAX_DURATION_BIG = BigInt(MAX_DURATION_MS)
 
-// Exact factors as bigint: fractional strings are converted with integer arithmetic, because
-// 1.1 * 1000 is 1100.0000000000002 in floating point and would round up to 1101 ms.
-const UNIT_MS: Record<string, bigint> = { ms: 1n, s: 1000n, m: 60_000n, h: 3_600_000n, d: 86_400_000n }
-
 // Parsed strings, so that a per-call `ttl: '5m'` costs one Map lookup. Bounded, because strings
 // may come from outside (configuration, request data); when full it simply starts over.
 const parsed = new Map<string, number>()
@@ -38,7 +34,8 @@ const PARSED_LIMIT = 1024
 /** Parses a Duration into whole milliseconds. `where` names the cache and field for the error. */
 export function parseDuration(input: Duration, where: DurationSource): number {
   if (typeof input === 'number') {
-    if (input >= 0 && input <= MAX_DURATION_MS) return Math.ceil(input)
+    // `+ 0` turns -0 into 0
+    if (input >= 0 && input <= MAX_DURATION_MS) return Math.ceil(input) + 0
     throw input > MAX_DURATION_MS && input !== Number.POSITIVE_INFINITY
       ? tooLong(input, where)
       : invalid(input, where)
@@ -68,12 +65,12 @@ function parseDurationText(text: string, where: DurationSource): number {
   while (start < end && isSpace(text.charCodeAt(start))) start++
   while (end > start && isSpace(text.charCodeAt(end - 1))) end--
 
-  // number: digits, optionally "." and more digits; at least one digit in all
+  // The number: digits, then optionally "." and more digits.
   let i = start
-  let digits = ''
   let scale = 1n
   while (i < end && isDigit(text.charCodeAt(i))) i++
-  digits = text.slice(start, i)
+  if (i === start) throw invalid(text, where)
+  let digits = text.slice(start, i)
   if (i < end && text.charCodeAt(i) === 46 /* . */) {
     const fractionStart = ++i
     while (i < end && isDigit(text.charCodeAt(i))) i++
@@ -81,16 +78,35 @@ function parseDurationText(text: string, where: DurationSource): number {
     digits += text.slice(fractionStart, i)
     scale = 10n ** BigInt(i - fractionStart)
   }
-  if (digits === '') throw invalid(text, where)
 
   while (i < end && isSpace(text.charCodeAt(i))) i++
-  const factor = UNIT_MS[text.slice(i, end)]
-  if (factor === undefined || !Object.hasOwn(UNIT_MS, text.slice(i, end))) throw invalid(text, where)
+  const factor = unitFactor(text.slice(i, end))
+  if (factor === 0n) throw invalid(text, where)
 
+  // Integer arithmetic, because in floating point 1.1 * 1000 is 1100.0000000000002, which would
+  // round up to 1101 ms.
   const scaled = BigInt(digits) * factor
   const ms = scaled / scale + (scaled % scale === 0n ? 0n : 1n)
   if (ms > MAX_DURATION_BIG) throw tooLong(text, where)
   return Number(ms)
+}
+
+/** Milliseconds per unit, 0n for anything that is not a unit. */
+function unitFactor(unit: string): bigint {
+  switch (unit) {
+    case 'ms':
+      return 1n
+    case 's':
+      return 1000n
+    case 'm':
+      return 60_000n
+    case 'h':
+      return 3_600_000n
+    case 'd':
+      return 86_400_000n
+    default:
+      return 0n
+  }
 }
 
 function isDigit(code: number): boolean {
