@@ -1,0 +1,289 @@
+import { isDeepStrictEqual } from 'node:util'
+import { Bench } from 'tinybench'
+
+/** One contender of a comparison: a function that performs `ops` operations per call. */
+export interface Case {
+  /** Row label, unique within a suite. */
+  readonly name: string
+  /** Performs `ops` operations; awaited when it returns a promise. */
+  readonly run: () => unknown
+  /** Operations performed by one call of `run`. */
+  readonly ops: number
+}
+
+/** Timing of one contender, per operation. */
+export interface Measurement {
+  /** Row label. */
+  readonly name: string
+  /** Operations per second. */
+  readonly opsPerSec: number
+  /** Mean time of one operation, in nanoseconds. */
+  readonly meanNs: number
+  /** Relative margin of error of the mean (95%), in percent. */
+  readonly rmePercent: number
+  /** Timed calls of `run`. */
+  readonly samples: number
+  /** Operations per call of `run`. */
+  readonly opsPerCall: number
+}
+
+/** How long tinybench spends on each contender. */
+export interface MeasureOptions {
+  /**
+   * Time budget per contender, in milliseconds.
+   * @default 1000
+   */
+  readonly time?: number
+  /**
+   * Warm-up budget per contender, in milliseconds; long enough for the JIT to settle.
+   * @default 300
+   */
+  readonly warmupTime?: number
+}
+
+/** A target checked against the measurements, with its verdict. */
+export interface TargetResult {
+  /** What is compared, as printed. */
+  readonly label: string
+  /** The measured figure (a ratio, a rate or a count). */
+  readonly measured: number
+  /** `>=` when more is better, `<=` when less is. */
+  readonly comparator: '>=' | '<='
+  /** The bar `measured` must clear. */
+  readonly threshold: number
+  /** Unit of `measured` and `threshold`. */
+  readonly unit: 'x' | 'ops/s' | 'runs' | 'commands' | 'keys'
+  /** Whether the target is met. */
+  readonly pass: boolean
+  /** The raw figures behind a ratio, for the reader. */
+  readonly basis: string
+}
+
+/** Everything one suite found; `latest.json` holds one per suite. */
+export interface SuiteReport {
+  /** Suite name as selected on the command line. */
+  readonly suite: string
+  /** Why the suite did not run, when it did not. */
+  skipped?: string
+  /** Why the suite stopped early, when it crashed. */
+  error?: string
+  /** Throughput tables, by section title. */
+  readonly sections: Array<{ title: string; measurements: Measurement[] }>
+  /** Targets with their verdicts. */
+  readonly targets: TargetResult[]
+  /** Free-form lines: environment, caveats, counts. */
+  readonly notes: string[]
+  /** Extra structured data a suite wants to keep (e.g. counts of a stampede). */
+  readonly data: Record<string, unknown>
+}
+
+/** A fresh, empty report for `suite`. */
+export function newReport(suite: string): SuiteReport {
+  return { suite, sections: [], targets: [], notes: [], data: {} }
+}
+
+// Results are written here so the optimiser cannot drop the measured call as dead code.
+let sink: unknown
+
+/** The last value a loop produced; read it to keep the optimiser honest. */
+export function lastSink(): unknown {
+  return sink
+}
+
+/**
+ * `ops` sequential synchronous operations per call. Batching keeps the timer's own cost (about
+ * 30–60 ns per sample) out of operations that take less than that.
+ */
+export function syncLoop(ops: number, op: (i: number) => unknown): () => void {
+  return () => {
+    for (let i = 0; i < ops; i++) sink = op(i)
+  }
+}
+
+/** `ops` operations, each awaited before the next starts: the latency a single caller sees. */
+export function awaitedLoop(ops: number, op: (i: number) => unknown): () => Promise<void> {
+  return async () => {
+    for (let i = 0; i < ops; i++) sink = await op(i)
+  }
+}
+
+/** `ops` operations started at once and awaited together: throughput with that many in flight. */
+export function inFlight(ops: number, op: (i: number) => Promise<unknown>): () => Promise<void> {
+  const pending: Array<Promise<unknown>> = new Array(ops)
+  return async () => {
+    for (let i = 0; i < ops; i++) pending[i] = op(i)
+    sink = await Promise.all(pending)
+  }
+}
+
+/**
+ * Runs every case with tinybench, one after another in this process, and returns per-operation
+ * figures. A case that throws is reported and left out rather than sinking the whole table.
+ */
+export async function measure(cases: readonly Case[], options: MeasureOptions = {}): Promise<Measurement[]> {
+  const bench = new Bench({
+    time: options.time ?? 1000,
+    warmupTime: options.warmupTime ?? 300,
+    warmupIterations: 8,
+    iterations: 16,
+    throws: false,
+  })
+  for (const c of cases) bench.add(c.name, c.run)
+  await bench.run()
+
+  const out: Measurement[] = []
+  for (const c of cases) {
+    const task = bench.getTask(c.name)
+    const result = task?.result
+    if (!result || (result.state !== 'completed' && result.state !== 'aborted-with-statistics')) {
+      const reason =
+        result && result.state === 'errored' ? result.error.message : (result?.state ?? 'missing')
+      console.log(`  ! ${c.name}: not measured (${reason})`)
+      continue
+    }
+    // latency is per call of `run`; divide by the batch to get one operation.
+    const meanMs = result.latency.mean / c.ops
+    out.push({
+      name: c.name,
+      opsPerSec: meanMs > 0 ? 1000 / meanMs : 0,
+      meanNs: meanMs * 1e6,
+      rmePercent: result.latency.rme,
+      samples: result.latency.samplesCount,
+      opsPerCall: c.ops,
+    })
+  }
+  return out
+}
+
+/** The measurement named `name`, or undefined when it was not measured. */
+export function find(measurements: readonly Measurement[], name: string): Measurement | undefined {
+  return measurements.find((m) => m.name === name)
+}
+
+/**
+ * Target "`a` runs at least `threshold` times as fast as `b`". Undefined when either side was not
+ * measured, so a missing contender shows up as a missing verdict, never as a pass.
+ */
+export function ratioTarget(
+  label: string,
+  a: Measurement | undefined,
+  b: Measurement | undefined,
+  threshold: number,
+): TargetResult | undefined {
+  if (!a || !b) return undefined
+  const measured = a.opsPerSec / b.opsPerSec
+  return {
+    label,
+    measured,
+    comparator: '>=',
+    threshold,
+    unit: 'x',
+    pass: measured >= threshold,
+    basis: `${formatOps(a.opsPerSec)} vs ${formatOps(b.opsPerSec)} ops/s`,
+  }
+}
+
+/** Target on an absolute figure (a rate, a count), with `comparator` saying which way is good. */
+export function valueTarget(
+  label: string,
+  measured: number,
+  comparator: '>=' | '<=',
+  threshold: number,
+  unit: TargetResult['unit'],
+  basis = '',
+): TargetResult {
+  const pass = comparator === '>=' ? measured >= threshold : measured <= threshold
+  return { label, measured, comparator, threshold, unit, pass, basis }
+}
+
+/** Adds the targets that could be computed. */
+export function addTargets(report: SuiteReport, ...targets: Array<TargetResult | undefined>): void {
+  for (const t of targets) if (t) report.targets.push(t)
+}
+
+/** Fails loudly when a contender does not return the value the comparison assumes (a hit). */
+export async function expectValue(name: string, actual: unknown, expected: unknown): Promise<void> {
+  const value = await actual
+  if (!isDeepStrictEqual(value, expected)) {
+    throw new Error(`${name}: expected a cache hit returning the sample value, got ${preview(value)}`)
+  }
+}
+
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value)
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text
+}
+
+/** 12.3M, 456.7k, 980 — ops/s as a reader scans it. */
+export function formatOps(ops: number): string {
+  if (ops >= 1e6) return `${(ops / 1e6).toFixed(2)}M`
+  if (ops >= 1e3) return `${(ops / 1e3).toFixed(1)}k`
+  return ops.toFixed(ops >= 100 ? 0 : 1)
+}
+
+/** Nanoseconds as ns, µs or ms with three significant digits. */
+export function formatDuration(ns: number): string {
+  if (ns >= 1e6) return `${(ns / 1e6).toPrecision(3)} ms`
+  if (ns >= 1e3) return `${(ns / 1e3).toPrecision(3)} µs`
+  return `${ns.toPrecision(3)} ns`
+}
+
+function formatFigure(value: number, unit: TargetResult['unit']): string {
+  switch (unit) {
+    case 'x':
+      return `${value.toFixed(2)}×`
+    case 'ops/s':
+      return `${formatOps(value)} ops/s`
+    default:
+      return `${Math.round(value * 100) / 100} ${unit}`
+  }
+}
+
+/** Prints a throughput table; the first row marked as `baseline` anchors the "vs" column. */
+export function printTable(title: string, measurements: readonly Measurement[], baseline?: string): void {
+  const base = baseline ? find(measurements, baseline) : undefined
+  const nameWidth = Math.max(40, ...measurements.map((m) => m.name.length + 2))
+  console.log(`\n  ${title}`)
+  console.log(
+    `  ${'contender'.padEnd(nameWidth)}${'ops/s'.padStart(11)}${'per op'.padStart(12)}${'±rme'.padStart(8)}${base ? `${'vs'.padStart(9)}` : ''}`,
+  )
+  for (const m of measurements) {
+    const vs = base ? `${(m.opsPerSec / base.opsPerSec).toFixed(2)}×`.padStart(9) : ''
+    console.log(
+      `  ${m.name.padEnd(nameWidth)}${formatOps(m.opsPerSec).padStart(11)}${formatDuration(m.meanNs).padStart(12)}${`${m.rmePercent.toFixed(1)}%`.padStart(8)}${vs}`,
+    )
+  }
+  if (base) console.log(`  (vs = ops/s relative to "${base.name}")`)
+}
+
+/** Prints each target as `PASS`/`FAIL`, the bar next to the measured figure. */
+export function printTargets(targets: readonly TargetResult[]): void {
+  if (targets.length === 0) return
+  console.log('\n  targets')
+  const width = Math.max(...targets.map((t) => t.label.length))
+  for (const t of targets) {
+    const mark = t.pass ? 'PASS' : 'FAIL'
+    const bar = `${t.comparator === '>=' ? '≥' : '≤'} ${formatFigure(t.threshold, t.unit)}`
+    const measured = formatFigure(t.measured, t.unit)
+    console.log(
+      `  ${mark}  ${t.label.padEnd(width)}  target ${bar.padEnd(15)} measured ${measured.padEnd(12)} ${t.basis ? `(${t.basis})` : ''}`,
+    )
+  }
+}
+
+/** Records a table in the report and prints it. */
+export function section(
+  report: SuiteReport,
+  title: string,
+  measurements: Measurement[],
+  baseline?: string,
+): void {
+  report.sections.push({ title, measurements })
+  printTable(title, measurements, baseline)
+}
+
+/** Records a note in the report and prints it. */
+export function note(report: SuiteReport, line: string): void {
+  report.notes.push(line)
+  console.log(`  · ${line}`)
+}
