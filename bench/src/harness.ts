@@ -19,7 +19,7 @@ export interface Measurement {
   readonly opsPerSec: number
   /** Mean time of one operation, in nanoseconds. */
   readonly meanNs: number
-  /** Relative margin of error of the mean (95%), in percent. */
+  /** Relative margin of error of the mean (95%), in percent; the worst round's when there were several. */
   readonly rmePercent: number
   /** Timed calls of `run`. */
   readonly samples: number
@@ -30,7 +30,7 @@ export interface Measurement {
 /** How long tinybench spends on each contender. */
 export interface MeasureOptions {
   /**
-   * Time budget per contender, in milliseconds.
+   * Time budget per contender over all rounds, in milliseconds.
    * @default 1000
    */
   readonly time?: number
@@ -39,6 +39,11 @@ export interface MeasureOptions {
    * @default 300
    */
   readonly warmupTime?: number
+  /**
+   * Rounds, each with an equal share of `time`, alternating the order of the cases.
+   * @default 1
+   */
+  readonly rounds?: number
 }
 
 /** A target checked against the measurements, with its verdict. */
@@ -117,38 +122,59 @@ export function inFlight(ops: number, op: (i: number) => Promise<unknown>): () =
 }
 
 /**
- * Runs every case with tinybench, one after another in this process, and returns per-operation
- * figures. A case that throws is reported and left out rather than sinking the whole table.
+ * Runs every case with tinybench in this process and returns per-operation figures. With several
+ * rounds the order alternates (forward, then reversed), so drift over the run — a warming machine,
+ * a growing heap — does not always favour whoever runs first; the figure is the median round.
+ * A case that throws is reported and left out rather than sinking the whole table.
  */
 export async function measure(cases: readonly Case[], options: MeasureOptions = {}): Promise<Measurement[]> {
-  const bench = new Bench({
-    time: options.time ?? 1000,
-    warmupTime: options.warmupTime ?? 300,
-    warmupIterations: 8,
-    iterations: 16,
-    throws: false,
-  })
-  for (const c of cases) bench.add(c.name, c.run)
-  await bench.run()
+  const rounds = Math.max(1, options.rounds ?? 1)
+  const perRound = new Map<string, Array<{ meanMs: number; rme: number; samples: number }>>()
+  const failed = new Set<string>()
+  for (let round = 0; round < rounds; round++) {
+    const bench = new Bench({
+      time: (options.time ?? 1000) / rounds,
+      warmupTime: options.warmupTime ?? 300,
+      warmupIterations: 8,
+      iterations: 16,
+      throws: false,
+    })
+    const order = round % 2 === 0 ? cases : [...cases].reverse()
+    for (const c of order) if (!failed.has(c.name)) bench.add(c.name, c.run)
+    await bench.run()
+    for (const c of order) {
+      if (failed.has(c.name)) continue
+      const result = bench.getTask(c.name)?.result
+      if (!result || (result.state !== 'completed' && result.state !== 'aborted-with-statistics')) {
+        const reason = result?.state === 'errored' ? result.error.message : (result?.state ?? 'missing')
+        console.log(`  ! ${c.name}: not measured (${reason})`)
+        failed.add(c.name)
+        continue
+      }
+      // latency is per call of `run`; divide by the batch to get one operation.
+      const list = perRound.get(c.name) ?? []
+      list.push({
+        meanMs: result.latency.mean / c.ops,
+        rme: result.latency.rme,
+        samples: result.latency.samplesCount,
+      })
+      perRound.set(c.name, list)
+    }
+  }
 
   const out: Measurement[] = []
   for (const c of cases) {
-    const task = bench.getTask(c.name)
-    const result = task?.result
-    if (!result || (result.state !== 'completed' && result.state !== 'aborted-with-statistics')) {
-      const reason =
-        result && result.state === 'errored' ? result.error.message : (result?.state ?? 'missing')
-      console.log(`  ! ${c.name}: not measured (${reason})`)
-      continue
-    }
-    // latency is per call of `run`; divide by the batch to get one operation.
-    const meanMs = result.latency.mean / c.ops
+    const list = perRound.get(c.name)
+    if (!list || failed.has(c.name)) continue
+    const means = list.map((r) => r.meanMs).sort((a, b) => a - b)
+    const mid = means.length >> 1
+    const meanMs = means.length % 2 === 1 ? means[mid]! : (means[mid - 1]! + means[mid]!) / 2
     out.push({
       name: c.name,
       opsPerSec: meanMs > 0 ? 1000 / meanMs : 0,
       meanNs: meanMs * 1e6,
-      rmePercent: result.latency.rme,
-      samples: result.latency.samplesCount,
+      rmePercent: Math.max(...list.map((r) => r.rme)),
+      samples: list.reduce((sum, r) => sum + r.samples, 0),
       opsPerCall: c.ops,
     })
   }

@@ -11,7 +11,10 @@ import { cpus, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { newReport, printTargets, type SuiteReport } from './harness.js'
+import { redisAnswers } from './redis-server.js'
 import { memorySuite } from './suites/memory.js'
+import { platformSuite, platformUnavailable } from './suites/platform.js'
+import { redisSuite } from './suites/redis.js'
 
 interface Suite {
   /** What the suite compares, printed as its heading. */
@@ -26,6 +29,21 @@ const suites: Record<string, Suite> = {
   memory: {
     title: 'memory — in-process hits, decorated calls and key digests',
     run: memorySuite,
+  },
+  redis: {
+    title: 'redis — Redis adapter beside raw ioredis, bentocache and cache-manager',
+    // The suite runs on a redis-server of its own; a machine without Redis at the usual place is
+    // taken as one without Redis at all.
+    unavailable: async () =>
+      (await redisAnswers('127.0.0.1', 6379))
+        ? undefined
+        : 'no Redis answers at 127.0.0.1:6379 (install and start Redis to run this suite)',
+    run: redisSuite,
+  },
+  platform: {
+    title: "platform — the example app's filter-counts endpoint, cache off vs warm",
+    unavailable: async () => platformUnavailable(),
+    run: platformSuite,
   },
 }
 
