@@ -1,0 +1,9 @@
+/**
+ * The Redis adapter of Cacheport: ioredis on a single node, Sentinel or Cluster, with TLS and ACL
+ * users, failing fast so the cache fails open.
+ */
+export { defaultRetryStrategy } from './connection.js'
+export { redisAdapterFactory } from './factory.js'
+export { keySlot } from './key-slot.js'
+export { RedisAdapter, redisAdapter } from './redis-adapter.js'
+export type { RedisAdapterConfigOptions, RedisAdapterOptions, RedisClient, SentinelAddress } from './types.js'

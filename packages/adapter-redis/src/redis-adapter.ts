@@ -1,0 +1,620 @@
+import { createHash } from 'node:crypto'
+import {
+  type AdapterCapabilities,
+  type AdapterEntry,
+  type AdapterStatus,
+  type CacheAdapter,
+  CacheError,
+  ErrorCodes,
+  escapeGlob,
+  type MessageHandler,
+  redact,
+} from '@cacheport/cache-core'
+import type { Cluster, Redis } from 'ioredis'
+import { connect, type ResolvedOptions } from './connection.js'
+import { groupBySlot } from './key-slot.js'
+import type { RedisAdapterOptions, RedisClient } from './types.js'
+
+const CAPABILITIES: AdapterCapabilities = Object.freeze({
+  shared: true,
+  ttlPrecisionMs: 1,
+  nativeBatch: true,
+  atomicSetIfAbsent: true,
+  pubsub: true,
+  byReference: false,
+})
+
+// Compare-and-delete in one server-side step, so a lease holder never removes a lease that expired
+// and was taken by another process in between.
+const DELETE_IF_EQUALS_LUA =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('UNLINK', KEYS[1]) end return 0"
+const DELETE_IF_EQUALS_SHA = createHash('sha1').update(DELETE_IF_EQUALS_LUA).digest('hex')
+
+const TIMED_OUT = 'Command timed out'
+
+type Settle<T> = (value: T) => void
+
+/** Single `get`s waiting for the end of the tick, to go out together as one MGET. */
+interface PendingGets {
+  readonly keys: string[]
+  readonly resolves: Array<Settle<Uint8Array | undefined>>
+  readonly rejects: Array<Settle<unknown>>
+}
+
+interface Subscription {
+  readonly onMessage: MessageHandler
+  readonly onStatus: ((status: AdapterStatus) => void) | undefined
+}
+
+/** Wraps bytes the core hands over as a Buffer ioredis writes as-is, without copying them. */
+function toBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+}
+
+/** A plain Uint8Array view of a reply, as the contract promises (no copy). */
+function toBytes(reply: Buffer | null | undefined): Uint8Array | undefined {
+  return reply == null ? undefined : new Uint8Array(reply.buffer, reply.byteOffset, reply.byteLength)
+}
+
+/** Redis wants whole milliseconds >= 1; rounding up keeps a tiny TTL from meaning "forever". */
+function pxOf(ttlMs: number): number {
+  return ttlMs >= 1 ? Math.ceil(ttlMs) : 1
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  if (items.length <= size) return [items as T[]]
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+function describeKeys(keys: readonly string[]): string {
+  return keys.length === 1 ? `"${keys[0]}"` : `of ${keys.length} keys`
+}
+
+/**
+ * The Redis adapter: stores the core's encoded entries as binary strings in Redis (single node,
+ * Sentinel or Cluster) through ioredis, and fails fast so the cache can fail open.
+ *
+ * - `get` → `GET` (concurrent gets of a tick: one `MGET`), `getMany` → `MGET` (per slot on a
+ *   cluster), `set` → `SET key value PX ttl`, `setMany` → one pipeline, deletes → `UNLINK`.
+ * - `deleteByPattern`/`clear` → `SCAN MATCH COUNT` + batched `UNLINK` on every primary; never `KEYS`.
+ * - `setIfAbsent` → `SET NX PX`; `deleteIfEquals` → a compare-and-delete script (EVALSHA).
+ * - `publish`/`subscribe` → Redis pub/sub over a second connection opened on first use.
+ *
+ * Commands are never queued while disconnected: they fail at once (after the very first connection
+ * attempt, which they wait for up to `commandTimeout`), each reply is awaited at most
+ * `commandTimeout`, and errors are `CacheError`s (`E_ADAPTER`, `E_TIMEOUT`) whose messages name the
+ * endpoint with its password redacted.
+ */
+export class RedisAdapter implements CacheAdapter<Uint8Array> {
+  /** Identifies the adapter in stats, logs and health output. */
+  readonly name = 'redis'
+  /** Everything Redis offers the core: shared, 1ms TTLs, batches, SET NX, pub/sub; bytes only. */
+  readonly capabilities: AdapterCapabilities = CAPABILITIES
+  /** The ioredis client in use, for commands the adapter does not cover. */
+  readonly client: RedisClient
+  /** Where the adapter connects, safe to print: the password is always redacted. */
+  readonly endpoint: string
+
+  private readonly owned: boolean
+  private readonly isCluster: boolean
+  private readonly opts: ResolvedOptions
+  private readonly ownTimeout: boolean
+  private closed = false
+  private everReady: boolean
+  private lastError: string | undefined
+  private firstConnect: Promise<boolean> | undefined
+  private pending: PendingGets | undefined
+  private subscriber: RedisClient | undefined
+  private subscribed = false
+  private readonly channels = new Map<string, Set<Subscription>>()
+
+  // ioredis emits `error` for every failed connection attempt; without a listener Node would throw.
+  // The adapter only records it: the core counts failures and logs them once per burst.
+  private readonly onError = (error: Error): void => {
+    this.lastError = redact(error.message)
+  }
+  private readonly onReady = (): void => {
+    this.everReady = true
+    this.lastError = undefined
+  }
+
+  /** Connects (or adopts `options.client`); see {@link RedisAdapterOptions} for every option. */
+  constructor(options: RedisAdapterOptions | string = {}) {
+    const connection = connect(typeof options === 'string' ? { url: options } : options)
+    this.client = connection.client
+    this.owned = connection.owned
+    this.endpoint = connection.endpoint
+    this.opts = connection.resolved
+    this.ownTimeout = connection.needsOwnTimeout
+    this.isCluster = (this.client as { isCluster?: boolean }).isCluster === true
+    this.everReady = this.client.status === 'ready'
+    this.client.on('error', this.onError)
+    this.client.on('ready', this.onReady)
+  }
+
+  /** The entry under `key`, or `undefined`. Concurrent calls of one tick share one `MGET`. */
+  get(key: string): Promise<Uint8Array | undefined> {
+    if (!this.opts.coalesceGets) return this.getOne(key)
+    return new Promise((resolve, reject) => {
+      let batch = this.pending
+      if (batch === undefined) {
+        batch = this.pending = { keys: [], resolves: [], rejects: [] }
+        process.nextTick(this.flushGets)
+      }
+      batch.keys.push(key)
+      batch.resolves.push(resolve)
+      batch.rejects.push(reject)
+    })
+  }
+
+  /** Entries for `keys`, aligned with them: one `MGET` (one per hash slot on a cluster). */
+  async getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    if (keys.length === 0) return []
+    try {
+      const replies = await this.fetch(keys)
+      return replies.map(toBytes)
+    } catch (error) {
+      throw this.failure('MGET', error, describeKeys(keys))
+    }
+  }
+
+  /** `SET key value [PX ttl]`: the value and its expiry are written atomically. */
+  async set(key: string, value: Uint8Array, ttlMs: number | undefined): Promise<void> {
+    try {
+      await this.ready()
+      const bytes = toBuffer(value)
+      await this.bound(
+        ttlMs === undefined ? this.client.set(key, bytes) : this.client.set(key, bytes, 'PX', pxOf(ttlMs)),
+      )
+    } catch (error) {
+      throw this.failure('SET', error, `"${key}"`)
+    }
+  }
+
+  /** Every entry in one pipeline (per node on a cluster); rejects naming the first key that failed. */
+  async setMany(entries: ReadonlyArray<AdapterEntry<Uint8Array>>): Promise<void> {
+    if (entries.length === 0) return
+    let failedKey = describeKeys(entries.map((e) => e.key))
+    try {
+      await this.ready()
+      if (this.isCluster) {
+        // A cluster pipeline must stay on one node; auto-pipelining groups these per node instead.
+        await Promise.all(
+          entries.map((e) =>
+            this.bound(
+              e.ttlMs === undefined
+                ? this.client.set(e.key, toBuffer(e.value))
+                : this.client.set(e.key, toBuffer(e.value), 'PX', pxOf(e.ttlMs)),
+            ).catch((error: unknown) => {
+              failedKey = `"${e.key}"`
+              throw error
+            }),
+          ),
+        )
+        return
+      }
+      const pipeline = (this.client as Redis).pipeline()
+      for (const e of entries) {
+        if (e.ttlMs === undefined) pipeline.set(e.key, toBuffer(e.value))
+        else pipeline.set(e.key, toBuffer(e.value), 'PX', pxOf(e.ttlMs))
+      }
+      const results = await this.bound(pipeline.exec())
+      if (results === null) throw new Error('the pipeline was discarded')
+      for (let i = 0; i < results.length; i++) {
+        const error = results[i]![0]
+        if (error) {
+          failedKey = `"${entries[i]!.key}"`
+          throw error
+        }
+      }
+    } catch (error) {
+      throw this.failure('SET', error, failedKey)
+    }
+  }
+
+  /** `UNLINK key` (the memory is reclaimed in the background); `true` when the key existed. */
+  async delete(key: string): Promise<boolean> {
+    try {
+      await this.ready()
+      return (await this.bound(this.client.unlink(key))) > 0
+    } catch (error) {
+      throw this.failure('UNLINK', error, `"${key}"`)
+    }
+  }
+
+  /** `UNLINK` of every key, in batches (per hash slot on a cluster); resolves with how many existed. */
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0
+    try {
+      await this.ready()
+      return await this.unlink(this.client, keys)
+    } catch (error) {
+      throw this.failure('UNLINK', error, describeKeys(keys))
+    }
+  }
+
+  /**
+   * Removes every key matching the glob with `SCAN MATCH` + `UNLINK` on every primary (all of a
+   * cluster's), never `KEYS`, which would block the server. Only keys the server itself matched
+   * against `pattern` are removed.
+   */
+  async deleteByPattern(pattern: string): Promise<number> {
+    if (typeof pattern !== 'string' || pattern === '') {
+      throw new CacheError(
+        ErrorCodes.INVALID_PATTERN,
+        `redis ${this.endpoint}: deleteByPattern needs a non-empty glob`,
+      )
+    }
+    try {
+      await this.ready()
+      const nodes = this.isCluster ? (this.client as Cluster).nodes('master') : [this.client as Redis]
+      if (nodes.length === 0) throw new Error('no primary node is known yet')
+      let removed = 0
+      for (const n of await Promise.all(nodes.map((node) => this.scanAndUnlink(node, pattern)))) removed += n
+      return removed
+    } catch (error) {
+      throw this.failure('SCAN/UNLINK', error, `of pattern "${pattern}"`)
+    }
+  }
+
+  /** Removes every key starting with the literal `prefix` (escaped, then matched as `prefix*`). */
+  async clear(prefix: string): Promise<void> {
+    if (typeof prefix !== 'string' || prefix === '') {
+      // An empty prefix would match every key of the database, other applications' included.
+      throw new CacheError(
+        ErrorCodes.INVALID_PATTERN,
+        `redis ${this.endpoint}: clear needs a non-empty key prefix`,
+      )
+    }
+    await this.deleteByPattern(`${escapeGlob(prefix)}*`)
+  }
+
+  /** `SET key value NX PX ttl`: `true` when this call created the key (a lease was taken). */
+  async setIfAbsent(key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
+    try {
+      await this.ready()
+      return (await this.bound(this.client.set(key, toBuffer(value), 'PX', pxOf(ttlMs), 'NX'))) === 'OK'
+    } catch (error) {
+      throw this.failure('SET NX', error, `"${key}"`)
+    }
+  }
+
+  /** Removes `key` only while it holds exactly `value`, atomically (a script run with EVALSHA). */
+  async deleteIfEquals(key: string, value: Uint8Array): Promise<boolean> {
+    try {
+      await this.ready()
+      const bytes = toBuffer(value)
+      let removed: unknown
+      try {
+        removed = await this.bound(this.client.evalsha(DELETE_IF_EQUALS_SHA, 1, key, bytes))
+      } catch (error) {
+        // First use on this server (or after SCRIPT FLUSH): send the script itself, which caches it.
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
+        removed = await this.bound(this.client.eval(DELETE_IF_EQUALS_LUA, 1, key, bytes))
+      }
+      return Number(removed) > 0
+    } catch (error) {
+      throw this.failure('compare-and-delete', error, `"${key}"`)
+    }
+  }
+
+  /** `PUBLISH channel message`, received by every subscriber in every process. */
+  async publish(channel: string, message: string): Promise<void> {
+    try {
+      await this.ready()
+      await this.bound(this.client.publish(channel, message))
+    } catch (error) {
+      throw this.failure('PUBLISH', error, `on channel "${channel}"`)
+    }
+  }
+
+  /**
+   * Subscribes on a dedicated connection (opened on first use). `onStatus` hears `ready` each time
+   * the subscription is (re)established and `unavailable` when it is lost, since messages published
+   * in between are missed. When Redis is down, this still resolves: the subscription is made as soon
+   * as the connection comes back.
+   */
+  async subscribe(
+    channel: string,
+    onMessage: MessageHandler,
+    onStatus?: (status: AdapterStatus) => void,
+  ): Promise<() => Promise<void>> {
+    if (this.closed) throw this.closedError('SUBSCRIBE')
+    const subscriber = this.subscriberClient()
+    const entry: Subscription = { onMessage, onStatus }
+    let handlers = this.channels.get(channel)
+    const isNew = handlers === undefined
+    if (handlers === undefined) {
+      handlers = new Set()
+      this.channels.set(channel, handlers)
+    }
+    handlers.add(entry)
+
+    const ended = async (): Promise<void> => {
+      const set = this.channels.get(channel)
+      if (set === undefined || !set.delete(entry) || set.size > 0) return
+      this.channels.delete(channel)
+      if (subscriber.status === 'ready' && this.subscriber === subscriber) {
+        // A failure leaves a subscription nobody listens to; it ends with the connection.
+        await this.bound(subscriber.unsubscribe(channel)).catch(() => undefined)
+      }
+    }
+
+    if (subscriber.status !== 'ready') await this.waitFirstConnect(subscriber)
+    if (subscriber.status === 'ready') {
+      if (isNew) {
+        try {
+          await this.bound(subscriber.subscribe(channel))
+        } catch (error) {
+          handlers.delete(entry)
+          if (handlers.size === 0) this.channels.delete(channel)
+          throw this.failure('SUBSCRIBE', error, `to channel "${channel}"`)
+        }
+      }
+      this.subscribed = true
+      onStatus?.('ready')
+    } else {
+      onStatus?.(this.statusOf(subscriber, true))
+    }
+    return ended
+  }
+
+  /** `ready`, `connecting` (first connection under way), `unavailable` (lost, retrying) or `closed`. */
+  status(): AdapterStatus {
+    if (this.closed) return 'closed'
+    return this.statusOf(this.client, this.everReady || this.lastError !== undefined)
+  }
+
+  /**
+   * Closes the connections the adapter opened (`QUIT`, then a hard disconnect if the server does not
+   * answer). A client passed in as `client` is left open, for its owner to close.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const subscriber = this.subscriber
+    this.subscriber = undefined
+    this.channels.clear()
+    subscriber?.disconnect()
+    if (!this.owned) {
+      this.client.off('error', this.onError)
+      this.client.off('ready', this.onReady)
+      return
+    }
+    if (this.client.status === 'ready') {
+      try {
+        await this.client.quit()
+      } catch {
+        // The server went away meanwhile; the disconnect below still releases the socket.
+      }
+    }
+    this.client.disconnect()
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private readonly flushGets = (): void => {
+    const batch = this.pending!
+    this.pending = undefined
+    const { keys, resolves, rejects } = batch
+    if (keys.length === 1) {
+      this.getOne(keys[0]!).then(resolves[0], rejects[0])
+      return
+    }
+    this.fetch(keys).then(
+      (replies) => {
+        for (let i = 0; i < replies.length; i++) resolves[i]!(toBytes(replies[i]))
+      },
+      (error: unknown) => {
+        for (let i = 0; i < keys.length; i++) rejects[i]!(this.failure('GET', error, `"${keys[i]}"`))
+      },
+    )
+  }
+
+  private async getOne(key: string): Promise<Uint8Array | undefined> {
+    try {
+      await this.ready()
+      return toBytes(await this.bound(this.client.getBuffer(key)))
+    } catch (error) {
+      throw this.failure('GET', error, `"${key}"`)
+    }
+  }
+
+  /** MGET in batches; on a cluster one MGET per hash slot, all sent at once. Raw errors. */
+  private async fetch(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    await this.ready()
+    if (!this.isCluster) {
+      const parts = chunk(keys, this.opts.batchSize)
+      if (parts.length === 1) return await this.bound(this.client.mgetBuffer(parts[0]!))
+      return (await Promise.all(parts.map((part) => this.bound(this.client.mgetBuffer(part))))).flat()
+    }
+    const out = new Array<Buffer | null>(keys.length)
+    await Promise.all(
+      groupBySlot(keys).map(async (positions) => {
+        const replies = await this.bound(this.client.mgetBuffer(positions.map((i) => keys[i]!)))
+        for (let j = 0; j < positions.length; j++) out[positions[j]!] = replies[j] ?? null
+      }),
+    )
+    return out
+  }
+
+  /** UNLINK through `target` (the client, or one cluster node), never spanning hash slots on a cluster. */
+  private async unlink(target: RedisClient, keys: readonly string[]): Promise<number> {
+    const groups = this.isCluster
+      ? groupBySlot(keys).flatMap((positions) =>
+          chunk(
+            positions.map((i) => keys[i]!),
+            this.opts.batchSize,
+          ),
+        )
+      : chunk(keys, this.opts.batchSize)
+    let removed = 0
+    for (const n of await Promise.all(groups.map((group) => this.bound(target.unlink(group))))) removed += n
+    return removed
+  }
+
+  private async scanAndUnlink(node: Redis, pattern: string): Promise<number> {
+    const unlinks: Array<Promise<number>> = []
+    let cursor = '0'
+    try {
+      do {
+        const [next, keys] = await this.bound(
+          node.scan(cursor, 'MATCH', pattern, 'COUNT', this.opts.scanCount),
+        )
+        cursor = next
+        // Unlink while the scan goes on; SCAN may return a key twice, UNLINK then counts it once.
+        if (keys.length > 0) unlinks.push(this.unlink(node, keys))
+      } while (cursor !== '0')
+    } finally {
+      // Settle every UNLINK before reporting, so no rejection is left unhandled.
+      await Promise.allSettled(unlinks)
+    }
+    let removed = 0
+    for (const n of await Promise.all(unlinks)) removed += n
+    return removed
+  }
+
+  /**
+   * Resolves when commands can be sent. Only the very first connection is waited for (at most one
+   * command timeout); once the client has failed or been connected, a client that is not ready
+   * means the store is down, and the call fails at once instead of queueing.
+   */
+  private ready(): Promise<void> | undefined {
+    if (this.client.status === 'ready' && !this.closed) return undefined
+    return this.readySlow()
+  }
+
+  private async readySlow(): Promise<void> {
+    if (this.closed) throw this.closedError()
+    if (this.client.status === 'ready') return
+    if (!this.everReady && this.lastError === undefined) {
+      this.firstConnect ??= this.waitFirstConnect(this.client)
+      if (await this.firstConnect) return
+    }
+    if (this.closed) throw this.closedError()
+    throw new Error(`not connected (${this.lastError ?? `connection ${this.client.status}`})`)
+  }
+
+  /** Waits for `client`'s first `ready` (true) or error, up to one command timeout (false). */
+  private waitFirstConnect(client: RedisClient): Promise<boolean> {
+    if (client.status === 'wait') client.connect().catch(() => undefined)
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer)
+        client.off('ready', onReady)
+        client.off('error', onFail)
+        client.off('end', onFail)
+        resolve(ok)
+      }
+      const onReady = (): void => done(true)
+      const onFail = (): void => done(false)
+      const timer = setTimeout(onFail, this.opts.commandTimeoutMs)
+      client.once('ready', onReady)
+      client.once('error', onFail)
+      client.once('end', onFail)
+    })
+  }
+
+  /** Bounds a command by the command timeout when the client (one passed in) has none of its own. */
+  private bound<T>(command: Promise<T>): Promise<T> {
+    if (!this.ownTimeout) return command
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(TIMED_OUT)), this.opts.commandTimeoutMs)
+      command.then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
+    })
+  }
+
+  private subscriberClient(): RedisClient {
+    if (this.subscriber !== undefined) return this.subscriber
+    // Redis reserves a subscribed connection for pub/sub, so commands keep their own connection.
+    const subscriber: RedisClient = this.isCluster
+      ? (this.client as Cluster).duplicate()
+      : (this.client as Redis).duplicate({ autoResubscribe: false, enableOfflineQueue: false })
+    subscriber.on('error', () => undefined) // the state is read from `status`, like the main client
+    subscriber.on('message', (channel: string, message: string) => {
+      const handlers = this.channels.get(channel)
+      if (handlers === undefined) return
+      for (const handler of handlers) {
+        try {
+          handler.onMessage(message)
+        } catch {
+          // One failing listener must not starve the others nor break the connection's reader.
+        }
+      }
+    })
+    subscriber.on('ready', () => {
+      // Subscribe to every channel again: a new connection starts with none.
+      const channels = [...this.channels.keys()]
+      if (channels.length === 0 || this.closed) return
+      this.bound(subscriber.subscribe(...channels)).then(
+        () => this.notify('ready'),
+        () => this.notify('unavailable'),
+      )
+    })
+    subscriber.on('close', () => {
+      if (this.subscribed) this.notify('unavailable')
+    })
+    this.subscriber = subscriber
+    return subscriber
+  }
+
+  private notify(status: AdapterStatus): void {
+    if (this.closed) return
+    this.subscribed = status === 'ready'
+    for (const handlers of this.channels.values()) {
+      for (const handler of handlers) handler.onStatus?.(status)
+    }
+  }
+
+  private statusOf(client: RedisClient, failedBefore: boolean): AdapterStatus {
+    switch (client.status) {
+      case 'ready':
+        return 'ready'
+      case 'close':
+      case 'end':
+        return 'unavailable'
+      default:
+        return failedBefore ? 'unavailable' : 'connecting'
+    }
+  }
+
+  private closedError(operation = 'operation'): CacheError {
+    return new CacheError(ErrorCodes.CLOSED, `redis ${this.endpoint}: ${operation} after close()`)
+  }
+
+  /** A CacheError for a failed command: the endpoint (redacted), the command, the key, the cause. */
+  private failure(command: string, cause: unknown, target: string): CacheError {
+    if (cause instanceof CacheError) return cause
+    const reason = redact(cause instanceof Error ? cause.message : String(cause))
+    if (reason === TIMED_OUT) {
+      return new CacheError(
+        ErrorCodes.TIMEOUT,
+        `redis ${this.endpoint}: ${command} ${target} got no reply within ${this.opts.commandTimeoutMs}ms`,
+        { cause },
+      )
+    }
+    return new CacheError(
+      ErrorCodes.ADAPTER,
+      `redis ${this.endpoint}: ${command} ${target} failed: ${reason}`,
+      {
+        cause,
+      },
+    )
+  }
+}
+
+/** Creates a {@link RedisAdapter} from a URL or options; the name users write in `createCache`. */
+export function redisAdapter(options: RedisAdapterOptions | string = {}): RedisAdapter {
+  return new RedisAdapter(options)
+}

@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Real servers and a real cluster start in hooks; each test bounds its own waits well below these.
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+  },
+})
