@@ -1,0 +1,217 @@
+import { fileURLToPath } from 'node:url'
+import {
+  type CacheConfig,
+  CacheError,
+  cacheConfigFromEnv,
+  type Duration,
+  ErrorCodes,
+  parseDuration,
+  redact,
+  useCacheFromEnv,
+} from '@cacheport/cache-core'
+
+/** The cache backends an operator can pick with `CACHE_BACKEND`. */
+export const CACHE_BACKENDS = ['memory', 'redis', 'noop'] as const
+/** One of {@link CACHE_BACKENDS}. */
+export type CacheBackend = (typeof CACHE_BACKENDS)[number]
+
+/** Time to live of each cached service, as the seed's strategy table sets them. */
+export interface CacheTtls {
+  /** `ItemQueryService.getFilterCounts`, in `queries`. */
+  filterCounts: Duration
+  /** `ItemQueryService.getFaculties`, in `default`. */
+  faculties: Duration
+  /** Osiris course details, in `default`. */
+  osirisCourse: Duration
+  /** People-page lookups, in `default`. */
+  osirisPerson: Duration
+  /** Canvas file existence, in `default`. */
+  fileExists: Duration
+}
+
+/** The seed's strategy table. */
+export const DEFAULT_TTLS: Readonly<CacheTtls> = {
+  filterCounts: '5m',
+  faculties: '10m',
+  osirisCourse: '24h',
+  osirisPerson: '24h',
+  fileExists: '1h',
+}
+
+/** The environment variable that overrides each TTL. */
+export const TTL_VARIABLES: Readonly<Record<keyof CacheTtls, string>> = {
+  filterCounts: 'CACHE_TTL_FILTER_COUNTS',
+  faculties: 'CACHE_TTL_FACULTIES',
+  osirisCourse: 'CACHE_TTL_OSIRIS_COURSE',
+  osirisPerson: 'CACHE_TTL_OSIRIS_PERSON',
+  fileExists: 'CACHE_TTL_FILE_EXISTS',
+}
+
+/** Everything the application reads from its environment, validated. */
+export interface AppConfig {
+  /** HTTP port; 0 picks a free one. */
+  port: number
+  /** Interface to listen on. */
+  host: string
+  /** `postgres://…`, or the path of the SQLite file. */
+  databaseUrl: string
+  /** Adapter of every cache. */
+  cacheBackend: CacheBackend
+  /** Redis location when `cacheBackend` is `redis`. */
+  redisUrl: string | undefined
+  /** `false` turns every cache into the no-op adapter (the seed's rollback switch). */
+  useCache: boolean
+  /** TTLs of the cached services. */
+  ttl: CacheTtls
+  /** The named caches, ready for `createCaches` (environment overrides applied). */
+  caches: Record<string, CacheConfig>
+  /** Osiris base URL; `undefined` means "start the simulator" (demo) or "not configured". */
+  osirisBaseUrl: string | undefined
+  /** People pages base URL; `undefined` as for Osiris. */
+  peopleBaseUrl: string | undefined
+  /** Canvas base URL; `undefined` as for Osiris. */
+  canvasApiUrl: string | undefined
+  /** Canvas API token sent as a Bearer token. */
+  canvasApiToken: string
+  /** Deadline of one upstream HTTP request, in milliseconds. */
+  upstreamTimeoutMs: number
+  /** How many Canvas checks a batch runs at once. */
+  canvasConcurrency: number
+  /** pino level. */
+  logLevel: string
+}
+
+/** The SQLite file the app uses when `DATABASE_URL` is not set. */
+export const DEFAULT_SQLITE_PATH = fileURLToPath(new URL('../data/platform.sqlite', import.meta.url))
+
+/** The token the Canvas simulator accepts when `CANVAS_API_TOKEN` is not set. */
+export const DEFAULT_CANVAS_TOKEN = 'demo-canvas-token'
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+type Env = Record<string, string | undefined>
+
+function invalid(variable: string, why: string, value?: string): CacheError {
+  const got = value === undefined ? '' : `, got ${JSON.stringify(redact(value))}`
+  return new CacheError(ErrorCodes.INVALID_CONFIG, `environment variable ${variable} ${why}${got}`, {
+    field: variable,
+  })
+}
+
+function read(env: Env, variable: string): string | undefined {
+  const value = env[variable]?.trim()
+  return value === undefined || value === '' ? undefined : value
+}
+
+function readUrl(env: Env, variable: string, protocols: readonly string[]): string | undefined {
+  const value = read(env, variable)
+  if (value === undefined) return undefined
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw invalid(variable, `must be a URL (${protocols.join(' or ')})`, value)
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw invalid(variable, `must be a ${protocols.join(' or ')} URL`, value)
+  }
+  return value.replace(/\/+$/, '')
+}
+
+function readInt(env: Env, variable: string, fallback: number, min: number, max: number): number {
+  const value = read(env, variable)
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw invalid(variable, `must be a whole number from ${min} to ${max}`, value)
+  }
+  return n
+}
+
+function readDuration(env: Env, variable: string, fallback: Duration): Duration {
+  const value = read(env, variable)
+  if (value === undefined) return fallback
+  const duration = /^\d+$/.test(value) ? Number(value) : value
+  try {
+    parseDuration(duration, { field: variable })
+  } catch {
+    throw invalid(variable, 'must be a duration like "15m", "24h", "7d" or a number of milliseconds', value)
+  }
+  return duration
+}
+
+/**
+ * Reads and validates the configuration. Every error is a `CacheError` with code `E_INVALID_CONFIG`
+ * (or the core's duration code) whose message and `field` name the offending variable.
+ */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const backendRaw = read(env, 'CACHE_BACKEND') ?? 'memory'
+  if (!(CACHE_BACKENDS as readonly string[]).includes(backendRaw)) {
+    throw invalid('CACHE_BACKEND', `must be one of ${CACHE_BACKENDS.join(', ')}`, backendRaw)
+  }
+  const cacheBackend = backendRaw as CacheBackend
+  const redisUrl =
+    readUrl(env, 'REDIS_URL', ['redis:', 'rediss:']) ??
+    (cacheBackend === 'redis' ? 'redis://127.0.0.1:6379' : undefined)
+  const useCache = useCacheFromEnv(env)
+
+  const databaseUrl = read(env, 'DATABASE_URL') ?? DEFAULT_SQLITE_PATH
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(databaseUrl) && !/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+    throw invalid('DATABASE_URL', 'must be a postgres:// URL or the path of a SQLite file', databaseUrl)
+  }
+
+  const ttl = Object.fromEntries(
+    (Object.keys(DEFAULT_TTLS) as Array<keyof CacheTtls>).map((name) => [
+      name,
+      readDuration(env, TTL_VARIABLES[name], DEFAULT_TTLS[name]),
+    ]),
+  ) as unknown as CacheTtls
+
+  const logLevel = read(env, 'LOG_LEVEL') ?? 'info'
+  if (!LOG_LEVELS.includes(logLevel))
+    throw invalid('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`, logLevel)
+
+  const timeout = readDuration(env, 'CACHE_TIMEOUT', '1s')
+  // Like the seed's CACHES: `default` holds the long-lived lookups, `queries` the dashboard
+  // aggregates, whose default TTL is the filter counts' TTL (the seed's TIMEOUT 300).
+  const base: Record<string, CacheConfig> = {
+    default: {
+      adapter: cacheBackend,
+      location: redisUrl,
+      keyPrefix: 'ea_platform',
+      version: 1,
+      ttl: '5m',
+      timeout,
+      options: {},
+    },
+    queries: {
+      adapter: cacheBackend,
+      location: redisUrl,
+      keyPrefix: 'ea_queries',
+      version: 1,
+      ttl: ttl.filterCounts,
+      timeout,
+      options: {},
+    },
+  }
+  // Per-cache overrides (CACHE_QUERIES_KEY_PREFIX, CACHE_DEFAULT_VERSION, ...) come from the core.
+  const caches = cacheConfigFromEnv(base, { env })
+
+  return {
+    port: readInt(env, 'PORT', 3000, 0, 65_535),
+    host: read(env, 'HOST') ?? '127.0.0.1',
+    databaseUrl,
+    cacheBackend,
+    redisUrl,
+    useCache,
+    ttl,
+    caches,
+    osirisBaseUrl: readUrl(env, 'OSIRIS_BASE_URL', ['http:', 'https:']),
+    peopleBaseUrl: readUrl(env, 'PEOPLE_BASE_URL', ['http:', 'https:']),
+    canvasApiUrl: readUrl(env, 'CANVAS_API_URL', ['http:', 'https:']),
+    canvasApiToken: read(env, 'CANVAS_API_TOKEN') ?? DEFAULT_CANVAS_TOKEN,
+    upstreamTimeoutMs: readInt(env, 'UPSTREAM_TIMEOUT_MS', 5_000, 1, 120_000),
+    canvasConcurrency: readInt(env, 'CANVAS_CONCURRENCY', 50, 1, 500),
+    logLevel,
+  }
+}

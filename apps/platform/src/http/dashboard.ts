@@ -1,0 +1,248 @@
+import type { CacheStats } from '@cacheport/cache-core'
+import type { CopyrightItem, Faculty } from '../domain.js'
+import { WORKFLOW_FILTERS } from '../domain.js'
+import type { ItemPage } from '../services/item-query-service.js'
+
+/** What the server renders the dashboard from; the script then keeps it current. */
+export interface DashboardState {
+  filter: { status: string; faculty: string; search: string; page: number; perPage: number }
+  page: ItemPage
+  faculties: Faculty[]
+  caches: Record<string, CacheStats & { status: string }>
+  backend: string
+}
+
+/** Escapes text for HTML content and attribute values. */
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '').replace(
+    /[&<>"']/g,
+    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!,
+  )
+}
+
+const TAB_LABELS: Record<string, string> = {
+  All: 'All',
+  ToDo: 'To do',
+  InProgress: 'In progress',
+  Done: 'Done',
+}
+
+function fileExistsCell(item: CopyrightItem): string {
+  const state = item.file_exists === null ? 'unknown' : item.file_exists ? 'exists' : 'missing'
+  const text = { unknown: 'not checked', exists: 'exists', missing: 'missing' }[state]
+  return `<span class="fe fe-${state}" data-testid="file-exists-${item.material_id}">${text}</span> <button type="button" class="link check-file" data-id="${item.material_id}">check</button>`
+}
+
+function row(item: CopyrightItem): string {
+  return `<tr data-testid="item-row" data-id="${item.material_id}">
+<td class="num">${item.material_id}</td>
+<td><div class="title">${escapeHtml(item.title)}</div><div class="sub">${escapeHtml(item.filename)}</div></td>
+<td><div>${escapeHtml(item.course_code)}</div><div class="sub">${escapeHtml(item.course_name)}</div></td>
+<td>${escapeHtml(item.faculty)}</td>
+<td><span class="wf wf-${escapeHtml(item.workflow_status)}">${escapeHtml(TAB_LABELS[item.workflow_status] ?? item.workflow_status)}</span></td>
+<td class="sub">${escapeHtml(item.modified_at.slice(0, 10))}</td>
+<td>${fileExistsCell(item)}</td>
+</tr>`
+}
+
+function cacheRows(caches: DashboardState['caches']): string {
+  return Object.entries(caches)
+    .map(
+      ([name, s]) => `<tr data-testid="cache-${escapeHtml(name)}">
+<td><strong>${escapeHtml(name)}</strong></td><td>${escapeHtml(s.adapter)}</td>
+<td><span class="status status-${escapeHtml(s.status)}">${escapeHtml(s.status)}</span></td>
+<td class="num">${s.hits}</td><td class="num">${s.misses}</td>
+<td class="num" data-testid="hit-rate-${escapeHtml(name)}">${(s.hitRate * 100).toFixed(1)}%</td>
+<td><button type="button" class="small clear-cache" data-cache="${escapeHtml(name)}" data-testid="clear-${escapeHtml(name)}">Clear</button></td>
+</tr>`,
+    )
+    .join('')
+}
+
+const STYLE = `
+:root{--bg:#f5f6f8;--card:#fff;--ink:#1d2433;--muted:#6b7385;--line:#e3e6ec;--accent:#0b5cad;--accent-soft:#e6f0fb}
+*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--ink)}
+header{background:#14213d;color:#fff;padding:14px 28px;display:flex;align-items:baseline;gap:16px}
+header h1{font-size:18px;margin:0}header .sub{color:#b9c3d8}
+main{display:grid;grid-template-columns:minmax(0,1fr) 320px;gap:20px;padding:20px 28px;max-width:1500px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px}
+.card h2{font-size:14px;margin:0 0 10px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
+.toolbar{display:flex;gap:10px;flex-wrap:wrap;margin-bottom:12px}
+select,input[type=search]{font:inherit;padding:6px 8px;border:1px solid var(--line);border-radius:6px;background:#fff}
+input[type=search]{min-width:260px}
+.tabs{display:flex;gap:4px;border-bottom:1px solid var(--line);margin-bottom:8px}
+.tab{font:inherit;border:0;background:none;padding:8px 14px;cursor:pointer;color:var(--muted);border-bottom:2px solid transparent}
+.tab[aria-selected=true]{color:var(--accent);border-bottom-color:var(--accent);font-weight:600}
+.badge{display:inline-block;min-width:24px;padding:0 7px;margin-left:6px;border-radius:10px;background:var(--accent-soft);color:var(--accent);font-size:12px;text-align:center}
+table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:7px 8px;border-bottom:1px solid var(--line);vertical-align:top}
+th{font-size:12px;color:var(--muted);font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+.title{font-weight:500}.sub{color:var(--muted);font-size:12px}
+.wf{font-size:12px;padding:1px 8px;border-radius:10px;background:#eef0f4}.wf-Done{background:#e3f4e8;color:#1c6b36}.wf-InProgress{background:#fff3d6;color:#8a5a00}
+.fe{font-size:12px}.fe-exists{color:#1c6b36}.fe-missing{color:#b3261e}.fe-unknown{color:var(--muted)}
+button{font:inherit;cursor:pointer;border:1px solid var(--accent);background:var(--accent);color:#fff;border-radius:6px;padding:6px 12px}
+button.small{padding:2px 10px;font-size:12px;background:#fff;color:var(--accent)}button.link{border:0;background:none;color:var(--accent);padding:0;font-size:12px}
+button:disabled{opacity:.5;cursor:default}
+.pager{display:flex;align-items:center;gap:10px;margin-top:10px;color:var(--muted)}
+.status{font-size:12px}.status-ready{color:#1c6b36}.status-unavailable{color:#b3261e}
+#upload-result{margin-top:10px;font-size:13px}#upload-result.error{color:#b3261e}
+.side{display:flex;flex-direction:column;gap:20px}.muted{color:var(--muted)}
+`
+
+const SCRIPT = `
+const state = JSON.parse(document.getElementById('initial-filter').textContent);
+const $ = (id) => document.getElementById(id);
+const esc = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
+const LABELS = ${JSON.stringify(TAB_LABELS)};
+function feCell(it) {
+  const s = it.file_exists === null ? 'unknown' : it.file_exists ? 'exists' : 'missing';
+  const t = {unknown:'not checked', exists:'exists', missing:'missing'}[s];
+  return '<span class="fe fe-' + s + '" data-testid="file-exists-' + it.material_id + '">' + t + '</span> <button type="button" class="link check-file" data-id="' + it.material_id + '">check</button>';
+}
+function render(page) {
+  $('items-body').innerHTML = page.items.map((it) => '<tr data-testid="item-row" data-id="' + it.material_id + '">' +
+    '<td class="num">' + it.material_id + '</td>' +
+    '<td><div class="title">' + esc(it.title) + '</div><div class="sub">' + esc(it.filename) + '</div></td>' +
+    '<td><div>' + esc(it.course_code) + '</div><div class="sub">' + esc(it.course_name) + '</div></td>' +
+    '<td>' + esc(it.faculty) + '</td>' +
+    '<td><span class="wf wf-' + esc(it.workflow_status) + '">' + esc(LABELS[it.workflow_status] || it.workflow_status) + '</span></td>' +
+    '<td class="sub">' + esc(it.modified_at.slice(0, 10)) + '</td><td>' + feCell(it) + '</td></tr>').join('') ||
+    '<tr><td colspan="7" class="muted">No items match.</td></tr>';
+  for (const [status, n] of Object.entries(page.counts)) {
+    const badge = document.querySelector('[data-testid="count-' + status + '"]');
+    if (badge) badge.textContent = n.toLocaleString('en');
+  }
+  document.querySelectorAll('.tab').forEach((t) => t.setAttribute('aria-selected', String(t.dataset.status === state.status)));
+  $('page-info').textContent = 'Page ' + page.page + ' of ' + page.totalPages + ' (' + page.total.toLocaleString('en') + ' items)';
+  $('prev-page').disabled = page.page <= 1;
+  $('next-page').disabled = page.page >= page.totalPages;
+}
+async function load() {
+  const q = new URLSearchParams({ status: state.status, page: state.page, perPage: state.perPage });
+  if (state.faculty) q.set('faculty', state.faculty);
+  if (state.search) q.set('search', state.search);
+  history.replaceState(null, '', '/?' + q);
+  const res = await fetch('/api/items?' + q);
+  const body = await res.json();
+  if (!res.ok) { $('items-body').innerHTML = '<tr><td colspan="7" class="muted">' + esc(body.message) + '</td></tr>'; return; }
+  render(body);
+  loadStats();
+}
+async function loadStats() {
+  const res = await fetch('/api/cache/stats');
+  if (!res.ok) return;
+  const body = await res.json();
+  for (const [name, s] of Object.entries(body.caches)) {
+    const row = document.querySelector('[data-testid="cache-' + name + '"]');
+    if (!row) continue;
+    const cells = row.querySelectorAll('td');
+    cells[2].innerHTML = '<span class="status status-' + esc(s.status) + '">' + esc(s.status) + '</span>';
+    cells[3].textContent = s.hits; cells[4].textContent = s.misses;
+    cells[5].textContent = (s.hitRate * 100).toFixed(1) + '%';
+  }
+}
+document.querySelectorAll('.tab').forEach((tab) => tab.addEventListener('click', () => { state.status = tab.dataset.status; state.page = 1; load(); }));
+$('faculty-select').addEventListener('change', (e) => { state.faculty = e.target.value; state.page = 1; load(); });
+$('per-page-select').addEventListener('change', (e) => { state.perPage = Number(e.target.value); state.page = 1; load(); });
+let timer;
+$('search-input').addEventListener('input', (e) => { clearTimeout(timer); timer = setTimeout(() => { state.search = e.target.value.trim(); state.page = 1; load(); }, 250); });
+$('prev-page').addEventListener('click', () => { state.page--; load(); });
+$('next-page').addEventListener('click', () => { state.page++; load(); });
+$('items-body').addEventListener('click', async (e) => {
+  const btn = e.target.closest('.check-file');
+  if (!btn) return;
+  btn.disabled = true;
+  const res = await fetch('/api/canvas/items/' + btn.dataset.id + '/file-exists');
+  const body = await res.json();
+  const cell = document.querySelector('[data-testid="file-exists-' + btn.dataset.id + '"]');
+  if (res.ok) { cell.className = 'fe fe-' + (body.exists ? 'exists' : 'missing'); cell.textContent = body.exists ? 'exists' : 'missing'; }
+  else { cell.className = 'fe fe-missing'; cell.textContent = 'error'; cell.title = body.message; }
+  btn.disabled = false;
+  loadStats();
+});
+$('check-page').addEventListener('click', async () => {
+  const ids = [...document.querySelectorAll('[data-testid="item-row"]')].map((r) => Number(r.dataset.id));
+  $('check-page').disabled = true;
+  await fetch('/api/canvas/check', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ materialIds: ids }) });
+  $('check-page').disabled = false;
+  load();
+});
+$('upload-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const out = $('upload-result');
+  const file = $('upload-input').files[0];
+  if (!file) { out.className = 'error'; out.textContent = 'Choose a Qlik export first.'; return; }
+  const data = new FormData(); data.append('file', file);
+  out.className = ''; out.textContent = 'Uploading…';
+  const res = await fetch('/api/ingest/qlik', { method: 'POST', body: data });
+  const body = await res.json();
+  if (!res.ok) { out.className = 'error'; out.textContent = body.message; return; }
+  out.textContent = 'Batch ' + body.batchId + ': ' + body.created + ' created, ' + body.updated + ' updated, ' + body.skipped + ' skipped, ' + body.failed + ' failed' + (body.failures.length ? ' (row ' + body.failures.map((f) => f.row + ': ' + f.reason).slice(0, 3).join('; row ') + ')' : '');
+  load();
+});
+document.querySelectorAll('.clear-cache').forEach((b) => b.addEventListener('click', async () => {
+  await fetch('/api/cache/' + encodeURIComponent(b.dataset.cache) + '/clear', { method: 'POST' });
+  loadStats();
+}));
+`
+
+/** The dashboard page: workflow tabs with count badges, filters, items, upload and cache panel. */
+export function renderDashboard(state: DashboardState): string {
+  const { filter, page, faculties } = state
+  const tabs = WORKFLOW_FILTERS.map(
+    (status) =>
+      `<button type="button" class="tab" role="tab" data-status="${status}" data-testid="tab-${status}" aria-selected="${status === filter.status}">${TAB_LABELS[status]}<span class="badge" data-testid="count-${status}">${page.counts[status].toLocaleString('en')}</span></button>`,
+  ).join('')
+  const facultyOptions = [
+    '<option value="">All faculties</option>',
+    ...faculties.map(
+      (f) =>
+        `<option value="${escapeHtml(f.abbreviation)}"${f.abbreviation === filter.faculty ? ' selected' : ''}>${escapeHtml(f.abbreviation)} — ${escapeHtml(f.name)}</option>`,
+    ),
+  ].join('')
+  const perPage = [25, 50, 100]
+    .map((n) => `<option value="${n}"${n === filter.perPage ? ' selected' : ''}>${n} per page</option>`)
+    .join('')
+  const initial = JSON.stringify(filter).replace(/</g, '\\u003c')
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Easy Access — copyright items</title><style>${STYLE}</style></head>
+<body>
+<header><h1>Easy Access</h1><span class="sub">Copyright review of course material · cache backend <strong data-testid="backend">${escapeHtml(state.backend)}</strong></span></header>
+<main>
+<section class="card">
+  <div class="toolbar">
+    <select id="faculty-select" data-testid="faculty-select" aria-label="Faculty">${facultyOptions}</select>
+    <input id="search-input" data-testid="search-input" type="search" placeholder="Search title, file, course, department, remarks" value="${escapeHtml(filter.search)}" aria-label="Search">
+    <select id="per-page-select" data-testid="per-page-select" aria-label="Items per page">${perPage}</select>
+    <button type="button" id="check-page" class="small" data-testid="check-page">Check files on this page</button>
+  </div>
+  <nav class="tabs" id="workflow-tabs" role="tablist">${tabs}</nav>
+  <table id="items-table" data-testid="items-table">
+    <thead><tr><th class="num">Material id</th><th>Title / file</th><th>Course</th><th>Faculty</th><th>Workflow</th><th>Modified</th><th>File in Canvas</th></tr></thead>
+    <tbody id="items-body">${page.items.map(row).join('') || '<tr><td colspan="7" class="muted">No items match.</td></tr>'}</tbody>
+  </table>
+  <div class="pager"><button type="button" id="prev-page" class="small" data-testid="prev-page"${page.page <= 1 ? ' disabled' : ''}>Previous</button>
+  <span id="page-info" data-testid="page-info">Page ${page.page} of ${page.totalPages} (${page.total.toLocaleString('en')} items)</span>
+  <button type="button" id="next-page" class="small" data-testid="next-page"${page.page >= page.totalPages ? ' disabled' : ''}>Next</button></div>
+</section>
+<aside class="side">
+  <section class="card">
+    <h2>Qlik ingest</h2>
+    <form id="upload-form" data-testid="upload-form">
+      <input id="upload-input" data-testid="upload-input" type="file" name="file" accept=".csv,.xlsx,text/csv">
+      <p><button type="submit" data-testid="upload-submit">Upload export</button></p>
+    </form>
+    <div id="upload-result" data-testid="upload-result" class="muted">CSV or XLSX with the Qlik columns.</div>
+  </section>
+  <section class="card" id="cache-panel" data-testid="cache-panel">
+    <h2>Caches</h2>
+    <table><thead><tr><th>Cache</th><th>Adapter</th><th>Status</th><th class="num">Hits</th><th class="num">Misses</th><th class="num">Hit rate</th><th></th></tr></thead>
+    <tbody>${cacheRows(state.caches)}</tbody></table>
+    <p class="muted"><a href="/metrics">/metrics</a> · <a href="/health">/health</a> · <a href="/api/cache/stats">stats</a></p>
+  </section>
+</aside>
+</main>
+<script type="application/json" id="initial-filter">${initial}</script>
+<script>${SCRIPT}</script>
+</body></html>`
+}

@@ -1,0 +1,304 @@
+import { type Cache, type CachedFunction, cached, type Duration } from '@cacheport/cache-core'
+import { cursusOfCourseCode, FACULTIES } from '../domain.js'
+import { AppError, AppErrorCodes, badInput } from '../lib/errors.js'
+import { parseUpstreamJson, upstreamRequest } from '../lib/http-client.js'
+
+/** A teacher of a course with the role Osiris gives them. */
+export interface CourseTeacher {
+  name: string
+  /** `Contactpersoon`, `Docent`, `Examinator` or `Tutor`. */
+  role: string
+}
+
+/** What Osiris knows of a course. */
+export interface CourseDetails {
+  /** The Osiris course number (`202500095`). */
+  cursuscode: string
+  /** Osiris' internal id. */
+  internalId: number
+  name: string
+  shortName: string
+  /** Faculty abbreviation. */
+  faculty: string
+  facultyName: string
+  /** The coordinating department. */
+  department: string
+  year: number
+  credits: number
+  teachers: CourseTeacher[]
+}
+
+/** An organisation from a profile page: `Computer Science (EEMCS)`. */
+export interface Organisation {
+  name: string
+  abbreviation: string
+}
+
+/** What the people pages know of a person. */
+export interface PersonData {
+  /** The name that was looked up. */
+  inputName: string
+  /** The name on the profile page. */
+  mainName: string
+  email: string | null
+  peoplePageUrl: string
+  /** Faculty abbreviation from the organisations; `UNM` when none is a faculty. */
+  faculty: string
+  organisations: Organisation[]
+}
+
+/** Options of {@link OsirisClient}. */
+export interface OsirisClientOptions {
+  /** Osiris base URL. */
+  osirisBaseUrl: string
+  /** People pages base URL. */
+  peopleBaseUrl: string
+  /** The cache holding both lookups (the app's `default`). */
+  cache: Cache
+  /** TTL of course details (the seed: 24 h). */
+  courseTtl: Duration
+  /** TTL of people lookups (the seed: 24 h). */
+  personTtl: Duration
+  /** Deadline of one HTTP request, in milliseconds. */
+  timeoutMs: number
+}
+
+interface SearchHit {
+  _source?: {
+    id_cursus?: number
+    cursus?: string
+    cursus_lange_naam?: string
+    cursus_korte_naam?: string
+    faculteit?: string
+    faculteit_naam?: string
+    coordinerend_onderdeel_oms?: string
+    collegejaar?: number
+    punten?: number
+  }
+}
+
+interface TeacherPage {
+  items?: Array<{
+    rubriek?: string
+    velden?: Array<{ waarde?: Array<{ omschrijving?: string }>; docent?: string | string[] }>
+  }>
+}
+
+const FACULTY_CODES = new Set(FACULTIES.map((f) => f.abbreviation))
+
+/** The name as a cache key: trimmed, lower case, single spaces, so spellings of one name share an entry. */
+export function personKey(name: string): string {
+  return name.trim().replace(/\s+/g, ' ').toLowerCase()
+}
+
+/**
+ * Osiris (course catalogue) and people-page lookups, cached in `default` under `osiris_course` and
+ * `osiris_person`. A lookup that finds nothing resolves `null` and is cached; an upstream failure
+ * rejects and is not.
+ */
+export class OsirisClient {
+  /** Course details by course code (`2025-202500095-1B` or `202500095`); `null` when Osiris has no such course. */
+  readonly fetchCourseDetails: CachedFunction<[courseCode: string], CourseDetails | null>
+  /** A person's profile by name; `null` when the people pages have no match. */
+  readonly fetchPersonData: CachedFunction<[name: string], PersonData | null>
+  private readonly options: OsirisClientOptions
+
+  constructor(options: OsirisClientOptions) {
+    this.options = options
+    // Keys are the normalised course number and name only: never the client, its URLs or `this`.
+    this.fetchCourseDetails = cached((courseCode: string) => this.loadCourse(courseCursus(courseCode)), {
+      cache: options.cache,
+      keyPrefix: 'osiris_course',
+      ttl: options.courseTtl,
+      key: (courseCode: string) => courseCursus(courseCode),
+    })
+    this.fetchPersonData = cached((name: string) => this.loadPerson(personName(name)), {
+      cache: options.cache,
+      keyPrefix: 'osiris_person',
+      ttl: options.personTtl,
+      key: (name: string) => personKey(personName(name)),
+    })
+  }
+
+  private async loadCourse(cursus: string): Promise<CourseDetails | null> {
+    const { osirisBaseUrl, timeoutMs } = this.options
+    const searchUrl = `${osirisBaseUrl}/student/osiris/student/cursussen/zoeken`
+    const search = await upstreamRequest(searchUrl, {
+      service: 'Osiris',
+      method: 'POST',
+      timeoutMs,
+      json: {
+        from: 0,
+        size: 5,
+        query: {
+          bool: {
+            must: [
+              {
+                multi_match: {
+                  query: cursus,
+                  type: 'phrase_prefix',
+                  fields: ['cursus', 'cursus_korte_naam', 'cursus_lange_naam'],
+                },
+              },
+            ],
+          },
+        },
+      },
+    })
+    if (search.status !== 200) throw unexpected('Osiris', search.status, searchUrl)
+    const body = parseUpstreamJson<{ hits?: { hits?: SearchHit[] } }>('Osiris', searchUrl, search.text)
+    if (!Array.isArray(body.hits?.hits)) {
+      throw new AppError(AppErrorCodes.UPSTREAM, 'Osiris search answer has no hits.hits list', {
+        field: 'Osiris',
+      })
+    }
+    const hits = body.hits.hits
+    const hit = (hits.find((h) => h._source?.cursus === cursus) ?? hits[0])?._source
+    if (!hit) return null
+    if (typeof hit.id_cursus !== 'number') {
+      throw new AppError(AppErrorCodes.UPSTREAM, `Osiris search hit for ${cursus} has no id_cursus`, {
+        field: 'Osiris',
+      })
+    }
+
+    const teachersUrl = `${osirisBaseUrl}/student/osiris/owc/cursussen/${hit.id_cursus}`
+    const page = await upstreamRequest(teachersUrl, { service: 'Osiris', timeoutMs })
+    let teachers: CourseTeacher[] = []
+    if (page.status === 200) {
+      teachers = parseTeachers(parseUpstreamJson<TeacherPage>('Osiris', teachersUrl, page.text))
+    } else if (page.status !== 404) {
+      throw unexpected('Osiris', page.status, teachersUrl)
+    }
+    return {
+      cursuscode: hit.cursus ?? cursus,
+      internalId: hit.id_cursus,
+      name: hit.cursus_lange_naam ?? '',
+      shortName: hit.cursus_korte_naam ?? '',
+      faculty: hit.faculteit && FACULTY_CODES.has(hit.faculteit) ? hit.faculteit : 'UNM',
+      facultyName: hit.faculteit_naam ?? '',
+      department: hit.coordinerend_onderdeel_oms ?? '',
+      year: Number(hit.collegejaar ?? 0),
+      credits: Number(hit.punten ?? 0),
+      teachers,
+    }
+  }
+
+  private async loadPerson(name: string): Promise<PersonData | null> {
+    const { peopleBaseUrl, timeoutMs } = this.options
+    const overviewUrl = `${peopleBaseUrl}/overview?query=${encodeURIComponent(name)}`
+    const overview = await upstreamRequest(overviewUrl, { service: 'People pages', timeoutMs })
+    if (overview.status !== 200) throw unexpected('People pages', overview.status, overviewUrl)
+    const best = bestMatch(name, parseTiles(overview.text))
+    if (!best) return null
+
+    const profileUrl = new URL(best.href, `${peopleBaseUrl}/`).toString()
+    const profile = await upstreamRequest(profileUrl, { service: 'People pages', timeoutMs })
+    if (profile.status !== 200) throw unexpected('People pages', profile.status, profileUrl)
+    const html = profile.text
+    const mainName = decodeHtml(
+      /<h1[^>]*class="profile-name"[^>]*>([^<]*)<\/h1>/.exec(html)?.[1] ?? best.name,
+    ).trim()
+    const email = /href="mailto:([^"?]+)/.exec(html)?.[1] ?? null
+    const orgBlock = /<ul[^>]*class="profile-organisations"[^>]*>([\s\S]*?)<\/ul>/.exec(html)?.[1] ?? ''
+    const organisations: Organisation[] = []
+    for (const match of orgBlock.matchAll(/<li[^>]*>([^<]*)<\/li>/g)) {
+      const text = decodeHtml(match[1]!).trim()
+      const parts = /^(.*)\(([A-Za-z]+)\)\s*$/.exec(text)
+      if (parts) organisations.push({ name: parts[1]!.trim(), abbreviation: parts[2]! })
+    }
+    const faculty = organisations.find((o) => FACULTY_CODES.has(o.abbreviation))?.abbreviation ?? 'UNM'
+    return { inputName: name, mainName, email, peoplePageUrl: profileUrl, faculty, organisations }
+  }
+}
+
+function courseCursus(courseCode: string): string {
+  const cursus = typeof courseCode === 'string' ? cursusOfCourseCode(courseCode) : null
+  if (cursus === null) {
+    throw badInput(
+      'courseCode',
+      `course code must look like 2025-202500095-1B or 202500095, got ${JSON.stringify(courseCode)}`,
+    )
+  }
+  return cursus
+}
+
+function personName(name: string): string {
+  const trimmed = typeof name === 'string' ? name.trim().replace(/\s+/g, ' ') : ''
+  if (trimmed.length < 2 || trimmed.length > 200) throw badInput('name', 'name must be 2 to 200 characters')
+  return trimmed
+}
+
+function unexpected(service: string, status: number, url: string): AppError {
+  return new AppError(AppErrorCodes.UPSTREAM, `${service} answered ${status} to ${new URL(url).pathname}`, {
+    field: service,
+  })
+}
+
+function parseTeachers(page: TeacherPage): CourseTeacher[] {
+  const teachers: CourseTeacher[] = []
+  for (const item of page.items ?? []) {
+    if (item.rubriek !== 'rubriek-docenten') continue
+    for (const veld of item.velden ?? []) {
+      const role = veld.waarde?.find((w) => typeof w.omschrijving === 'string')?.omschrijving ?? 'Docent'
+      const names = Array.isArray(veld.docent) ? veld.docent : veld.docent ? [veld.docent] : []
+      for (const name of names) teachers.push({ name: name.trim(), role })
+    }
+  }
+  return teachers
+}
+
+interface Tile {
+  href: string
+  name: string
+}
+
+function parseTiles(html: string): Tile[] {
+  const tiles: Tile[] = []
+  const pattern = /<a[^>]*href="([^"]+)"[^>]*>\s*<span[^>]*class="person-name"[^>]*>([^<]+)<\/span>/g
+  for (const match of html.matchAll(pattern)) tiles.push({ href: match[1]!, name: decodeHtml(match[2]!) })
+  return tiles
+}
+
+function words(name: string): string[] {
+  return name
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .split(/[\s,]+/)
+    .filter((w) => w !== '')
+}
+
+/**
+ * The tile that best matches `query`: the surname (words without a dot, so titles and initials
+ * drop out) must appear in the tile's name; a matching first initial breaks ties.
+ */
+function bestMatch(query: string, tiles: readonly Tile[]): Tile | undefined {
+  const queryWords = words(query)
+  const surname = queryWords.filter((w) => !w.endsWith('.')).join(' ')
+  const initials = queryWords.filter((w) => w.endsWith('.') && w.length <= 5 && /^[a-z](\.[a-z])*\.$/.test(w))
+  const initial = initials.length > 0 ? initials[initials.length - 1]![0] : undefined
+  let best: Tile | undefined
+  let bestScore = 0
+  for (const tile of tiles) {
+    const tileWords = words(tile.name)
+    const full = tileWords.join(' ')
+    if (surname === '' || !` ${full} `.includes(` ${surname} `)) continue
+    let score = 1
+    if (full === surname || full.endsWith(` ${surname}`)) score += 1
+    if (initial !== undefined && tileWords[0]?.startsWith(initial)) score += 2
+    if (score > bestScore) {
+      best = tile
+      bestScore = score
+    }
+  }
+  return best
+}
+
+function decodeHtml(text: string): string {
+  return text
+    .replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)))
+    .replace(/&amp;/g, '&')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+}
