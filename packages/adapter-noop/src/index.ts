@@ -1,0 +1,1 @@
+export { NoopAdapter, noopAdapter, noopAdapterFactory } from './noop-adapter.js'
