@@ -61,6 +61,104 @@ function newEpoch(): string {
   return `${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 10)}`
 }
 
+/** Every option of a cache but the adapter, validated and resolved once. */
+interface Settings {
+  name: string
+  keyPrefix: string
+  version: string
+  ttlMs: number
+  nullTtlMs: number | undefined
+  jitter: number
+  timeoutMs: number
+  maxKeyLength: number
+  lease: ResolvedLease | undefined
+  threshold: number
+  cooldownMs: number
+}
+
+/**
+ * Validates every option except the adapter, with errors that name the cache and the field. The
+ * registry calls it before building any adapter, so a typo never leaves a connection open.
+ */
+export function resolveSettings(options: Omit<CacheOptions, 'adapter'>): Settings {
+  if (options === null || typeof options !== 'object') {
+    throw new CacheError(ErrorCodes.INVALID_CONFIG, 'createCache: options must be an object')
+  }
+  const { keyPrefix } = options
+  const label = typeof options.name === 'string' && options.name ? options.name : String(keyPrefix)
+  const invalid = (field: string, why: string, got: unknown) =>
+    new CacheError(
+      ErrorCodes.INVALID_CONFIG,
+      `cache "${label}": option "${field}" ${why}, got ${JSON.stringify(got) ?? String(got)}`,
+      { cache: label, field },
+    )
+  if (typeof keyPrefix !== 'string' || keyPrefix.length === 0) {
+    throw invalid('keyPrefix', 'must be a non-empty string', keyPrefix)
+  }
+  if (keyPrefix.includes(':')) {
+    throw invalid('keyPrefix', 'must not contain ":" (it separates prefix, version and key)', keyPrefix)
+  }
+  const version = options.version ?? 1
+  if (
+    !(typeof version === 'number' && Number.isInteger(version) && version >= 0) &&
+    !(typeof version === 'string' && /^[A-Za-z0-9_.-]+$/.test(version))
+  ) {
+    throw invalid(
+      'version',
+      'must be a non-negative integer or a string of letters, digits, "_", "." and "-"',
+      version,
+    )
+  }
+  const where = (field: string) => ({ cache: label, field })
+  const jitter = options.jitter ?? 0
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) {
+    throw invalid('jitter', 'must be a number from 0 to 1 (the largest fraction cut from a TTL)', jitter)
+  }
+  const maxKeyLength = options.maxKeyLength ?? DEFAULT_MAX_KEY
+  if (!Number.isInteger(maxKeyLength) || maxKeyLength < 64) {
+    throw invalid('maxKeyLength', 'must be an integer of at least 64', maxKeyLength)
+  }
+  const timeoutMs =
+    options.timeout === undefined ? DEFAULT_TIMEOUT : parseDuration(options.timeout, where('timeout'))
+  if (timeoutMs < 1) throw invalid('timeout', 'must be at least 1ms', options.timeout)
+  const breaker = options.breaker
+  if (breaker !== undefined && breaker !== false && (breaker === null || typeof breaker !== 'object')) {
+    throw invalid('breaker', 'must be false or { threshold, cooldown }', breaker)
+  }
+  const threshold = breaker === false ? Number.POSITIVE_INFINITY : (breaker?.threshold ?? 5)
+  if (typeof threshold !== 'number' || !(threshold >= 1)) {
+    throw invalid('breaker.threshold', 'must be a number of at least 1', threshold)
+  }
+  return {
+    name: label,
+    keyPrefix,
+    version: String(version),
+    ttlMs: options.ttl === undefined ? DEFAULT_TTL : parseDuration(options.ttl, where('ttl')),
+    nullTtlMs: parseOptionalDuration(options.nullTtl, where('nullTtl')),
+    jitter,
+    timeoutMs,
+    maxKeyLength,
+    lease: resolveLease(options.lease, label, 'lease'),
+    threshold,
+    cooldownMs: breaker ? parseDuration(breaker.cooldown ?? '5s', where('breaker.cooldown')) : 5_000,
+  }
+}
+
+function resolveLease(
+  input: boolean | LeaseOptions | undefined,
+  cache: string,
+  field: string,
+): ResolvedLease | undefined {
+  if (input === undefined || input === false) return undefined
+  const options = input === true ? {} : input
+  const where = (name: string) => ({ cache, field: `${field}.${name}` })
+  return {
+    ttlMs: parseDuration(options.ttl ?? '10s', where('ttl')),
+    waitMs: parseDuration(options.wait ?? '5s', where('wait')),
+    pollMs: Math.max(1, parseDuration(options.pollInterval ?? '25ms', where('pollInterval'))),
+  }
+}
+
 /** The implementation behind {@link createCache}; exported for subclassing by tiered caches. */
 export class CacheImpl implements Cache {
   readonly name: string
@@ -88,23 +186,7 @@ export class CacheImpl implements Cache {
   private closed = false
 
   constructor(options: CacheOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw new CacheError(ErrorCodes.INVALID_CONFIG, 'createCache: options must be an object')
-    }
-    const { keyPrefix } = options
-    const label = typeof options.name === 'string' && options.name ? options.name : keyPrefix
-    const invalid = (field: string, why: string, got: unknown) =>
-      new CacheError(
-        ErrorCodes.INVALID_CONFIG,
-        `cache "${label}": option "${field}" ${why}, got ${JSON.stringify(got) ?? String(got)}`,
-        { cache: label, field },
-      )
-    if (typeof keyPrefix !== 'string' || keyPrefix.length === 0) {
-      throw invalid('keyPrefix', 'must be a non-empty string', keyPrefix)
-    }
-    if (keyPrefix.includes(':')) {
-      throw invalid('keyPrefix', 'must not contain ":" (it separates prefix, version and key)', keyPrefix)
-    }
+    const settings = resolveSettings(options)
     const adapter = options.adapter
     if (
       adapter === null ||
@@ -113,62 +195,29 @@ export class CacheImpl implements Cache {
       typeof adapter.set !== 'function' ||
       typeof adapter.capabilities !== 'object'
     ) {
-      throw invalid(
-        'adapter',
-        'must be a cache adapter such as memoryAdapter() or redisAdapter()',
-        typeof adapter,
+      throw new CacheError(
+        ErrorCodes.INVALID_CONFIG,
+        `cache "${settings.name}": option "adapter" must be a cache adapter such as memoryAdapter() or redisAdapter(), got ${typeof adapter}`,
+        { cache: settings.name, field: 'adapter' },
       )
     }
-    const version = options.version ?? 1
-    if (
-      !(typeof version === 'number' && Number.isInteger(version) && version >= 0) &&
-      !(typeof version === 'string' && /^[A-Za-z0-9_.-]+$/.test(version))
-    ) {
-      throw invalid(
-        'version',
-        'must be a non-negative integer or a string of letters, digits, "_", "." and "-"',
-        version,
-      )
-    }
-    const where = (field: string) => ({ cache: label, field })
-    const ttlMs = options.ttl === undefined ? DEFAULT_TTL : parseDuration(options.ttl, where('ttl'))
-    const jitter = options.jitter ?? 0
-    if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) {
-      throw invalid('jitter', 'must be a number from 0 to 1 (the largest fraction cut from a TTL)', jitter)
-    }
-    const maxKeyLength = options.maxKeyLength ?? DEFAULT_MAX_KEY
-    if (!Number.isInteger(maxKeyLength) || maxKeyLength < 64) {
-      throw invalid('maxKeyLength', 'must be an integer of at least 64', maxKeyLength)
-    }
-    const timeoutMs =
-      options.timeout === undefined ? DEFAULT_TIMEOUT : parseDuration(options.timeout, where('timeout'))
-    if (timeoutMs < 1) throw invalid('timeout', 'must be at least 1ms', options.timeout)
-
-    this.name = label
-    this.keyPrefix = keyPrefix
-    this.version = String(version)
+    this.name = settings.name
+    this.keyPrefix = settings.keyPrefix
+    this.version = settings.version
     this.adapter = adapter
     this.store = adapter
-    this.base = `${keyPrefix}:${this.version}:`
-    this.tagBase = `${keyPrefix}:${this.version}#tag:`
-    this.leaseBase = `${keyPrefix}:${this.version}#lease:`
+    this.base = `${this.keyPrefix}:${this.version}:`
+    this.tagBase = `${this.keyPrefix}:${this.version}#tag:`
+    this.leaseBase = `${this.keyPrefix}:${this.version}#lease:`
     this.byReference = adapter.capabilities.byReference === true
-    this.ttlMs = ttlMs
-    this.nullTtlMs = parseOptionalDuration(options.nullTtl, where('nullTtl'))
-    this.jitter = jitter
-    this.timeoutMs = timeoutMs
-    this.maxKeyLength = maxKeyLength
+    this.ttlMs = settings.ttlMs
+    this.nullTtlMs = settings.nullTtlMs
+    this.jitter = settings.jitter
+    this.timeoutMs = settings.timeoutMs
+    this.maxKeyLength = settings.maxKeyLength
     this.logger = options.logger
-    this.lease = this.resolveLease(options.lease, 'lease')
-
-    const breaker = options.breaker
-    if (breaker !== undefined && breaker !== false && (breaker === null || typeof breaker !== 'object')) {
-      throw invalid('breaker', 'must be false or { threshold, cooldown }', breaker)
-    }
-    const threshold = breaker === false ? Number.POSITIVE_INFINITY : (breaker?.threshold ?? 5)
-    if (!(threshold >= 1)) throw invalid('breaker.threshold', 'must be a number of at least 1', threshold)
-    const cooldownMs = breaker ? parseDuration(breaker.cooldown ?? '5s', where('breaker.cooldown')) : 5_000
-    this.breaker = new CircuitBreaker(label, threshold, cooldownMs, this.logger)
+    this.lease = settings.lease
+    this.breaker = new CircuitBreaker(this.name, settings.threshold, settings.cooldownMs, this.logger)
   }
 
   // ---------------------------------------------------------------- keys
@@ -388,7 +437,7 @@ export class CacheImpl implements Cache {
       const value = isPromiseLike(first) ? await first : first
       if (value !== MISS) return value as T
       const lease =
-        options?.lease === undefined ? this.lease : this.resolveLease(options.lease, 'getOrSet lease')
+        options?.lease === undefined ? this.lease : resolveLease(options.lease, this.name, 'lease')
       return lease && this.adapter.capabilities.atomicSetIfAbsent && this.store.setIfAbsent
         ? this.loadWithLease(key, full, loader, options, lease)
         : this.load(key, loader, options)
@@ -644,17 +693,6 @@ export class CacheImpl implements Cache {
 
   private toStored(entry: Entry, key: string): Stored {
     return this.byReference ? entry : encodeEntry(entry, key, this.name)
-  }
-
-  private resolveLease(input: boolean | LeaseOptions | undefined, field: string): ResolvedLease | undefined {
-    if (input === undefined || input === false) return undefined
-    const options = input === true ? {} : input
-    const where = (name: string) => ({ cache: this.name ?? '', field: `${field}.${name}` })
-    return {
-      ttlMs: parseDuration(options.ttl ?? '10s', where('ttl')),
-      waitMs: parseDuration(options.wait ?? '5s', where('wait')),
-      pollMs: Math.max(1, parseDuration(options.pollInterval ?? '25ms', where('pollInterval'))),
-    }
   }
 
   /**

@@ -69,6 +69,7 @@ export function cached<Args extends unknown[], R>(
     })
   }
   const prefix = options?.keyPrefix ?? fn.name
+  checkPrefix(prefix, 'cached()')
   return wrap(fn as (...args: Args) => Promise<Awaited<R>>, options, () => prefix, 'cached()')
 }
 

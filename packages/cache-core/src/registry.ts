@@ -1,5 +1,5 @@
 import type { AdapterFactory, AnyCacheAdapter } from './adapter.js'
-import { createCache } from './cache.js'
+import { createCache, resolveSettings } from './cache.js'
 import { parseDuration } from './duration.js'
 import { CacheError, ErrorCodes, redact } from './errors.js'
 import type { BreakerOptions, Cache, CacheLogger, CacheStats, Duration, LeaseOptions } from './types.js'
@@ -234,10 +234,9 @@ function planCache(
       { cache: name, field: 'adapter' },
     )
   }
-  // Durations are checked here too so that a typo fails before any adapter connects.
-  for (const field of ['ttl', 'nullTtl', 'timeout'] as const) {
-    if (config[field] !== undefined) parseDuration(config[field]!, { cache: name, field })
-  }
+  // Every cache rule is checked here too, so that a typo fails before any adapter connects.
+  const { adapter: _adapter, location: _location, options: _options, ...rules } = config
+  resolveSettings({ ...rules, name })
   return { name, config: useCache ? config : { ...config, adapter: 'noop' }, factory }
 }
 
@@ -266,7 +265,7 @@ export function resolveCache(cache: Cache | string, registry?: CacheRegistry): C
 }
 
 /** Removes the keys matching `pattern` (a glob within the cache's own keyspace) from a cache. */
-export function invalidatePattern(
+export async function invalidatePattern(
   pattern: string,
   options: { cache: Cache | string; registry?: CacheRegistry },
 ): Promise<number> {
@@ -274,7 +273,7 @@ export function invalidatePattern(
 }
 
 /** Removes one key from a cache. */
-export function invalidateKey(
+export async function invalidateKey(
   key: string,
   options: { cache: Cache | string; registry?: CacheRegistry },
 ): Promise<boolean> {

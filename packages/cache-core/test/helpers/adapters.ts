@@ -1,0 +1,152 @@
+import type { AdapterCapabilities, AdapterEntry, CacheAdapter } from '../../src/adapter.js'
+import { globToRegExp } from '../../src/glob.js'
+
+const CAPABILITIES: AdapterCapabilities = {
+  shared: false,
+  ttlPrecisionMs: 1,
+  nativeBatch: true,
+  atomicSetIfAbsent: true,
+  pubsub: false,
+  byReference: false,
+}
+
+/**
+ * A complete in-process adapter over a Map, used by the core's unit tests so they need no other
+ * package. It counts operations so tests can assert how often the store was reached.
+ */
+export class MapAdapter implements CacheAdapter {
+  readonly name = 'map'
+  readonly capabilities: AdapterCapabilities
+  readonly data = new Map<string, { value: Uint8Array; expiresAt: number }>()
+  readonly ops: Record<string, number> = {}
+
+  constructor(capabilities: Partial<AdapterCapabilities> = {}) {
+    this.capabilities = { ...CAPABILITIES, ...capabilities }
+  }
+
+  private count(op: string): void {
+    this.ops[op] = (this.ops[op] ?? 0) + 1
+  }
+
+  private live(key: string): Uint8Array | undefined {
+    const item = this.data.get(key)
+    if (item === undefined) return undefined
+    if (item.expiresAt !== 0 && item.expiresAt <= Date.now()) {
+      this.data.delete(key)
+      return undefined
+    }
+    return item.value
+  }
+
+  get(key: string) {
+    this.count('get')
+    return this.live(key)
+  }
+  getMany(keys: readonly string[]) {
+    this.count('getMany')
+    return keys.map((key) => this.live(key))
+  }
+  set(key: string, value: Uint8Array, ttlMs: number | undefined) {
+    this.count('set')
+    this.data.set(key, { value: value.slice(), expiresAt: ttlMs === undefined ? 0 : Date.now() + ttlMs })
+  }
+  setMany(entries: ReadonlyArray<AdapterEntry>) {
+    this.count('setMany')
+    for (const e of entries)
+      this.data.set(e.key, {
+        value: e.value.slice(),
+        expiresAt: e.ttlMs === undefined ? 0 : Date.now() + e.ttlMs,
+      })
+  }
+  delete(key: string) {
+    this.count('delete')
+    return this.live(key) !== undefined && this.data.delete(key)
+  }
+  deleteMany(keys: readonly string[]) {
+    this.count('deleteMany')
+    return keys.filter((key) => this.live(key) !== undefined && this.data.delete(key)).length
+  }
+  deleteByPattern(pattern: string) {
+    this.count('deleteByPattern')
+    const re = globToRegExp(pattern)
+    let n = 0
+    for (const key of [...this.data.keys()]) if (re.test(key) && this.data.delete(key)) n++
+    return n
+  }
+  clear(prefix: string) {
+    this.count('clear')
+    for (const key of [...this.data.keys()]) if (key.startsWith(prefix)) this.data.delete(key)
+  }
+  setIfAbsent(key: string, value: Uint8Array, ttlMs: number) {
+    this.count('setIfAbsent')
+    if (this.live(key) !== undefined) return false
+    this.data.set(key, { value: value.slice(), expiresAt: Date.now() + ttlMs })
+    return true
+  }
+  deleteIfEquals(key: string, value: Uint8Array) {
+    this.count('deleteIfEquals')
+    const current = this.live(key)
+    if (current === undefined || Buffer.compare(current, value) !== 0) return false
+    return this.data.delete(key)
+  }
+  close() {}
+}
+
+/** Like MapAdapter, but every operation answers asynchronously, as a network store does. */
+export class AsyncMapAdapter extends MapAdapter {
+  constructor(capabilities: Partial<AdapterCapabilities> = {}) {
+    super({ shared: true, ...capabilities })
+  }
+}
+for (const method of [
+  'get',
+  'getMany',
+  'set',
+  'setMany',
+  'delete',
+  'deleteMany',
+  'deleteByPattern',
+  'clear',
+  'setIfAbsent',
+  'deleteIfEquals',
+] as const) {
+  const sync = MapAdapter.prototype[method] as (...args: unknown[]) => unknown
+  ;(AsyncMapAdapter.prototype as unknown as Record<string, unknown>)[method] = async function (
+    this: MapAdapter,
+    ...args: unknown[]
+  ) {
+    await Promise.resolve()
+    return sync.apply(this, args)
+  }
+}
+
+/** An adapter whose store is down: every operation throws or rejects (set `mode`). */
+export class BrokenAdapter extends MapAdapter {
+  /** `throw` throws synchronously, `reject` rejects, `hang` never settles, `ok` works. */
+  mode: 'throw' | 'reject' | 'hang' | 'ok' = 'reject'
+  calls = 0
+}
+for (const method of [
+  'get',
+  'getMany',
+  'set',
+  'setMany',
+  'delete',
+  'deleteMany',
+  'deleteByPattern',
+  'clear',
+  'setIfAbsent',
+  'deleteIfEquals',
+] as const) {
+  const real = MapAdapter.prototype[method] as (...args: unknown[]) => unknown
+  ;(BrokenAdapter.prototype as unknown as Record<string, unknown>)[method] = function (
+    this: BrokenAdapter,
+    ...args: unknown[]
+  ) {
+    this.calls++
+    if (this.mode === 'throw') throw new Error('ECONNREFUSED 127.0.0.1:6390')
+    if (this.mode === 'reject') return Promise.reject(new Error('ECONNREFUSED 127.0.0.1:6390'))
+    if (this.mode === 'hang') return new Promise(() => {})
+    return real.apply(this, args)
+  }
+}
