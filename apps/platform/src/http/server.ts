@@ -1,6 +1,11 @@
 import { type CacheRegistry, ErrorCodes, isCacheError } from '@cacheport/cache-core'
 import multipart from '@fastify/multipart'
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  LogController,
+} from 'fastify'
 import type { Logger } from 'pino'
 import type { DatabaseHandle } from '../db/connection.js'
 import { WORKFLOW_FILTERS } from '../domain.js'
@@ -96,8 +101,20 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { database, caches, queries, items, ingest, logger } = deps
   const app = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Request lines go to debug (below) so that info shows only what an operator acts on.
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    )
   })
   await app.register(multipart, { limits: { fileSize: MAX_UPLOAD_BYTES, files: 1 } })
 
@@ -234,13 +251,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       const name = (request.query as { name: string }).name
       const person = await requireOsiris().fetchPersonData(name)
       if (person === null) {
-        return reply
-          .status(404)
-          .send({
-            error: AppErrorCodes.NOT_FOUND,
-            field: 'name',
-            message: `the people pages have no match for ${name}`,
-          })
+        return reply.status(404).send({
+          error: AppErrorCodes.NOT_FOUND,
+          field: 'name',
+          message: `the people pages have no match for ${name}`,
+        })
       }
       return person
     },

@@ -36,7 +36,7 @@ export interface Organisation {
 
 /** What the people pages know of a person. */
 export interface PersonData {
-  /** The name that was looked up. */
+  /** The name that was looked up, normalised as its cache key is (trimmed, single-spaced, lower case). */
   inputName: string
   /** The name on the profile page. */
   mainName: string
@@ -207,7 +207,7 @@ export class OsirisClient {
       if (parts) organisations.push({ name: parts[1]!.trim(), abbreviation: parts[2]! })
     }
     const faculty = organisations.find((o) => FACULTY_CODES.has(o.abbreviation))?.abbreviation ?? 'UNM'
-    return { inputName: name, mainName, email, peoplePageUrl: profileUrl, faculty, organisations }
+    return { inputName: personKey(name), mainName, email, peoplePageUrl: profileUrl, faculty, organisations }
   }
 }
 

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import pino from 'pino'
+import { type App, createApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { openDatabase } from '../src/db/connection.js'
+import { migrateToLatest } from '../src/db/migrations.js'
+import { seedItems } from '../src/db/seed.js'
+import { type Simulators, startSimulators } from '../src/simulators/index.js'
+
+/** The shared Redis of the machine; tests only touch keys under their own random prefixes. */
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+/** Server database the PostgreSQL tests create their own databases from. */
+export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+/** The Canvas token the simulator accepts in tests. */
+export const TEST_TOKEN = 'test-token'
+/** Items every test database starts with. */
+export const SEED_ITEMS = 600
+
+/** A random suffix that keeps one test file's Redis keys apart from every other's. */
+export function uniqueSuffix(): string {
+  return randomBytes(4).toString('hex')
+}
+
+/** A fresh temporary folder, removed by the returned function. */
+export function tempDir(): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), 'ea-platform-'))
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/** A PostgreSQL database of its own, dropped by `drop`. */
+export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `ea_test_${uniqueSuffix()}`
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL })
+  await admin.connect()
+  try {
+    await admin.query(`create database ${name}`)
+  } finally {
+    await admin.end()
+  }
+  const url = new URL(POSTGRES_ADMIN_URL)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL })
+      await client.connect()
+      try {
+        await client.query(`drop database if exists ${name} with (force)`)
+      } finally {
+        await client.end()
+      }
+    },
+  }
+}
+
+/** Migrates and seeds `databaseUrl` with the test's small item set. */
+export async function prepareDatabase(databaseUrl: string, items = SEED_ITEMS): Promise<void> {
+  const database = openDatabase(databaseUrl)
+  try {
+    await migrateToLatest(database.db, database.dialect)
+    await seedItems(database, { items })
+  } finally {
+    await database.close()
+  }
+}
+
+/** A running app on a free port with its simulators (no latency). */
+export interface TestApp {
+  app: App
+  url: string
+  sims: Simulators
+  /** The key prefixes its caches use (random per test app, so Redis keys never collide). */
+  prefixes: { default: string; queries: string }
+  stop(): Promise<void>
+}
+
+/** Starts simulators and an app on `databaseUrl` (already prepared) with `env` on top of test defaults. */
+export async function startTestApp(databaseUrl: string, env: Record<string, string> = {}): Promise<TestApp> {
+  const sims = await startSimulators(TEST_TOKEN, { latencyMs: 0 })
+  const suffix = uniqueSuffix()
+  const prefixes = { default: `ea_platform_t${suffix}`, queries: `ea_queries_t${suffix}` }
+  const config = loadConfig({
+    PORT: '0',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    OSIRIS_BASE_URL: sims.osiris.url,
+    PEOPLE_BASE_URL: sims.people.url,
+    CANVAS_API_URL: sims.canvas.url,
+    CANVAS_API_TOKEN: TEST_TOKEN,
+    UPSTREAM_TIMEOUT_MS: '300',
+    CACHE_DEFAULT_KEY_PREFIX: prefixes.default,
+    CACHE_QUERIES_KEY_PREFIX: prefixes.queries,
+    ...env,
+  })
+  const app = await createApp(config, { logger: pino({ level: 'silent' }) })
+  const url = await app.listen()
+  return {
+    app,
+    url,
+    sims,
+    prefixes,
+    async stop() {
+      // Leave the shared Redis as we found it: each cache clears only its own prefix.
+      await Promise.allSettled(app.caches.entries().map(([, cache]) => cache.clear()))
+      await app.close()
+      await sims.stop()
+    },
+  }
+}
+
+/** Builds a Qlik CSV from rows of column → value (columns from the first row). */
+export function qlikCsv(rows: ReadonlyArray<Record<string, string | number>>): string {
+  const columns = Object.keys(rows[0] ?? {})
+  const quote = (v: string | number) => {
+    const text = String(v)
+    return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+  }
+  return [
+    columns.map(quote).join(','),
+    ...rows.map((r) => columns.map((c) => quote(r[c] ?? '')).join(',')),
+  ].join('\n')
+}
+
+/** Posts a file to the ingest endpoint as multipart/form-data. */
+export async function uploadQlik(
+  url: string,
+  content: string | Uint8Array,
+  filename = 'export.csv',
+): Promise<Response> {
+  const form = new FormData()
+  form.append('file', new Blob([content]), filename)
+  return fetch(`${url}/api/ingest/qlik`, { method: 'POST', body: form })
+}

@@ -1,0 +1,264 @@
+import { isCacheError } from '@cacheport/cache-core'
+import { Redis } from 'ioredis'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { canvasIds } from '../src/catalogue.js'
+import { canvasFileId } from '../src/domain.js'
+import { qlikCsv, REDIS_URL, startTestApp, type TestApp, uploadQlik } from './helpers.js'
+
+/** Where a suite's database comes from: a prepared (migrated, seeded) URL and how to throw it away. */
+export type DatabaseProvider = () => Promise<{ url: string; cleanup: () => Promise<void> | void }>
+
+/** Every key under `pattern`, by SCAN (never KEYS on a shared server). */
+export async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500)
+    cursor = next
+    keys.push(...batch)
+  } while (cursor !== '0')
+  return keys
+}
+
+async function counts(t: TestApp, query = ''): Promise<Record<string, number>> {
+  const res = await fetch(`${t.url}/api/items/counts${query}`)
+  expect(res.status).toBe(200)
+  return (await res.json()) as Record<string, number>
+}
+
+/**
+ * The caching behaviour of the services, as a user of the app sees it, on one adapter and one
+ * database. With `noop` (and `USE_CACHE=false`) every call must reach the database or upstream.
+ */
+export function defineServiceTests(
+  label: string,
+  backend: 'memory' | 'redis' | 'noop',
+  database: DatabaseProvider,
+  env: Record<string, string> = {},
+): void {
+  const caching = backend !== 'noop' && env.USE_CACHE !== 'false'
+
+  describe(`${label}: services on the ${backend} adapter${env.USE_CACHE === 'false' ? ' with USE_CACHE=false' : ''}`, () => {
+    let t: TestApp
+    let cleanup: () => Promise<void> | void
+    let sample: { material_id: number; course_code: string; url: string; owner: string }
+    let deleted: { material_id: number; url: string }
+
+    beforeAll(async () => {
+      const db = await database()
+      cleanup = db.cleanup
+      t = await startTestApp(db.url, { CACHE_BACKEND: backend, ...env })
+      const rows = await t.app.database.db
+        .selectFrom('copyright_items')
+        .select(['material_id', 'course_code', 'url', 'owner'])
+        .orderBy('material_id')
+        .execute()
+      sample = rows.find((r) => !canvasIds.isDeleted(canvasFileId(r.url)!)) as typeof sample
+      deleted = rows.find((r) => canvasIds.isDeleted(canvasFileId(r.url)!)) as typeof deleted
+      expect(sample && deleted).toBeTruthy()
+    })
+
+    afterAll(async () => {
+      await t?.stop()
+      await cleanup?.()
+    })
+
+    beforeEach(() => {
+      for (const sim of [t.sims.osiris, t.sims.people, t.sims.canvas]) {
+        sim.clearForced()
+        sim.resetCounters()
+      }
+    })
+
+    it('answers the caches from the configured adapter', () => {
+      const adapters = t.app.caches.entries().map(([, cache]) => cache.adapter.name)
+      expect(adapters).toEqual(caching ? [backend, backend] : ['noop', 'noop'])
+    })
+
+    it('filter counts: a second identical call (after normalisation) does not query the database', async () => {
+      const first = await t.app.queries.getFilterCounts({ faculty: 'EEMCS', search: 'lecture' })
+      const truth = await t.app.database.db
+        .selectFrom('copyright_items')
+        .select(sql<number>`count(*)`.as('n'))
+        .where('faculty', '=', 'EEMCS')
+        .where(sql<boolean>`(lower(title) like '%lecture%' or lower(filename) like '%lecture%')`)
+        .executeTakeFirstOrThrow()
+      expect(first.All).toBe(Number(truth.n))
+      expect(first.All).toBe(first.ToDo + first.InProgress + first.Done)
+      expect(first.All).toBeGreaterThan(0)
+
+      const before = t.app.database.queryCount()
+      const second = await t.app.queries.getFilterCounts({ faculty: ' eemcs', search: 'LECTURE ' })
+      expect(second).toEqual(first)
+      expect(t.app.database.queryCount() - before).toBe(caching ? 0 : 1)
+    })
+
+    it('faculties: the list is read once, then served from the cache', async () => {
+      const first = await t.app.queries.getFaculties()
+      expect(first.map((f) => f.abbreviation)).toEqual(['BMS', 'EEMCS', 'ET', 'ITC', 'TNW', 'UNM'])
+      const before = t.app.database.queryCount()
+      expect(await t.app.queries.getFaculties()).toEqual(first)
+      expect(t.app.database.queryCount() - before).toBe(caching ? 0 : 1)
+    })
+
+    it('Osiris course details: the second call, in either spelling, does not reach Osiris', async () => {
+      const osiris = t.app.osiris!
+      const course = await osiris.fetchCourseDetails(sample.course_code)
+      expect(course?.cursuscode).toBe(sample.course_code.split('-')[1])
+      expect(course?.teachers.length).toBeGreaterThan(0)
+      expect(t.sims.osiris.requests('search')).toBe(1)
+      expect(t.sims.osiris.requests('course')).toBe(1)
+
+      const again = await osiris.fetchCourseDetails(course!.cursuscode)
+      expect(again).toEqual(course)
+      expect(t.sims.osiris.requests()).toBe(caching ? 2 : 4)
+    })
+
+    it('Osiris: a course Osiris does not know is cached as null', async () => {
+      expect(await t.app.osiris!.fetchCourseDetails('999999999')).toBeNull()
+      expect(await t.app.osiris!.fetchCourseDetails('999999999')).toBeNull()
+      expect(t.sims.osiris.requests('search')).toBe(caching ? 1 : 2)
+    })
+
+    it('Osiris: a 503 is not cached; the next call asks again and caches the answer', async () => {
+      const code = '2024-999990001-1A'
+      t.sims.osiris.force('/cursussen/zoeken', 503)
+      const failure = await t.app.osiris!.fetchCourseDetails(code).catch((e: unknown) => e)
+      expect(failure).toMatchObject({ code: 'E_UPSTREAM', message: expect.stringContaining('503') })
+      t.sims.osiris.clearForced()
+      expect(await t.app.osiris!.fetchCourseDetails(code)).toBeNull()
+      expect(t.sims.osiris.requests('search')).toBe(2)
+      await t.app.osiris!.fetchCourseDetails(code)
+      expect(t.sims.osiris.requests('search')).toBe(caching ? 2 : 3)
+    })
+
+    it('people pages: a person is looked up once; an unknown name is cached as null', async () => {
+      const person = await t.app.osiris!.fetchPersonData(sample.owner)
+      expect(person?.email).toMatch(/@utwente\.nl$/)
+      expect(['BMS', 'EEMCS', 'ET', 'ITC', 'TNW', 'UNM']).toContain(person?.faculty)
+      const served = t.sims.people.requests()
+      expect(served).toBe(2)
+      expect(await t.app.osiris!.fetchPersonData(`  ${sample.owner.toUpperCase()} `)).toEqual(person)
+      expect(t.sims.people.requests()).toBe(caching ? 2 : 4)
+
+      expect(await t.app.osiris!.fetchPersonData('Zyx Qwerty')).toBeNull()
+      expect(await t.app.osiris!.fetchPersonData('Zyx Qwerty')).toBeNull()
+      expect(t.sims.people.requests('overview')).toBe(caching ? 2 : 4)
+    })
+
+    it('Canvas: an existing file is checked once and its course found', async () => {
+      const check = await t.app.canvas!.checkFileExistence(sample)
+      expect(check).toMatchObject({ materialId: sample.material_id, exists: true })
+      expect(check.courseId).toBe(Number(/courses\/(\d+)\//.exec(sample.url)![1]))
+      expect(t.sims.canvas.requests()).toBe(2)
+      const again = await t.app.canvas!.checkFileExistence({
+        material_id: sample.material_id,
+        url: sample.url,
+      })
+      // A cached answer keeps the time of the real check.
+      if (caching) expect(again).toEqual(check)
+      else expect({ ...again, checkedAt: check.checkedAt }).toEqual(check)
+      expect(t.sims.canvas.requests()).toBe(caching ? 2 : 4)
+    })
+
+    it('Canvas: a 404 is an answer (exists: false) and is cached', async () => {
+      const check = await t.app.canvas!.checkFileExistence(deleted)
+      expect(check).toMatchObject({ exists: false, courseId: null })
+      await t.app.canvas!.checkFileExistence(deleted)
+      expect(t.sims.canvas.requests('file')).toBe(caching ? 1 : 2)
+    })
+
+    it('Canvas: timeouts and bodies that are not JSON are errors and are not cached', async () => {
+      const item = { material_id: sample.material_id + 1_000_000, url: sample.url }
+      t.sims.canvas.force('/api/v1/files/', 'timeout')
+      const timedOut = await t.app.canvas!.checkFileExistence(item).catch((e: unknown) => e)
+      expect(timedOut).toMatchObject({
+        code: 'E_UPSTREAM',
+        message: expect.stringContaining('within 300 ms'),
+      })
+      t.sims.canvas.clearForced()
+      t.sims.canvas.force('/api/v1/files/', 'bad-json')
+      const garbage = await t.app.canvas!.checkFileExistence(item).catch((e: unknown) => e)
+      expect(garbage).toMatchObject({ code: 'E_UPSTREAM', message: expect.stringContaining('not JSON') })
+      t.sims.canvas.clearForced()
+      expect((await t.app.canvas!.checkFileExistence(item)).exists).toBe(true)
+      expect(t.sims.canvas.requests('file')).toBe(3)
+    })
+
+    it('an ingest that adds items changes the counts on the next read', async () => {
+      const before = await counts(t, '?faculty=EEMCS')
+      const upload = qlikCsv([
+        {
+          'Material id': 990001,
+          Department: 'Computer Science',
+          'Course code': '2025-202599001-1A',
+          Title: 'New reader',
+          Filetype: 'pdf',
+        },
+        { 'Material id': 990002, Department: 'Applied Mathematics', Title: 'New slides', Filetype: 'pptx' },
+      ])
+      const res = await uploadQlik(t.url, upload)
+      expect(res.status).toBe(200)
+      expect(await res.json()).toMatchObject({ created: 2, updated: 0, failed: 0 })
+      const after = await counts(t, '?faculty=EEMCS')
+      expect(after).toEqual({ ...before, All: before.All! + 2, ToDo: before.ToDo! + 2 })
+    })
+
+    it('an edit of the workflow status changes the counts on the next read', async () => {
+      const row = await t.app.database.db
+        .selectFrom('copyright_items')
+        .select(['material_id', 'faculty'])
+        .where('workflow_status', '=', 'ToDo')
+        .orderBy('material_id')
+        .executeTakeFirstOrThrow()
+      const before = await counts(t, `?faculty=${row.faculty}`)
+      const res = await fetch(`${t.url}/api/items/${row.material_id}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ workflow_status: 'Done' }),
+      })
+      expect(res.status).toBe(200)
+      const after = await counts(t, `?faculty=${row.faculty}`)
+      expect(after).toEqual({ ...before, ToDo: before.ToDo! - 1, Done: before.Done! + 1 })
+    })
+
+    if (backend === 'redis' && caching) {
+      it('Redis keys carry the strategy table TTLs', async () => {
+        const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
+        try {
+          await t.app.queries.getFilterCounts({ faculty: 'ET' })
+          await t.app.queries.getFaculties()
+          await t.app.osiris!.fetchCourseDetails(sample.course_code)
+          await t.app.osiris!.fetchPersonData(sample.owner)
+          await t.app.canvas!.checkFileExistence(sample)
+          const expected: Array<[string, number]> = [
+            [`${t.prefixes.queries}:1:filter_counts:*`, 5 * 60_000],
+            [`${t.prefixes.default}:1:faculties:*`, 10 * 60_000],
+            [`${t.prefixes.default}:1:osiris_course:*`, 24 * 3_600_000],
+            [`${t.prefixes.default}:1:osiris_person:*`, 24 * 3_600_000],
+            [`${t.prefixes.default}:1:file_exists:*`, 3_600_000],
+          ]
+          for (const [pattern, ttl] of expected) {
+            const keys = await scanKeys(redis, pattern)
+            expect(keys.length, pattern).toBeGreaterThan(0)
+            for (const key of keys) {
+              const pttl = await redis.pttl(key)
+              expect(pttl, key).toBeGreaterThan(ttl - 60_000)
+              expect(pttl, key).toBeLessThanOrEqual(ttl)
+            }
+          }
+        } finally {
+          redis.disconnect()
+        }
+      })
+    }
+
+    it('bad input never reaches a cache: a malformed course code is a validation error', async () => {
+      const error = await t.app.osiris!.fetchCourseDetails('not-a-code').catch((e: unknown) => e)
+      expect(isCacheError(error)).toBe(false)
+      expect(error).toMatchObject({ code: 'E_VALIDATION', field: 'courseCode' })
+      expect(t.sims.osiris.requests()).toBe(0)
+    })
+  })
+}
