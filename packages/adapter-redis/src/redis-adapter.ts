@@ -44,6 +44,8 @@ interface PendingGets {
 interface Subscription {
   readonly onMessage: MessageHandler
   readonly onStatus: ((status: AdapterStatus) => void) | undefined
+  /** Last status told to `onStatus`, so a (re)subscription seen twice is reported once. */
+  told: AdapterStatus | undefined
 }
 
 /** Wraps bytes the core hands over as a Buffer ioredis writes as-is, without copying them. */
@@ -59,6 +61,12 @@ function toBytes(reply: Buffer | null | undefined): Uint8Array | undefined {
 /** Redis wants whole milliseconds >= 1; rounding up keeps a tiny TTL from meaning "forever". */
 function pxOf(ttlMs: number): number {
   return ttlMs >= 1 ? Math.ceil(ttlMs) : 1
+}
+
+function tell(subscription: Subscription, status: AdapterStatus): void {
+  if (subscription.told === status) return
+  subscription.told = status
+  subscription.onStatus?.(status)
 }
 
 function chunk<T>(items: readonly T[], size: number): T[][] {
@@ -323,7 +331,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   ): Promise<() => Promise<void>> {
     if (this.closed) throw this.closedError('SUBSCRIBE')
     const subscriber = this.subscriberClient()
-    const entry: Subscription = { onMessage, onStatus }
+    const entry: Subscription = { onMessage, onStatus, told: undefined }
     let handlers = this.channels.get(channel)
     const isNew = handlers === undefined
     if (handlers === undefined) {
@@ -354,9 +362,9 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
         }
       }
       this.subscribed = true
-      onStatus?.('ready')
+      tell(entry, 'ready')
     } else {
-      onStatus?.(this.statusOf(subscriber, true))
+      tell(entry, this.statusOf(subscriber, true))
     }
     return ended
   }
@@ -573,7 +581,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     if (this.closed) return
     this.subscribed = status === 'ready'
     for (const handlers of this.channels.values()) {
-      for (const handler of handlers) handler.onStatus?.(status)
+      for (const handler of handlers) tell(handler, status)
     }
   }
 
