@@ -20,7 +20,8 @@
  * - Failures are reported by rejecting (or throwing). Never swallow them: the core counts them, logs
  *   them once per burst, trips its circuit breaker and fails open on the caller's behalf.
  * - Methods may return a plain value instead of a Promise when the answer is synchronous (an in-process
- *   store); the core then skips a microtask and a timer.
+ *   store); the core then skips a microtask and a timer. Asynchronous answers must be native Promises
+ *   (what `async` functions and ioredis return), not other thenables.
  */
 
 /** A value or a promise of it. Synchronous stores return plain values to keep hits cheap. */

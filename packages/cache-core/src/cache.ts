@@ -8,6 +8,7 @@ import { escapeGlob } from './glob.js'
 import { prefixOf, StatsRecorder } from './stats.js'
 import type {
   Cache,
+  CacheCounters,
   CacheEventName,
   CacheEvents,
   CacheLogger,
@@ -38,19 +39,26 @@ type Miss = typeof MISS
 const DEFAULT_TTL = 5 * 60_000
 const DEFAULT_TIMEOUT = 1_000
 const DEFAULT_MAX_KEY = 200
+// Keys whose full form and counters are remembered; past this the memo starts over (hot keys
+// come back at once, so a plain reset beats LRU bookkeeping on every read).
+const KEY_MEMO_LIMIT = 10_000
 const TAG_TTL_FLOOR = 30 * 24 * 60 * 60_000
 const MAX_TTL = 10 * 365 * 24 * 60 * 60_000
 const latin1 = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
 
+/** What a read needs to know about a key, computed once per key instead of once per read. */
+interface KeyInfo {
+  /** The key as stored. */
+  full: string
+  /** The counters of the key's prefix. */
+  counters: CacheCounters
+}
+
 interface ResolvedLease {
   ttlMs: number
   waitMs: number
   pollMs: number
-}
-
-function isPromiseLike<T>(value: unknown): value is Promise<T> {
-  return typeof (value as Promise<T> | null)?.then === 'function'
 }
 
 function asError(error: unknown): Error {
@@ -182,6 +190,7 @@ export class CacheImpl implements Cache {
   private readonly breaker: CircuitBreaker
   private readonly recorder = new StatsRecorder()
   private readonly inflight = new Map<string, Promise<unknown>>()
+  private readonly keyInfos = new Map<string, KeyInfo>()
   private readonly listeners: { [E in CacheEventName]?: Array<(payload: CacheEvents[E]) => void> } = {}
   private closed = false
 
@@ -238,9 +247,8 @@ export class CacheImpl implements Cache {
   get<T = unknown>(key: string): Promise<T | undefined> {
     try {
       this.assertOpen()
-      const full = this.fullKey(key)
-      const result = this.read(key, full)
-      if (isPromiseLike<unknown>(result))
+      const result = this.read(key, this.info(key))
+      if (result instanceof Promise)
         return result.then((value) => (value === MISS ? undefined : (value as T)))
       return Promise.resolve(result === MISS ? undefined : (result as T))
     } catch (error) {
@@ -250,7 +258,7 @@ export class CacheImpl implements Cache {
 
   async has(key: string): Promise<boolean> {
     this.assertOpen()
-    return (await this.read(key, this.fullKey(key), false)) !== MISS
+    return (await this.read(key, this.info(key), false)) !== MISS
   }
 
   async getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
@@ -265,11 +273,11 @@ export class CacheImpl implements Cache {
     const now = Date.now()
     return entries.map((entry, i) => {
       const key = keys[i]!
+      const info = this.info(key)
       if (entry !== undefined && valid[i] && (entry.expiresAt === 0 || entry.expiresAt > now)) {
-        this.count('hit', key)
-        return entry.value as T
+        return this.hit(key, info, entry.value) as T
       }
-      this.count('miss', key)
+      this.missed(key, info)
       return undefined
     })
   }
@@ -278,28 +286,68 @@ export class CacheImpl implements Cache {
    * One read: the fresh value, or MISS. Synchronous when the adapter answers synchronously and the
    * entry is untagged, so in-process hits cost no extra microtask.
    */
-  private read(key: string, full: string, countIt = true): unknown {
-    const raw = this.call('get', key, () => this.store.get(full))
-    if (isPromiseLike<Stored | undefined | Miss>(raw)) return raw.then((r) => this.interpret(key, r, countIt))
-    return this.interpret(key, raw as Stored | undefined | Miss, countIt)
+  private read(key: string, info: KeyInfo, countIt = true): unknown {
+    // The hot path of every hit: no closure, no option objects, no promise for synchronous stores.
+    if (!this.breaker.allow()) return countIt ? this.missed(key, info) : MISS
+    let raw: Stored | undefined | Promise<Stored | undefined>
+    try {
+      raw = this.store.get(info.full)
+    } catch (error) {
+      this.failed('get', key, error)
+      return countIt ? this.missed(key, info) : MISS
+    }
+    if (raw instanceof Promise) {
+      return this.settle(raw, 'get', key, undefined).then((r) => this.interpret(key, info, r, countIt))
+    }
+    this.breaker.success()
+    return this.interpret(key, info, raw, countIt)
   }
 
-  private interpret(key: string, raw: Stored | undefined | Miss, countIt: boolean): unknown {
+  private interpret(key: string, info: KeyInfo, raw: Stored | undefined | Miss, countIt: boolean): unknown {
     const entry = raw === MISS ? undefined : this.decode(raw)
     if (entry === undefined || (entry.expiresAt !== 0 && entry.expiresAt <= Date.now())) {
-      if (countIt) this.count('miss', key)
-      return MISS
+      return countIt ? this.missed(key, info) : MISS
     }
-    if (entry.tags === undefined) {
-      if (countIt) this.count('hit', key)
-      return entry.value
-    }
+    if (entry.tags === undefined) return countIt ? this.hit(key, info, entry.value) : entry.value
     const verdict = this.checkTags([entry])
     const finish = (valid: boolean[]) => {
-      if (countIt) this.count(valid[0] ? 'hit' : 'miss', key)
-      return valid[0] ? entry.value : MISS
+      if (!valid[0]) return countIt ? this.missed(key, info) : MISS
+      return countIt ? this.hit(key, info, entry.value) : entry.value
     }
-    return isPromiseLike<boolean[]>(verdict) ? verdict.then(finish) : finish(verdict)
+    return verdict instanceof Promise ? verdict.then(finish) : finish(verdict)
+  }
+
+  private hit(key: string, info: KeyInfo, value: unknown): unknown {
+    this.recorder.total.hits++
+    info.counters.hits++
+    if (this.debugOn()) this.logger!.debug!({ cache: this.name, key }, `cache hit ${this.name}:${key}`)
+    if (this.listeners.hit !== undefined) this.emit('hit', { key, prefix: prefixOf(key) })
+    return value
+  }
+
+  private missed(key: string, info: KeyInfo): Miss {
+    this.recorder.total.misses++
+    info.counters.misses++
+    if (this.debugOn()) this.logger!.debug!({ cache: this.name, key }, `cache miss ${this.name}:${key}`)
+    if (this.listeners.miss !== undefined) this.emit('miss', { key, prefix: prefixOf(key) })
+    return MISS
+  }
+
+  private debugOn(): boolean {
+    const logger = this.logger
+    return logger?.debug !== undefined && (logger.isLevelEnabled?.('debug') ?? true)
+  }
+
+  /** The stored form and counters of `key`, validated on first use and then remembered. */
+  private info(key: string): KeyInfo {
+    let info = this.keyInfos.get(key)
+    if (info === undefined) {
+      const full = this.fullKey(key)
+      info = { full, counters: this.recorder.of(prefixOf(key)) }
+      if (this.keyInfos.size >= KEY_MEMO_LIMIT) this.keyInfos.clear()
+      this.keyInfos.set(key, info)
+    }
+    return info
   }
 
   private decode(raw: Stored | undefined): Entry | undefined {
@@ -338,9 +386,7 @@ export class CacheImpl implements Cache {
         })
       })
     const raws = this.call('getMany', undefined, () => this.store.getMany(tagKeys))
-    return isPromiseLike<Array<Stored | undefined> | Miss>(raws)
-      ? raws.then(judge)
-      : judge(raws as Stored[] | Miss)
+    return raws instanceof Promise ? raws.then(judge) : judge(raws as Stored[] | Miss)
   }
 
   private epochOf(stored: Stored): string {
@@ -365,7 +411,7 @@ export class CacheImpl implements Cache {
       stored = this.toStored(entry, key)
     }
     const ok = (await this.call('set', key, () => this.store.set(full, stored, ttlMs))) !== MISS
-    if (ok) this.count('set', key)
+    if (ok) this.counted('sets', key)
     return ok
   }
 
@@ -410,7 +456,7 @@ export class CacheImpl implements Cache {
       .map((p) => ({ key: p.full, value: p.stored, ttlMs: p.ttlMs }))
     if (batch.length === 0) return true
     const ok = (await this.call('setMany', undefined, () => this.store.setMany(batch as never))) !== MISS
-    if (ok) for (const p of prepared) if (p.ttlMs > 0) this.count('set', p.key)
+    if (ok) for (const p of prepared) if (p.ttlMs > 0) this.counted('sets', p.key)
     return ok
   }
 
@@ -427,19 +473,20 @@ export class CacheImpl implements Cache {
         },
       )
     }
-    const full = this.fullKey(key)
+    const info = this.info(key)
+    const full = info.full
     const joined = this.inflight.get(full)
     if (joined !== undefined) return joined as Promise<T>
-    const first = this.read(key, full)
-    if (!isPromiseLike(first) && first !== MISS) return first as T
+    const first = this.read(key, info)
+    if (!(first instanceof Promise) && first !== MISS) return first as T
     // From here on, concurrent callers for this key share one read and at most one loader run.
     const run = (async () => {
-      const value = isPromiseLike(first) ? await first : first
+      const value = first instanceof Promise ? await first : first
       if (value !== MISS) return value as T
       const lease =
         options?.lease === undefined ? this.lease : resolveLease(options.lease, this.name, 'lease')
       return lease && this.adapter.capabilities.atomicSetIfAbsent && this.store.setIfAbsent
-        ? this.loadWithLease(key, full, loader, options, lease)
+        ? this.loadWithLease(key, info, loader, options, lease)
         : this.load(key, loader, options)
     })()
     this.inflight.set(full, run)
@@ -476,12 +523,12 @@ export class CacheImpl implements Cache {
    */
   private async loadWithLease<T>(
     key: string,
-    full: string,
+    info: KeyInfo,
     loader: () => T | Promise<T>,
     options: GetOrSetOptions<T> | undefined,
     lease: ResolvedLease,
   ): Promise<T> {
-    const leaseKey = this.leaseBase + full.slice(this.base.length)
+    const leaseKey = this.leaseBase + info.full.slice(this.base.length)
     const token = newEpoch()
     const stored = this.byReference ? token : Buffer.from(token, 'latin1')
     const deadline = Date.now() + lease.waitMs
@@ -493,7 +540,7 @@ export class CacheImpl implements Cache {
       if (acquired) {
         try {
           // The previous holder may have written the value between our read and our lease.
-          const value = await this.read(key, full, false)
+          const value = await this.read(key, info, false)
           if (value !== MISS) return value as T
           return await this.load(key, loader, options)
         } finally {
@@ -502,11 +549,8 @@ export class CacheImpl implements Cache {
       }
       while (Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, lease.pollMs))
-        const value = await this.read(key, full, false)
-        if (value !== MISS) {
-          this.count('hit', key)
-          return value as T
-        }
+        const value = await this.read(key, info, false)
+        if (value !== MISS) return this.hit(key, info, value) as T
         const holder = await this.call('get', key, () => this.store.get(leaseKey))
         if (holder === undefined) break
       }
@@ -520,7 +564,7 @@ export class CacheImpl implements Cache {
     this.assertOpen()
     const full = this.fullKey(key)
     const removed = await this.must('delete', key, () => this.store.delete(full))
-    this.count('delete', key)
+    this.counted('deletes', key)
     return removed
   }
 
@@ -529,7 +573,7 @@ export class CacheImpl implements Cache {
     const fulls = this.fullKeys(keys)
     if (fulls.length === 0) return 0
     const removed = await this.must('deleteMany', undefined, () => this.store.deleteMany(fulls))
-    for (const key of keys) this.count('delete', key)
+    for (const key of keys) this.counted('deletes', key)
     return removed
   }
 
@@ -714,28 +758,31 @@ export class CacheImpl implements Cache {
       this.failed(operation, key, error, onError)
       return MISS
     }
-    if (!isPromiseLike<R>(result)) {
+    if (!(result instanceof Promise)) {
       this.breaker.success()
       return result
     }
+    return this.settle(result, operation, key, onError)
+  }
+
+  /** Waits for a store promise up to the deadline; failures and timeouts become MISS. */
+  private settle<R>(
+    pending: Promise<R>,
+    operation: string,
+    key: string | undefined,
+    onError: ((error: unknown) => void) | undefined,
+  ): Promise<R | Miss> {
     return new Promise<R | Miss>((resolve) => {
       const timer = setTimeout(() => {
-        this.failed(
-          operation,
-          key,
-          new CacheError(
-            ErrorCodes.TIMEOUT,
-            `cache "${this.name}": store ${operation} took longer than ${this.timeoutMs}ms`,
-            {
-              cache: this.name,
-              key,
-            },
-          ),
-          onError,
+        const error = new CacheError(
+          ErrorCodes.TIMEOUT,
+          `cache "${this.name}": store ${operation} took longer than ${this.timeoutMs}ms`,
+          { cache: this.name, key },
         )
+        this.failed(operation, key, error, onError)
         resolve(MISS)
       }, this.timeoutMs)
-      ;(result as Promise<R>).then(
+      pending.then(
         (value) => {
           clearTimeout(timer)
           this.breaker.success()
@@ -777,17 +824,13 @@ export class CacheImpl implements Cache {
     this.emit('error', { operation, error: err, key })
   }
 
-  private count(kind: 'hit' | 'miss' | 'set' | 'delete', key: string): void {
-    const prefix = prefixOf(key)
-    this.recorder.add(
-      prefix,
-      kind === 'hit' ? 'hits' : kind === 'miss' ? 'misses' : kind === 'set' ? 'sets' : 'deletes',
-    )
-    const logger = this.logger
-    if ((kind === 'hit' || kind === 'miss') && logger?.debug && (logger.isLevelEnabled?.('debug') ?? true)) {
-      logger.debug({ cache: this.name, key, prefix }, `cache ${kind} ${this.name}:${key}`)
-    }
-    if (this.listeners[kind] !== undefined) this.emit(kind, { key, prefix })
+  /** Counts a write or delete of `key` and tells subscribers. */
+  private counted(field: 'sets' | 'deletes', key: string): void {
+    const info = this.info(key)
+    this.recorder.total[field]++
+    info.counters[field]++
+    const event = field === 'sets' ? 'set' : 'delete'
+    if (this.listeners[event] !== undefined) this.emit(event, { key, prefix: prefixOf(key) })
   }
 
   private emit<E extends CacheEventName>(event: E, payload: CacheEvents[E]): void {
