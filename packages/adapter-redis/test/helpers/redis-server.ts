@@ -57,13 +57,21 @@ export function rawCommand(port: number, command: string, timeoutMs = 500): Prom
     socket.on('connect', () => socket.write(`${command}\r\n`))
     socket.on('data', (data) => {
       reply += data.toString()
-      if (reply.endsWith('\r\n')) {
+      if (complete(reply)) {
         clearTimeout(timer)
         socket.end()
         resolve(reply)
       }
     })
   })
+}
+
+// A simple reply ends at its first CRLF; a bulk string `$<length>` once all its bytes are in.
+function complete(reply: string): boolean {
+  const header = reply.indexOf('\r\n')
+  if (header === -1) return false
+  if (!reply.startsWith('$') || reply.startsWith('$-1')) return true
+  return Buffer.byteLength(reply) >= header + 2 + Number(reply.slice(1, header)) + 2
 }
 
 /** Polls until the server on `port` answers PING. */
@@ -125,8 +133,13 @@ export async function startRedis(args: string[] = [], port?: number): Promise<Re
   const kill = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise((r) => child.once('exit', r))
-    process.kill(child.pid!, 'SIGCONT')
-    process.kill(child.pid!, 'SIGKILL')
+    try {
+      // A frozen (SIGSTOP) process would still die, but thawing it first keeps the exit prompt.
+      process.kill(child.pid!, 'SIGCONT')
+      process.kill(child.pid!, 'SIGKILL')
+    } catch {
+      // it exited on its own in between
+    }
     await exited
   }
   await launch()
