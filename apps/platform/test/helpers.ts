@@ -135,3 +135,8 @@ export async function uploadQlik(
   form.append('file', new Blob([content]), filename)
   return fetch(`${url}/api/ingest/qlik`, { method: 'POST', body: form })
 }
+
+/** A response's JSON body; tests assert its shape themselves. */
+export function json(res: Response): Promise<any> {
+  return res.json()
+}

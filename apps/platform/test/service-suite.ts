@@ -4,7 +4,7 @@ import { sql } from 'kysely'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { canvasIds } from '../src/catalogue.js'
 import { canvasFileId } from '../src/domain.js'
-import { qlikCsv, REDIS_URL, startTestApp, type TestApp, uploadQlik } from './helpers.js'
+import { json, qlikCsv, REDIS_URL, startTestApp, type TestApp, uploadQlik } from './helpers.js'
 
 /** Where a suite's database comes from: a prepared (migrated, seeded) URL and how to throw it away. */
 export type DatabaseProvider = () => Promise<{ url: string; cleanup: () => Promise<void> | void }>
@@ -24,7 +24,7 @@ export async function scanKeys(redis: Redis, pattern: string): Promise<string[]>
 async function counts(t: TestApp, query = ''): Promise<Record<string, number>> {
   const res = await fetch(`${t.url}/api/items/counts${query}`)
   expect(res.status).toBe(200)
-  return (await res.json()) as Record<string, number>
+  return (await json(res)) as Record<string, number>
 }
 
 /**
@@ -200,7 +200,7 @@ export function defineServiceTests(
       ])
       const res = await uploadQlik(t.url, upload)
       expect(res.status).toBe(200)
-      expect(await res.json()).toMatchObject({ created: 2, updated: 0, failed: 0 })
+      expect(await json(res)).toMatchObject({ created: 2, updated: 0, failed: 0 })
       const after = await counts(t, '?faculty=EEMCS')
       expect(after).toEqual({ ...before, All: before.All! + 2, ToDo: before.ToDo! + 2 })
     })

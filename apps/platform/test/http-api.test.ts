@@ -1,0 +1,241 @@
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig } from '../src/config.js'
+import { json, prepareDatabase, startTestApp, type TestApp, tempDir } from './helpers.js'
+
+describe('configuration', () => {
+  it('has the strategy table as defaults and the seed\u2019s two caches', () => {
+    const config = loadConfig({})
+    expect(config.ttl).toEqual({
+      filterCounts: '5m',
+      faculties: '10m',
+      osirisCourse: '24h',
+      osirisPerson: '24h',
+      fileExists: '1h',
+    })
+    expect(config.cacheBackend).toBe('memory')
+    expect(config.caches.default).toMatchObject({ adapter: 'memory', keyPrefix: 'ea_platform', version: 1 })
+    expect(config.caches.queries).toMatchObject({ adapter: 'memory', keyPrefix: 'ea_queries', ttl: '5m' })
+  })
+
+  it('takes TTL overrides from the environment', () => {
+    const config = loadConfig({ CACHE_TTL_FILTER_COUNTS: '15m', CACHE_TTL_OSIRIS_PERSON: '7d' })
+    expect(config.ttl.filterCounts).toBe('15m')
+    expect(config.caches.queries?.ttl).toBe('15m')
+    expect(config.ttl.osirisPerson).toBe('7d')
+  })
+
+  it.each([
+    [{ CACHE_BACKEND: 'memcached' }, 'CACHE_BACKEND', /must be one of memory, redis, noop, got "memcached"/],
+    [{ CACHE_TTL_FILTER_COUNTS: 'five minutes' }, 'CACHE_TTL_FILTER_COUNTS', /must be a duration/],
+    [{ USE_CACHE: 'maybe' }, 'USE_CACHE', /must be true or false/],
+    [{ PORT: '70000' }, 'PORT', /whole number from 0 to 65535/],
+    [{ REDIS_URL: 'http://x' }, 'REDIS_URL', /must be a redis: or rediss: URL/],
+    [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL', /postgres:\/\/ URL or the path/],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /must be one of/],
+  ])('rejects %o with an error naming %s', (env, variable, message) => {
+    let error: unknown
+    try {
+      loadConfig(env)
+    } catch (e) {
+      error = e
+    }
+    expect(error).toMatchObject({ name: 'CacheError', code: 'E_INVALID_CONFIG', field: variable })
+    expect((error as Error).message).toContain(variable)
+    expect((error as Error).message).toMatch(message)
+  })
+
+  it('never prints a Redis password in an error', () => {
+    expect(() => loadConfig({ REDIS_URL: 'http://user:s3cret@host' })).toThrow(/user:\*\*\*@host/)
+    expect(() => loadConfig({ REDIS_URL: 'http://user:s3cret@host' })).not.toThrow(/s3cret/)
+  })
+})
+
+describe('HTTP API', () => {
+  let t: TestApp
+  let dir: ReturnType<typeof tempDir>
+  const get = (path: string) => fetch(`${t.url}${path}`)
+
+  beforeAll(async () => {
+    dir = tempDir()
+    const url = join(dir.path, 'api.sqlite')
+    await prepareDatabase(url, 300)
+    t = await startTestApp(url)
+  })
+  afterAll(async () => {
+    await t?.stop()
+    dir?.remove()
+  })
+
+  it('lists items newest first with counts, filtered by status, faculty and search', async () => {
+    const res = await get('/api/items?status=ToDo&faculty=EEMCS&perPage=50')
+    expect(res.status).toBe(200)
+    const page = await json(res)
+    expect(page.perPage).toBe(50)
+    expect(page.total).toBe(page.counts.ToDo)
+    expect(page.items.length).toBe(Math.min(50, page.total))
+    for (const item of page.items) expect(item).toMatchObject({ workflow_status: 'ToDo', faculty: 'EEMCS' })
+    const dates = page.items.map((i: { modified_at: string }) => i.modified_at)
+    expect(dates).toEqual([...dates].sort().reverse())
+
+    const search = await json(await get('/api/items?search=READER'))
+    expect(search.total).toBeGreaterThan(0)
+    for (const item of search.items) {
+      const haystack = [item.title, item.filename, item.course_code, item.department, item.remarks].join(' ')
+      expect(haystack.toLowerCase()).toContain('reader')
+    }
+  })
+
+  it('treats % and _ in a search as plain characters', async () => {
+    const page = await json(await get(`/api/items?search=${encodeURIComponent('%_')}`))
+    expect(page.total).toBe(0)
+  })
+
+  it.each([
+    ['/api/items?status=Pending', 'status', 'status must be equal to one of the allowed values'],
+    ['/api/items?page=0', 'page', 'page must be >= 1'],
+    [
+      '/api/items?perPage=1000',
+      'perPage',
+      'perPage must be equal to one of the allowed values (25, 50, 100)',
+    ],
+    ['/api/items?sort=password', 'sort', 'sort must be equal to one of the allowed values'],
+    ['/api/items/12ab', 'materialId', 'material id must be a positive whole number, got "12ab"'],
+    ['/api/canvas/items/abc/file-exists', 'materialId', 'material id must be a positive whole number'],
+    ['/api/osiris/people', 'name', "must have required property 'name'"],
+    ['/api/osiris/courses/hello', 'courseCode', 'course code must look like 2025-202500095-1B'],
+  ])('%s is a 400 naming %s', async (path, field, message) => {
+    const res = await get(path)
+    expect(res.status).toBe(400)
+    const body = await json(res)
+    expect(body.field).toBe(field)
+    expect(body.message).toContain(message)
+  })
+
+  it('PATCH validates the body and leaves the item unchanged on bad input', async () => {
+    const { items } = await json(await get('/api/items?perPage=25'))
+    const target = items[0]
+    const patch = (body: unknown) =>
+      fetch(`${t.url}/api/items/${target.material_id}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    const bad = await patch({ workflow_status: 'Done', v2_lengte: 'Enormous' })
+    expect(bad.status).toBe(400)
+    expect(await json(bad)).toMatchObject({ field: 'v2_lengte' })
+    const unknown = await patch({ faculty: 'ET' })
+    expect(unknown.status).toBe(400)
+    expect(await json(unknown)).toMatchObject({ field: 'faculty' })
+    expect((await json(await get(`/api/items/${target.material_id}`))).workflow_status).toBe(
+      target.workflow_status,
+    )
+
+    const ok = await patch({ workflow_status: 'InProgress', remarks: 'asked the teacher', v2_lengte: 'Kort' })
+    expect(ok.status).toBe(200)
+    expect(await json(ok)).toMatchObject({
+      workflow_status: 'InProgress',
+      remarks: 'asked the teacher',
+      v2_lengte: 'Kort',
+    })
+    const missing = await fetch(`${t.url}/api/items/1`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ remarks: 'x' }),
+    })
+    expect(missing.status).toBe(404)
+  })
+
+  it('answers 404 for courses and people the upstreams do not know, and 502 when they fail', async () => {
+    expect((await get('/api/osiris/courses/2025-999999998-1A')).status).toBe(404)
+    expect((await get('/api/osiris/people?name=Nobody%20Known')).status).toBe(404)
+    t.sims.osiris.force('/cursussen/zoeken', 500)
+    const failed = await get('/api/osiris/courses/2025-999999997-1A')
+    t.sims.osiris.clearForced()
+    expect(failed.status).toBe(502)
+    expect(await json(failed)).toMatchObject({
+      error: 'E_UPSTREAM',
+      message: expect.stringContaining('500'),
+    })
+  })
+
+  it('checks a batch of files and records the results on the items', async () => {
+    const { items } = await json(await get('/api/items?perPage=25&sort=material_id&order=asc'))
+    const ids = items.map((i: { material_id: number }) => i.material_id)
+    const res = await fetch(`${t.url}/api/canvas/check`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ materialIds: [...ids, 424242] }),
+    })
+    expect(res.status).toBe(200)
+    const body = await json(res)
+    expect(body).toMatchObject({ checked: 25, errors: 0, unknownIds: [424242] })
+    expect(body.exists + body.missing).toBe(25)
+    const after = await json(await get('/api/items?perPage=25&sort=material_id&order=asc'))
+    for (const item of after.items) expect(item.file_exists).not.toBeNull()
+    const bad = await fetch(`${t.url}/api/canvas/check`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ materialIds: ['x'] }),
+    })
+    expect(bad.status).toBe(400)
+  })
+
+  it('reports cache stats per cache, clears one cache, and 404s an unknown one', async () => {
+    await get('/api/items/counts')
+    await get('/api/items/counts')
+    const { caches } = await json(await get('/api/cache/stats'))
+    expect(Object.keys(caches)).toEqual(['default', 'queries'])
+    expect(caches.queries.byPrefix.filter_counts.hits).toBeGreaterThan(0)
+    const cleared = await fetch(`${t.url}/api/cache/queries/clear`, { method: 'POST' })
+    expect(await json(cleared)).toEqual({ cleared: 'queries' })
+    const misses = (await json(await get('/api/cache/stats'))).caches.queries.misses
+    await get('/api/items/counts')
+    expect((await json(await get('/api/cache/stats'))).caches.queries.misses).toBe(misses + 1)
+    expect((await fetch(`${t.url}/api/cache/nope/clear`, { method: 'POST' })).status).toBe(404)
+  })
+
+  it('exposes Prometheus metrics per cache and key prefix', async () => {
+    await get('/api/faculties')
+    await get('/api/faculties')
+    const res = await get('/metrics')
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
+    const text = await res.text()
+    expect(text).toContain('# TYPE cacheport_hits_total counter')
+    expect(text).toMatch(
+      /^cacheport_hits_total\{cache="default",adapter="memory",prefix="faculties"\} [1-9]\d*$/m,
+    )
+    expect(text).toMatch(
+      /^cacheport_load_seconds_total\{cache="queries",adapter="memory",prefix="filter_counts"\} \d/m,
+    )
+    expect(text).toMatch(/^cacheport_hit_ratio\{cache="queries",adapter="memory"\} [\d.]+$/m)
+  })
+
+  it('reports health of the database and each cache', async () => {
+    const res = await get('/health')
+    expect(res.status).toBe(200)
+    expect(await json(res)).toEqual({
+      status: 'ok',
+      database: { status: 'up', dialect: 'sqlite' },
+      caches: {
+        default: { adapter: 'memory', status: 'ready' },
+        queries: { adapter: 'memory', status: 'ready' },
+      },
+    })
+  })
+
+  it('renders the dashboard with tabs, counts, faculties, the table, upload form and cache panel', async () => {
+    const res = await get('/?status=Done&faculty=ET')
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/)
+    const html = await res.text()
+    const counts = await json(await get('/api/items/counts?faculty=ET'))
+    for (const status of ['All', 'ToDo', 'InProgress', 'Done']) {
+      expect(html).toContain(`data-testid="count-${status}">${counts[status].toLocaleString('en')}<`)
+    }
+    expect(html).toContain('data-testid="tab-Done" aria-selected="true"')
+    expect(html).toContain('<option value="ET" selected>')
+    expect(html).toContain('data-testid="upload-form"')
+    expect(html).toContain('data-testid="cache-queries"')
+    expect((await get('/?perPage=7')).status).toBe(400)
+  })
+})
