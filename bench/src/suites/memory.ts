@@ -1,3 +1,5 @@
+import { memoryAdapter } from '@cacheport/adapter-memory'
+import { Cached, cached, createCache, digestArgs } from '@cacheport/cache-core'
 import { Cacheable } from '@type-cacheable/core'
 import { useAdapter } from '@type-cacheable/lru-cache-adapter'
 import { BentoCache, bentostore } from 'bentocache'
@@ -22,15 +24,23 @@ import {
 
 /** Operations per timed call: enough to bury the timer's own cost under sub-microsecond reads. */
 const BATCH = 1024
+/** Budget per contender, split over alternating rounds. */
+const TIMING = { time: 1600, rounds: 2 } as const
 
 const names = {
+  parityGet: 'cacheport get (memory, parity)',
+  refGet: 'cacheport get (memory, byReference)',
+  getOrSet: 'cacheport getOrSet hit (memory, parity)',
   lruRaw: 'lru-cache get (raw, sync)',
   lruAwaited: 'lru-cache get (raw, awaited)',
   bentoGet: 'bentocache get (memory driver)',
   bentoGetOrSet: 'bentocache getOrSet hit (memory driver)',
   cmGet: 'cache-manager get (keyv memory)',
   cmWrap: 'cache-manager wrap hit (keyv memory)',
+  cachedFn: 'cacheport cached(fn) hit',
+  cachedMethod: 'cacheport @Cached method hit',
   tcDecorated: 'type-cacheable @Cacheable hit (lru-cache adapter)',
+  digest: 'cacheport digestArgs(args)',
   json: 'JSON.stringify(args)',
 } as const
 
@@ -38,8 +48,38 @@ const names = {
 export async function memorySuite(report: SuiteReport): Promise<void> {
   note(
     report,
-    `${KEY_COUNT} warm keys per cache, the same ~200-byte value, ${BATCH} sequential operations per sample`,
+    `${KEY_COUNT} warm keys per cache, the same ~200-byte value, ${BATCH} sequential operations per sample, ` +
+      `${TIMING.rounds} alternating rounds`,
   )
+  const closers: Array<() => Promise<unknown>> = []
+  try {
+    await gets(report, closers)
+    await decorated(report, closers)
+    await digests(report)
+  } finally {
+    for (const close of closers) await close()
+  }
+}
+
+async function gets(report: SuiteReport, closers: Array<() => Promise<unknown>>): Promise<void> {
+  const parity = createCache({
+    adapter: memoryAdapter({ maxEntries: 10_000 }),
+    keyPrefix: 'bench',
+    ttl: '1h',
+  })
+  const byRef = createCache({
+    adapter: memoryAdapter({ maxEntries: 10_000, byReference: true }),
+    keyPrefix: 'bench',
+    ttl: '1h',
+  })
+  closers.push(
+    () => parity.close(),
+    () => byRef.close(),
+  )
+  for (const key of keys) {
+    await parity.set(key, sampleValue)
+    await byRef.set(key, sampleValue)
+  }
 
   const lru = new LRUCache<string, typeof sampleValue>({ max: 10_000 })
   for (const key of keys) lru.set(key, sampleValue)
@@ -48,47 +88,84 @@ export async function memorySuite(report: SuiteReport): Promise<void> {
     default: 'memory',
     stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: 10_000 })) },
   })
+  closers.push(() => bento.disconnectAll())
   for (const key of keys) await bento.set({ key, value: sampleValue, ttl: '1h' })
 
   // cache-manager 7 with no stores argument uses one Keyv over an in-process Map.
   const cacheManager = createCacheManager({ ttl: 3_600_000 })
+  closers.push(() => cacheManager.disconnect())
   for (const key of keys) await cacheManager.set(key, sampleValue)
 
   const loader = async () => sampleValue
-  await expectValue(names.lruAwaited, lru.get(keys[0]!), sampleValue)
-  await expectValue(names.bentoGet, bento.get({ key: keys[0]! }), sampleValue)
-  await expectValue(names.bentoGetOrSet, bento.getOrSet({ key: keys[0]!, factory: loader }), sampleValue)
-  await expectValue(names.cmGet, cacheManager.get(keys[0]!), sampleValue)
-  await expectValue(names.cmWrap, cacheManager.wrap(keys[0]!, loader), sampleValue)
+  const probe = keys[5]!
+  await expectValue(names.parityGet, parity.get(probe), sampleValue)
+  await expectValue(names.refGet, byRef.get(probe), sampleValue)
+  await expectValue(names.getOrSet, parity.getOrSet(probe, loader), sampleValue)
+  await expectValue(names.lruAwaited, lru.get(probe), sampleValue)
+  await expectValue(names.bentoGet, bento.get({ key: probe }), sampleValue)
+  await expectValue(names.bentoGetOrSet, bento.getOrSet({ key: probe, factory: loader }), sampleValue)
+  await expectValue(names.cmGet, cacheManager.get(probe), sampleValue)
+  await expectValue(names.cmWrap, cacheManager.wrap(probe, loader), sampleValue)
 
-  const getCases: Case[] = [
-    { name: names.lruRaw, ops: BATCH, run: syncLoop(BATCH, (i) => lru.get(keys[i & KEY_MASK]!)) },
-    { name: names.lruAwaited, ops: BATCH, run: awaitedLoop(BATCH, (i) => lru.get(keys[i & KEY_MASK]!)) },
-    {
-      name: names.bentoGet,
-      ops: BATCH,
-      run: awaitedLoop(BATCH, (i) => bento.get({ key: keys[i & KEY_MASK]! })),
-    },
+  const key = (i: number) => keys[i & KEY_MASK]!
+  const cases: Case[] = [
+    { name: names.parityGet, ops: BATCH, run: awaitedLoop(BATCH, (i) => parity.get(key(i))) },
+    { name: names.refGet, ops: BATCH, run: awaitedLoop(BATCH, (i) => byRef.get(key(i))) },
+    { name: names.getOrSet, ops: BATCH, run: awaitedLoop(BATCH, (i) => parity.getOrSet(key(i), loader)) },
+    { name: names.lruRaw, ops: BATCH, run: syncLoop(BATCH, (i) => lru.get(key(i))) },
+    { name: names.lruAwaited, ops: BATCH, run: awaitedLoop(BATCH, (i) => lru.get(key(i))) },
+    { name: names.bentoGet, ops: BATCH, run: awaitedLoop(BATCH, (i) => bento.get({ key: key(i) })) },
     {
       name: names.bentoGetOrSet,
       ops: BATCH,
-      run: awaitedLoop(BATCH, (i) => bento.getOrSet({ key: keys[i & KEY_MASK]!, factory: loader })),
+      run: awaitedLoop(BATCH, (i) => bento.getOrSet({ key: key(i), factory: loader })),
     },
-    { name: names.cmGet, ops: BATCH, run: awaitedLoop(BATCH, (i) => cacheManager.get(keys[i & KEY_MASK]!)) },
-    {
-      name: names.cmWrap,
-      ops: BATCH,
-      run: awaitedLoop(BATCH, (i) => cacheManager.wrap(keys[i & KEY_MASK]!, loader)),
-    },
+    { name: names.cmGet, ops: BATCH, run: awaitedLoop(BATCH, (i) => cacheManager.get(key(i))) },
+    { name: names.cmWrap, ops: BATCH, run: awaitedLoop(BATCH, (i) => cacheManager.wrap(key(i), loader)) },
   ]
-  const gets = await measure(getCases)
-  section(report, 'get hit — one caller, each read awaited', gets, names.lruAwaited)
+  const measured = await measure(cases, TIMING)
+  section(report, 'get hit — one caller, each read awaited', measured, names.lruAwaited)
+  note(
+    report,
+    'parity mode returns a fresh decoded copy on every hit, as Redis would; byReference returns the stored object',
+  )
+
+  const parityGet = find(measured, names.parityGet)
+  addTargets(
+    report,
+    ratioTarget('memory get hit (parity) vs cache-manager get', parityGet, find(measured, names.cmGet), 1.5),
+    ratioTarget('memory get hit (parity) vs bentocache get', parityGet, find(measured, names.bentoGet), 10),
+    ratioTarget(
+      'memory get hit (byReference) vs awaited raw lru-cache get',
+      find(measured, names.refGet),
+      find(measured, names.lruAwaited),
+      0.5,
+    ),
+  )
+}
+
+async function decorated(report: SuiteReport, closers: Array<() => Promise<unknown>>): Promise<void> {
+  const cache = createCache({ adapter: memoryAdapter({ maxEntries: 10_000 }), keyPrefix: 'bench', ttl: '1h' })
+  closers.push(() => cache.close())
+
+  const filterCounts = cached(async (_id: number, _filter: unknown) => decoratedValue, {
+    cache,
+    keyPrefix: 'filter_counts',
+    ttl: '1h',
+  })
+
+  class ItemQueryService {
+    @Cached({ cache, keyPrefix: 'filter_counts_method', ttl: '1h' })
+    async filterCounts(_id: number, _filter: unknown): Promise<typeof decoratedValue> {
+      return decoratedValue
+    }
+  }
+  const service = new ItemQueryService()
 
   // type-cacheable's decorator is a legacy (experimentalDecorators) decorator; this project compiles
-  // standard decorators, so it is applied by hand exactly as the legacy emit would.
-  // The documented set-up: the adapter becomes the global client. `excludeContext` keeps `this` out
-  // of the key, as Cacheport does.
-  // The cast bridges lru-cache's ESM and CommonJS type declarations of the same class.
+  // standard decorators, so it is applied by hand exactly as the legacy emit would. The documented
+  // set-up makes the adapter the global client; `excludeContext` keeps `this` out of the key, as
+  // Cacheport does. The cast bridges lru-cache's ESM and CommonJS declarations of the same class.
   const tcStore = new LRUCache<string, object>({ max: 10_000 }) as unknown as Parameters<typeof useAdapter>[0]
   useAdapter(tcStore, false, { excludeContext: true, ttlSeconds: 3600 })
   class TypeCacheableService {
@@ -104,26 +181,50 @@ export async function memorySuite(report: SuiteReport): Promise<void> {
     Cacheable({ hashKey: 'filter_counts' })(proto, 'filterCounts', descriptor),
   )
   const tcService = new TypeCacheableService()
-  const [id, filter] = digestSample
-  await tcService.filterCounts(id as number, filter)
-  await expectValue(names.tcDecorated, tcService.filterCounts(id as number, filter), decoratedValue)
 
-  const decoratedCases: Case[] = [
+  const id = digestSample[0] as number
+  const filter = digestSample[1]
+  for (const [name, call] of [
+    [names.cachedFn, () => filterCounts(id, filter)],
+    [names.cachedMethod, () => service.filterCounts(id, filter)],
+    [names.tcDecorated, () => tcService.filterCounts(id, filter)],
+  ] as const) {
+    await call() // the miss that fills the cache
+    await expectValue(name, call(), decoratedValue)
+  }
+
+  const cases: Case[] = [
+    { name: names.cachedFn, ops: BATCH, run: awaitedLoop(BATCH, () => filterCounts(id, filter)) },
+    { name: names.cachedMethod, ops: BATCH, run: awaitedLoop(BATCH, () => service.filterCounts(id, filter)) },
     {
       name: names.tcDecorated,
       ops: BATCH,
-      run: awaitedLoop(BATCH, () => tcService.filterCounts(id as number, filter)),
+      run: awaitedLoop(BATCH, () => tcService.filterCounts(id, filter)),
     },
   ]
-  const decorated = await measure(decoratedCases)
-  section(report, 'decorated call hit — same arguments every call', decorated, names.tcDecorated)
+  const measured = await measure(cases, TIMING)
+  section(report, 'decorated call hit — same arguments every call', measured, names.tcDecorated)
 
-  const digestCases: Case[] = [
+  const tc = find(measured, names.tcDecorated)
+  for (const name of [names.cachedFn, names.cachedMethod]) {
+    const m = find(measured, name)
+    addTargets(report, ratioTarget(`${name} vs type-cacheable hit`, m, tc, 20))
+  }
+}
+
+async function digests(report: SuiteReport): Promise<void> {
+  const cases: Case[] = [
+    { name: names.digest, ops: BATCH, run: syncLoop(BATCH, () => digestArgs(digestSample)) },
     { name: names.json, ops: BATCH, run: syncLoop(BATCH, () => JSON.stringify(digestSample)) },
   ]
-  const digests = await measure(digestCases)
-  section(report, `key digest of ${JSON.stringify(digestSample)}`, digests, names.json)
+  const measured = await measure(cases, TIMING)
+  section(report, `key digest of ${JSON.stringify(digestSample)}`, measured, names.json)
+  note(report, `digestArgs(args) = ${JSON.stringify(digestArgs(digestSample))}`)
 
-  await bento.disconnectAll()
-  await cacheManager.disconnect()
+  const digest = find(measured, names.digest)
+  addTargets(
+    report,
+    digest && valueTarget('key digest, absolute', digest.opsPerSec, '>=', 1e6, 'ops/s'),
+    ratioTarget('key digest vs JSON.stringify of the same args', digest, find(measured, names.json), 0.5),
+  )
 }
