@@ -1,0 +1,412 @@
+/**
+ * The value codec: entries to bytes and back, in a small versioned envelope.
+ *
+ * ## Envelope (format version 1)
+ *
+ * | offset | size | content                                                                  |
+ * | ------ | ---- | ------------------------------------------------------------------------ |
+ * | 0      | 1    | magic `0xCA`                                                             |
+ * | 1      | 1    | format version, `1`                                                      |
+ * | 2      | 1    | flags: bit 0 = payload is `node:v8` serialization (else JSON), bit 1 = has tags; other bits 0 |
+ * | 3      | 8    | createdAt, float64 little-endian, epoch ms                               |
+ * | 11     | 8    | expiresAt, float64 LE, epoch ms, 0 = never                               |
+ * | 19     | 8    | staleUntil, float64 LE, epoch ms, 0 = never                              |
+ * | 27     | 2    | only when tagged: tag count, u16 LE; then per tag a u16 LE byte length and the UTF-8 tag, then a u16 LE byte length and the UTF-8 epoch |
+ * | …      | rest | the payload, up to the end                                               |
+ *
+ * A JSON payload is the UTF-8 JSON text followed by one newline (`0x0A`): a number cut short is
+ * still valid JSON, the missing newline is what gives the cut away. A v8 payload is the output of
+ * `v8.serialize`, whose own structure rejects a cut.
+ *
+ * Bytes that are not such an envelope — another magic, another format version, unknown flags, a
+ * header or tag section cut short, a payload that does not parse — decode to `undefined`, which the
+ * cache treats as a miss: a format change or a foreign writer costs a reload, never a crash.
+ *
+ * ## Payload
+ *
+ * Plain JSON data — strings, finite numbers other than -0, booleans, null, and arrays and plain
+ * objects of those, without holes or `undefined` — is written as JSON, because `JSON.parse` reads
+ * it fastest. Everything else goes through `v8.serialize`: `undefined` (top level or nested, and
+ * array holes), `NaN`, `±Infinity`, `-0`, bigints, `Date`, `Map`, `Set`, `RegExp`, typed arrays,
+ * `Buffer`, `DataView`, `ArrayBuffer`, `Error`, circular and shared references, and nesting deeper
+ * than 64 levels. One scan of the value, allocation-free for JSON data, picks the path. Either way
+ * the decoded value equals the written one and is a fresh copy on every decode. (A value nested so
+ * deeply — thousands of levels — that v8 could write it but not read it back is refused.)
+ *
+ * Instances of other classes are written as their own enumerable properties and come back as plain
+ * objects (their prototype, methods, private fields and `toJSON()` are not kept). Functions and
+ * symbols anywhere in the value, and objects v8 cannot clone (`WeakMap`, `Promise`, …), are refused
+ * with `E_UNSERIALIZABLE`; nothing is written then.
+ */
+import { Buffer } from 'node:buffer'
+import { deserialize, serialize } from 'node:v8'
+import { CacheError, ErrorCodes } from './errors.js'
+import type { Entry, TagStamp } from './types.js'
+
+/** First byte of every encoded entry. */
+export const ENTRY_MAGIC = 0xca
+
+/** The envelope format this codec writes, and the only one it reads. */
+export const ENTRY_FORMAT_VERSION = 1
+
+const FLAG_V8 = 0b01
+const FLAG_TAGS = 0b10
+const KNOWN_FLAGS = FLAG_V8 | FLAG_TAGS
+const HEADER_SIZE = 27
+const MAX_U16 = 0xffff
+const NEWLINE = 0x0a
+
+// Deeper values take the v8 path with a read-back check; the cap also ends the scan of a
+// circular structure.
+const MAX_SCAN_DEPTH = 64
+
+// Results of scan(), ordered so that the larger one wins when parts of a value disagree.
+/** Plain JSON data. */
+const JSON_SAFE = 0
+/** Needs v8, nested no deeper than MAX_SCAN_DEPTH. */
+const NEEDS_V8 = 1
+/** Needs v8 and is deeper than MAX_SCAN_DEPTH, or circular: v8 may write what it cannot read back. */
+const DEEP = 2
+/** Holds a function or a symbol. */
+const REFUSED = 3
+
+/** Encodes an entry; throws CacheError E_UNSERIALIZABLE naming `key` (and the cache) when the value can't be encoded. */
+export function encodeEntry(entry: Entry, key: string, cache?: string): Uint8Array {
+  checkTime(entry.createdAt, 'createdAt', key, cache)
+  checkTime(entry.expiresAt, 'expiresAt', key, cache)
+  checkTime(entry.staleUntil, 'staleUntil', key, cache)
+
+  const value = entry.value
+  const route = scan(value, 0)
+  if (route === REFUSED)
+    throw unserializable(value, `value for key ${JSON.stringify(key)} cannot be cached`, cache, key)
+  let json: string | undefined
+  let v8: Buffer | undefined
+  try {
+    if (route === JSON_SAFE) json = JSON.stringify(value)
+    else {
+      v8 = serialize(value)
+      // v8's reader needs more stack per level than its writer: a few thousand levels of nesting
+      // can be written but never read. Refusing such a value beats storing a permanent miss.
+      if (route === DEEP) deserialize(v8)
+    }
+  } catch (error) {
+    throw unserializable(value, `value for key ${JSON.stringify(key)} cannot be cached`, cache, key, error)
+  }
+
+  const tags = entry.tags
+  let size = HEADER_SIZE
+  if (tags !== undefined) size += tagSectionSize(tags, key, cache)
+  size += json === undefined ? v8!.length : Buffer.byteLength(json, 'utf8') + 1
+
+  // Not the shared pool of Buffer.allocUnsafe: a store that keeps these bytes would keep the
+  // whole 8 KiB pool slab alive with them.
+  const bytes = Buffer.allocUnsafeSlow(size)
+  bytes[0] = ENTRY_MAGIC
+  bytes[1] = ENTRY_FORMAT_VERSION
+  bytes[2] = (json === undefined ? FLAG_V8 : 0) | (tags === undefined ? 0 : FLAG_TAGS)
+  bytes.writeDoubleLE(entry.createdAt, 3)
+  bytes.writeDoubleLE(entry.expiresAt, 11)
+  bytes.writeDoubleLE(entry.staleUntil, 19)
+  let offset = HEADER_SIZE
+  if (tags !== undefined) {
+    offset = bytes.writeUInt16LE(tags.length, offset)
+    for (const [tag, epoch] of tags) {
+      offset = writeShortString(bytes, tag, offset)
+      offset = writeShortString(bytes, epoch, offset)
+    }
+  }
+  if (json === undefined) v8!.copy(bytes, offset)
+  else bytes[offset + bytes.write(json, offset, 'utf8')] = NEWLINE
+  return bytes
+}
+
+/** Decodes bytes written by encodeEntry; `undefined` for anything corrupt, foreign or of an unknown format version — never throws. */
+export function decodeEntry(bytes: Uint8Array): Entry | undefined {
+  if (!isUint8Array(bytes) || bytes.length < HEADER_SIZE) return undefined
+  if (bytes[0] !== ENTRY_MAGIC || bytes[1] !== ENTRY_FORMAT_VERSION) return undefined
+  const flags = bytes[2]!
+  if ((flags & ~KNOWN_FLAGS) !== 0) return undefined
+  const buffer = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
+  const createdAt = buffer.readDoubleLE(3)
+  const expiresAt = buffer.readDoubleLE(11)
+  const staleUntil = buffer.readDoubleLE(19)
+  if (!isTime(createdAt) || !isTime(expiresAt) || !isTime(staleUntil)) return undefined
+
+  let offset = HEADER_SIZE
+  let tags: TagStamp[] | undefined
+  if ((flags & FLAG_TAGS) !== 0) {
+    if (offset + 2 > buffer.length) return undefined
+    const count = buffer.readUInt16LE(offset)
+    offset += 2
+    tags = []
+    for (let i = 0; i < count; i++) {
+      const tagEnd = shortStringEnd(buffer, offset)
+      const epochEnd = shortStringEnd(buffer, tagEnd)
+      if (epochEnd < 0) return undefined
+      tags.push([buffer.toString('utf8', offset + 2, tagEnd), buffer.toString('utf8', tagEnd + 2, epochEnd)])
+      offset = epochEnd
+    }
+  }
+
+  let value: unknown
+  try {
+    if ((flags & FLAG_V8) !== 0) {
+      // v8.deserialize makes typed arrays views into the bytes it reads. Reading from a private
+      // copy keeps a caller who writes into a returned Uint8Array from writing into the stored entry.
+      const payload = Buffer.allocUnsafeSlow(buffer.length - offset)
+      buffer.copy(payload, 0, offset)
+      value = deserialize(payload)
+    } else {
+      if (buffer.length === offset || buffer[buffer.length - 1] !== NEWLINE) return undefined
+      value = JSON.parse(buffer.toString('utf8', offset, buffer.length - 1))
+    }
+  } catch {
+    return undefined
+  }
+  return { value, createdAt, expiresAt, staleUntil, tags }
+}
+
+/** Deep copy of a value with the same semantics as an encode/decode round trip (for by-reference stores that want isolation). */
+export function cloneValue<T>(value: T): T {
+  const route = scan(value, 0)
+  if (route === REFUSED) throw unserializable(value, 'value cannot be copied')
+  // Primitives are immutable: a round trip would give back the same value.
+  if (typeof value !== 'object' || value === null) return value
+  try {
+    return route === JSON_SAFE ? JSON.parse(JSON.stringify(value)) : deserialize(serialize(value))
+  } catch (error) {
+    throw unserializable(value, 'value cannot be copied', undefined, undefined, error)
+  }
+}
+
+/**
+ * Which payload a value needs. Allocates nothing for JSON data, so the common case pays only a walk.
+ * It walks on past the first v8-only part, since a function or too deep a nesting may come later,
+ * but stops at the first function, symbol or depth cap, which also ends the walk of a cycle.
+ */
+function scan(value: unknown, depth: number): number {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return JSON_SAFE
+    case 'number':
+      // JSON writes NaN and ±Infinity as null and -0 as 0.
+      return Number.isFinite(value) && (value !== 0 || 1 / value > 0) ? JSON_SAFE : NEEDS_V8
+    case 'object': {
+      if (value === null) return JSON_SAFE
+      if (depth >= MAX_SCAN_DEPTH) return DEEP
+      let route = JSON_SAFE
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          // A hole reads as undefined, so holes take the v8 path too.
+          const part = scan(value[i], depth + 1)
+          if (part >= DEEP) return part
+          if (part > route) route = part
+        }
+        return route
+      }
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) return scanOther(value, depth)
+      return scanProperties(value, depth, route)
+    }
+    case 'undefined':
+    case 'bigint':
+      return NEEDS_V8
+    default:
+      return REFUSED
+  }
+}
+
+/** Own enumerable properties, as JSON and v8 write them. */
+function scanProperties(value: object, depth: number, route: number): number {
+  // for-in walks the keys without allocating an array.
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue
+    const part = scan((value as Record<string, unknown>)[key], depth + 1)
+    if (part >= DEEP) return part
+    if (part > route) route = part
+  }
+  return route
+}
+
+/** Objects that are not plain: v8 writes them, but what they hold still counts. */
+function scanOther(value: object, depth: number): number {
+  if (value instanceof Map) {
+    for (const [key, item] of value) {
+      const part = Math.max(scan(key, depth + 1), scan(item, depth + 1))
+      if (part >= DEEP) return part
+    }
+    return NEEDS_V8
+  }
+  if (value instanceof Set) {
+    for (const member of value) {
+      const part = scan(member, depth + 1)
+      if (part >= DEEP) return part
+    }
+    return NEEDS_V8
+  }
+  if (
+    ArrayBuffer.isView(value) ||
+    value instanceof ArrayBuffer ||
+    value instanceof Date ||
+    value instanceof RegExp ||
+    value instanceof Error
+  ) {
+    return NEEDS_V8
+  }
+  // Instances of other classes: v8 writes their own enumerable properties.
+  return scanProperties(value, depth, NEEDS_V8)
+}
+
+function tagSectionSize(tags: readonly TagStamp[], key: string, cache: string | undefined): number {
+  if (!Array.isArray(tags) || tags.length > MAX_U16) {
+    throw invalidEntry(`its tags must be an array of at most ${MAX_U16} [tag, epoch] pairs`, key, cache)
+  }
+  let size = 2
+  for (const stamp of tags) {
+    if (!Array.isArray(stamp) || typeof stamp[0] !== 'string' || typeof stamp[1] !== 'string') {
+      throw invalidEntry('each tag must be a [tag, epoch] pair of strings', key, cache)
+    }
+    size += shortStringSize(stamp[0], 'tag', key, cache) + shortStringSize(stamp[1], 'epoch', key, cache)
+  }
+  return size
+}
+
+function shortStringSize(text: string, what: string, key: string, cache: string | undefined): number {
+  const length = Buffer.byteLength(text, 'utf8')
+  if (length > MAX_U16) {
+    throw invalidEntry(
+      `${what} ${JSON.stringify(text.slice(0, 40))}… is longer than ${MAX_U16} bytes`,
+      key,
+      cache,
+    )
+  }
+  return 2 + length
+}
+
+function writeShortString(bytes: Buffer, text: string, offset: number): number {
+  const written = bytes.write(text, offset + 2, 'utf8')
+  bytes.writeUInt16LE(written, offset)
+  return offset + 2 + written
+}
+
+/** End of the length-prefixed string at `offset`, or -1 when it runs past the bytes. */
+function shortStringEnd(bytes: Buffer, offset: number): number {
+  if (offset < 0 || offset + 2 > bytes.length) return -1
+  const end = offset + 2 + bytes.readUInt16LE(offset)
+  return end > bytes.length ? -1 : end
+}
+
+function isUint8Array(bytes: unknown): bytes is Uint8Array {
+  if (bytes instanceof Uint8Array) return true
+  // A Uint8Array of another realm (vm context) fails instanceof but is just as good.
+  return (
+    ArrayBuffer.isView(bytes) &&
+    (bytes as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'Uint8Array'
+  )
+}
+
+function isTime(value: number): boolean {
+  return value >= 0 && value !== Number.POSITIVE_INFINITY
+}
+
+function checkTime(value: unknown, field: string, key: string, cache: string | undefined): void {
+  if (typeof value !== 'number' || !isTime(value)) {
+    throw invalidEntry(`its ${field} must be a finite, non-negative number of epoch milliseconds`, key, cache)
+  }
+}
+
+function prefix(cache: string | undefined): string {
+  return cache === undefined ? '' : `cache "${cache}": `
+}
+
+function invalidEntry(problem: string, key: string, cache: string | undefined): CacheError {
+  return new CacheError(
+    ErrorCodes.UNSERIALIZABLE,
+    `${prefix(cache)}entry for key ${JSON.stringify(key)} cannot be cached: ${problem}`,
+    { cache, key },
+  )
+}
+
+/** The error for a value that cannot be encoded, naming what is wrong and, when found, where. */
+function unserializable(
+  value: unknown,
+  what: string,
+  cache?: string,
+  key?: string,
+  cause?: unknown,
+): CacheError {
+  const found = locate(value)
+  let reason: string
+  if (found !== undefined) reason = `${found.kind} cannot be serialized (at ${found.path})`
+  else if (cause instanceof RangeError) reason = `it is nested too deeply (${cause.message})`
+  else if (cause instanceof Error) reason = cause.message.replace(/\.$/, '')
+  else reason = String(cause)
+  return new CacheError(ErrorCodes.UNSERIALIZABLE, `${prefix(cache)}${what}: ${reason}`, {
+    cache,
+    key,
+    cause,
+  })
+}
+
+function locate(value: unknown): { kind: string; path: string } | undefined {
+  try {
+    return findUnserializable(value, 'value', new Set())
+  } catch {
+    // Nested deeper than this walk's stack allows; the message then falls back to the cause.
+    return undefined
+  }
+}
+
+/** The first function or symbol inside `value` and its path; only runs once encoding has failed. */
+function findUnserializable(
+  value: unknown,
+  path: string,
+  seen: Set<object>,
+): { kind: string; path: string } | undefined {
+  if (typeof value === 'function') return { kind: 'functions', path }
+  if (typeof value === 'symbol') return { kind: 'symbols', path }
+  if (typeof value !== 'object' || value === null || seen.has(value)) return undefined
+  seen.add(value)
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof Date) return undefined
+  if (value instanceof Map) {
+    let index = 0
+    for (const [mapKey, item] of value) {
+      const found =
+        findUnserializable(mapKey, `${path}[<Map key ${index}>]`, seen) ??
+        findUnserializable(item, `${path}.get(${describeMapKey(mapKey, index)})`, seen)
+      if (found !== undefined) return found
+      index++
+    }
+    return undefined
+  }
+  if (value instanceof Set) {
+    for (const member of value) {
+      const found = findUnserializable(member, `${path}[<Set member>]`, seen)
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  const isArray = Array.isArray(value)
+  for (const key of Object.keys(value)) {
+    const segment = isArray
+      ? `[${key}]`
+      : /^[A-Za-z_$][\w$]*$/.test(key)
+        ? `.${key}`
+        : `[${JSON.stringify(key)}]`
+    const found = findUnserializable((value as Record<string, unknown>)[key], path + segment, seen)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+function describeMapKey(key: unknown, index: number): string {
+  if (typeof key === 'string') return JSON.stringify(key)
+  if (typeof key === 'number' || typeof key === 'boolean' || key === null || key === undefined)
+    return String(key)
+  return `<Map key ${index}>`
+}
