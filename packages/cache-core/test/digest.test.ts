@@ -77,6 +77,15 @@ describe('canonicalize', () => {
     expect(canonicalize(value)).toBe(expected)
   })
 
+  it('quotes every UTF-16 code unit exactly as JSON.stringify does', () => {
+    for (let code = 0; code <= 0xffff; code++) {
+      const text = `a${String.fromCharCode(code)}b`
+      if (canonicalize(text) !== JSON.stringify(text)) throw new Error(`code unit ${code.toString(16)} differs`)
+    }
+    const long = `${'x'.repeat(64)}"\n\ud800🚀`
+    expect(canonicalize(long)).toBe(JSON.stringify(long))
+  })
+
   it('ignores object key order, at every depth', () => {
     const a = { x: 1, y: { p: [1, { m: 1, n: 2 }], q: 2 } }
     const b = { y: { q: 2, p: [1, { n: 2, m: 1 }] }, x: 1 }
