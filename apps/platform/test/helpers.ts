@@ -128,7 +128,7 @@ export function qlikCsv(rows: ReadonlyArray<Record<string, string | number>>): s
 /** Posts a file to the ingest endpoint as multipart/form-data. */
 export async function uploadQlik(
   url: string,
-  content: string | Uint8Array,
+  content: string | Uint8Array<ArrayBuffer>,
   filename = 'export.csv',
 ): Promise<Response> {
   const form = new FormData()

@@ -69,7 +69,7 @@ export function* generateItems(count: number, seed = 42): Generator<NewItemRow> 
     const workflow = weighted(random, { ToDo: 55, InProgress: 15, Done: 30 })
     const done = workflow === 'Done'
     const created = EPOCH - Math.floor(random() * 400 * DAY)
-    const modified = Math.min(EPOCH, created + Math.floor(random() * 120 * DAY))
+    const modified = created + Math.floor(random() * (EPOCH - created))
     const classification = pick(random, CLASSIFICATIONS)
     const pagecount = filetype === 'pdf' || filetype === 'doc' ? 1 + Math.floor(random() * 300) : null
     const students = 10 + Math.floor(random() * 490)

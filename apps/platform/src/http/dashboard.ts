@@ -40,7 +40,7 @@ function row(item: CopyrightItem): string {
 <td><div>${escapeHtml(item.course_code)}</div><div class="sub">${escapeHtml(item.course_name)}</div></td>
 <td>${escapeHtml(item.faculty)}</td>
 <td><span class="wf wf-${escapeHtml(item.workflow_status)}">${escapeHtml(TAB_LABELS[item.workflow_status] ?? item.workflow_status)}</span></td>
-<td class="sub">${escapeHtml(item.modified_at.slice(0, 10))}</td>
+<td class="sub date">${escapeHtml(item.modified_at.slice(0, 10))}</td>
 <td>${fileExistsCell(item)}</td>
 </tr>`
 }
@@ -64,10 +64,11 @@ const STYLE = `
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--ink)}
 header{background:#14213d;color:#fff;padding:14px 28px;display:flex;align-items:baseline;gap:16px}
 header h1{font-size:18px;margin:0}header .sub{color:#b9c3d8}
-main{display:grid;grid-template-columns:minmax(0,1fr) 320px;gap:20px;padding:20px 28px;max-width:1500px}
+main{display:grid;grid-template-columns:minmax(0,1fr) 400px;gap:20px;padding:20px 28px;max-width:1500px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px}
 .card h2{font-size:14px;margin:0 0 10px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
 .toolbar{display:flex;gap:10px;flex-wrap:wrap;margin-bottom:12px}
+#faculty-select{max-width:320px}
 select,input[type=search]{font:inherit;padding:6px 8px;border:1px solid var(--line);border-radius:6px;background:#fff}
 input[type=search]{min-width:260px}
 .tabs{display:flex;gap:4px;border-bottom:1px solid var(--line);margin-bottom:8px}
@@ -76,7 +77,7 @@ input[type=search]{min-width:260px}
 .badge{display:inline-block;min-width:24px;padding:0 7px;margin-left:6px;border-radius:10px;background:var(--accent-soft);color:var(--accent);font-size:12px;text-align:center}
 table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:7px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-size:12px;color:var(--muted);font-weight:600}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-.title{font-weight:500}.sub{color:var(--muted);font-size:12px}
+.title{font-weight:500}.date{white-space:nowrap}.sub{color:var(--muted);font-size:12px}
 .wf{font-size:12px;padding:1px 8px;border-radius:10px;background:#eef0f4}.wf-Done{background:#e3f4e8;color:#1c6b36}.wf-InProgress{background:#fff3d6;color:#8a5a00}
 .fe{font-size:12px}.fe-exists{color:#1c6b36}.fe-missing{color:#b3261e}.fe-unknown{color:var(--muted)}
 button{font:inherit;cursor:pointer;border:1px solid var(--accent);background:var(--accent);color:#fff;border-radius:6px;padding:6px 12px}
@@ -85,7 +86,8 @@ button:disabled{opacity:.5;cursor:default}
 .pager{display:flex;align-items:center;gap:10px;margin-top:10px;color:var(--muted)}
 .status{font-size:12px}.status-ready{color:#1c6b36}.status-unavailable{color:#b3261e}
 #upload-result{margin-top:10px;font-size:13px}#upload-result.error{color:#b3261e}
-.side{display:flex;flex-direction:column;gap:20px}.muted{color:var(--muted)}
+.side{display:flex;flex-direction:column;gap:20px;min-width:0}
+#cache-panel table th,#cache-panel table td{padding:6px 4px;font-size:13px}.muted{color:var(--muted)}
 `
 
 const SCRIPT = `
@@ -105,7 +107,7 @@ function render(page) {
     '<td><div>' + esc(it.course_code) + '</div><div class="sub">' + esc(it.course_name) + '</div></td>' +
     '<td>' + esc(it.faculty) + '</td>' +
     '<td><span class="wf wf-' + esc(it.workflow_status) + '">' + esc(LABELS[it.workflow_status] || it.workflow_status) + '</span></td>' +
-    '<td class="sub">' + esc(it.modified_at.slice(0, 10)) + '</td><td>' + feCell(it) + '</td></tr>').join('') ||
+    '<td class="sub date">' + esc(it.modified_at.slice(0, 10)) + '</td><td>' + feCell(it) + '</td></tr>').join('') ||
     '<tr><td colspan="7" class="muted">No items match.</td></tr>';
   for (const [status, n] of Object.entries(page.counts)) {
     const badge = document.querySelector('[data-testid="count-' + status + '"]');
