@@ -38,6 +38,6 @@ function printResult(result: unknown): void {
     : result && typeof result === 'object' && Array.isArray((result as { rows?: unknown }).rows)
       ? (result as { rows: unknown[] }).rows
       : undefined
-  if (rows && rows.every((row) => row && typeof row === 'object')) console.table(rows)
+  if (rows?.every((row) => row && typeof row === 'object')) console.table(rows)
   else console.log(JSON.stringify(result, null, 2))
 }

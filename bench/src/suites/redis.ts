@@ -16,7 +16,6 @@ import {
   find,
   formatDuration,
   inFlight,
-  type Measurement,
   measure,
   note,
   ratioTarget,
@@ -35,7 +34,7 @@ const STAMPEDE = 1000
 /** Keys matching the deleted pattern, and keys that must survive it. */
 const PATTERN_KEYS = 100_000
 /** Timed rounds of each pattern-delete contender; the median is reported. */
-const PATTERN_ROUNDS = 3
+const PATTERN_ROUNDS = 5
 
 /** Budget per contender of the throughput tables, split over alternating rounds. */
 const TIMING = { time: 2400, rounds: 3 } as const
