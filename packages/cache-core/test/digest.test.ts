@@ -80,7 +80,8 @@ describe('canonicalize', () => {
   it('quotes every UTF-16 code unit exactly as JSON.stringify does', () => {
     for (let code = 0; code <= 0xffff; code++) {
       const text = `a${String.fromCharCode(code)}b`
-      if (canonicalize(text) !== JSON.stringify(text)) throw new Error(`code unit ${code.toString(16)} differs`)
+      if (canonicalize(text) !== JSON.stringify(text))
+        throw new Error(`code unit ${code.toString(16)} differs`)
     }
     const long = `${'x'.repeat(64)}"\n\ud800🚀`
     expect(canonicalize(long)).toBe(JSON.stringify(long))
