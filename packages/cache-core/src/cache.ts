@@ -1,29 +1,32 @@
 import type { AdapterStatus, AnyCacheAdapter, CacheAdapter } from './adapter.js'
-import { CircuitBreaker } from './breaker.js'
+import { type Invalidation, InvalidationBus } from './bus.js'
 import { decodeEntry, encodeEntry } from './codec.js'
 import { boundKey } from './digest.js'
 import { parseDuration, parseOptionalDuration } from './duration.js'
 import { CacheError, ErrorCodes } from './errors.js'
 import { escapeGlob } from './glob.js'
+import { Guard, MISS, type Miss } from './guard.js'
+import { type ResolvedLease, resolveLease, resolveSettings, type Settings } from './settings.js'
 import { prefixOf, StatsRecorder } from './stats.js'
 import type {
+  BatchLoader,
   Cache,
   CacheCounters,
   CacheEventName,
   CacheEvents,
-  CacheLogger,
   CacheOptions,
   CacheStats,
   Duration,
   Entry,
   GetOrSetOptions,
-  LeaseOptions,
   SetManyEntry,
   SetOptions,
   TagStamp,
 } from './types.js'
 
-/** Creates a cache: the core's rules on top of one adapter. */
+export { resolveSettings } from './settings.js'
+
+/** Creates a cache: the core's rules on top of one adapter, or of an L1 in front of it. */
 export function createCache(options: CacheOptions): Cache {
   return new CacheImpl(options)
 }
@@ -32,20 +35,11 @@ export function createCache(options: CacheOptions): Cache {
 type Stored = Uint8Array | Entry
 type Listener = (payload: never) => void
 
-/** Result of a read that found nothing usable. */
-const MISS: unique symbol = Symbol('miss')
-type Miss = typeof MISS
-
-const DEFAULT_TTL = 5 * 60_000
-const DEFAULT_TIMEOUT = 1_000
-const DEFAULT_MAX_KEY = 200
-// Keys whose full form and counters are remembered; past this the memo starts over (hot keys
-// come back at once, so a plain reset beats LRU bookkeeping on every read).
+// Keys whose full form and counters are remembered; past this the memo starts over (hot keys come
+// back at once, so a plain reset beats LRU bookkeeping on every read).
 const KEY_MEMO_LIMIT = 10_000
 const TAG_TTL_FLOOR = 30 * 24 * 60 * 60_000
 const MAX_TTL = 10 * 365 * 24 * 60 * 60_000
-const latin1 = (bytes: Uint8Array): string =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
 
 /** What a read needs to know about a key, computed once per key instead of once per read. */
 interface KeyInfo {
@@ -55,179 +49,146 @@ interface KeyInfo {
   counters: CacheCounters
 }
 
-interface ResolvedLease {
-  ttlMs: number
-  waitMs: number
-  pollMs: number
+/** Staleness rules of one getOrSet call, resolved from its options and the cache's. */
+interface StaleRules {
+  staleMs: number
+  graceMs: number
+  softTimeoutMs: number | undefined
 }
 
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error))
-}
+const latin1 = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
 
-function newEpoch(): string {
-  return `${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 10)}`
-}
+const newEpoch = (): string => `${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 10)}`
 
-/** Every option of a cache but the adapter, validated and resolved once. */
-interface Settings {
-  name: string
-  keyPrefix: string
-  version: string
-  ttlMs: number
-  nullTtlMs: number | undefined
-  jitter: number
-  timeoutMs: number
-  maxKeyLength: number
-  lease: ResolvedLease | undefined
-  threshold: number
-  cooldownMs: number
+const isFresh = (entry: Entry, now: number): boolean => entry.expiresAt === 0 || entry.expiresAt > now
+
+const isUsable = (entry: Entry, now: number): boolean => entry.staleUntil === 0 || entry.staleUntil > now
+
+function assertAdapter(adapter: unknown, cache: string, field: string): asserts adapter is AnyCacheAdapter {
+  const a = adapter as AnyCacheAdapter | null
+  if (
+    a === null ||
+    typeof a !== 'object' ||
+    typeof a.get !== 'function' ||
+    typeof a.set !== 'function' ||
+    typeof a.capabilities !== 'object'
+  ) {
+    throw new CacheError(
+      ErrorCodes.INVALID_CONFIG,
+      `cache "${cache}": option "${field}" must be a cache adapter such as memoryAdapter() or redisAdapter(), got ${typeof adapter}`,
+      { cache, field },
+    )
+  }
 }
 
 /**
- * Validates every option except the adapter, with errors that name the cache and the field. The
- * registry calls it before building any adapter, so a typo never leaves a connection open.
+ * The implementation behind {@link createCache}.
+ *
+ * Reads try the in-process L1 (when configured), then the store (L2), and fill L1 from L2 with the
+ * entry's remaining lifetime. Writes and invalidations go to both, and are announced on the
+ * invalidation bus so other instances drop their L1 copies. An entry lives in the store until its
+ * fresh TTL plus the longer of the stale-while-revalidate and grace windows has passed.
  */
-export function resolveSettings(options: Omit<CacheOptions, 'adapter'>): Settings {
-  if (options === null || typeof options !== 'object') {
-    throw new CacheError(ErrorCodes.INVALID_CONFIG, 'createCache: options must be an object')
-  }
-  const { keyPrefix } = options
-  const label = typeof options.name === 'string' && options.name ? options.name : String(keyPrefix)
-  const invalid = (field: string, why: string, got: unknown) =>
-    new CacheError(
-      ErrorCodes.INVALID_CONFIG,
-      `cache "${label}": option "${field}" ${why}, got ${JSON.stringify(got) ?? String(got)}`,
-      { cache: label, field },
-    )
-  if (typeof keyPrefix !== 'string' || keyPrefix.length === 0) {
-    throw invalid('keyPrefix', 'must be a non-empty string', keyPrefix)
-  }
-  if (keyPrefix.includes(':')) {
-    throw invalid('keyPrefix', 'must not contain ":" (it separates prefix, version and key)', keyPrefix)
-  }
-  const version = options.version ?? 1
-  if (
-    !(typeof version === 'number' && Number.isInteger(version) && version >= 0) &&
-    !(typeof version === 'string' && /^[A-Za-z0-9_.-]+$/.test(version))
-  ) {
-    throw invalid(
-      'version',
-      'must be a non-negative integer or a string of letters, digits, "_", "." and "-"',
-      version,
-    )
-  }
-  const where = (field: string) => ({ cache: label, field })
-  const jitter = options.jitter ?? 0
-  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) {
-    throw invalid('jitter', 'must be a number from 0 to 1 (the largest fraction cut from a TTL)', jitter)
-  }
-  const maxKeyLength = options.maxKeyLength ?? DEFAULT_MAX_KEY
-  if (!Number.isInteger(maxKeyLength) || maxKeyLength < 64) {
-    throw invalid('maxKeyLength', 'must be an integer of at least 64', maxKeyLength)
-  }
-  const timeoutMs =
-    options.timeout === undefined ? DEFAULT_TIMEOUT : parseDuration(options.timeout, where('timeout'))
-  if (timeoutMs < 1) throw invalid('timeout', 'must be at least 1ms', options.timeout)
-  const breaker = options.breaker
-  if (breaker !== undefined && breaker !== false && (breaker === null || typeof breaker !== 'object')) {
-    throw invalid('breaker', 'must be false or { threshold, cooldown }', breaker)
-  }
-  const threshold = breaker === false ? Number.POSITIVE_INFINITY : (breaker?.threshold ?? 5)
-  if (typeof threshold !== 'number' || !(threshold >= 1)) {
-    throw invalid('breaker.threshold', 'must be a number of at least 1', threshold)
-  }
-  return {
-    name: label,
-    keyPrefix,
-    version: String(version),
-    ttlMs: options.ttl === undefined ? DEFAULT_TTL : parseDuration(options.ttl, where('ttl')),
-    nullTtlMs: parseOptionalDuration(options.nullTtl, where('nullTtl')),
-    jitter,
-    timeoutMs,
-    maxKeyLength,
-    lease: resolveLease(options.lease, label, 'lease'),
-    threshold,
-    cooldownMs: breaker ? parseDuration(breaker.cooldown ?? '5s', where('breaker.cooldown')) : 5_000,
-  }
-}
-
-function resolveLease(
-  input: boolean | LeaseOptions | undefined,
-  cache: string,
-  field: string,
-): ResolvedLease | undefined {
-  if (input === undefined || input === false) return undefined
-  const options = input === true ? {} : input
-  const where = (name: string) => ({ cache, field: `${field}.${name}` })
-  return {
-    ttlMs: parseDuration(options.ttl ?? '10s', where('ttl')),
-    waitMs: parseDuration(options.wait ?? '5s', where('wait')),
-    pollMs: Math.max(1, parseDuration(options.pollInterval ?? '25ms', where('pollInterval'))),
-  }
-}
-
-/** The implementation behind {@link createCache}; exported for subclassing by tiered caches. */
 export class CacheImpl implements Cache {
   readonly name: string
   readonly keyPrefix: string
   readonly version: string
   readonly adapter: AnyCacheAdapter
+  /** The in-process first tier, when configured. */
+  readonly l1: AnyCacheAdapter | undefined
 
-  // The adapter as the core drives it: it stores whatever `Stored` form this cache produces.
+  // The adapters as the core drives them: they store whatever `Stored` form this cache produces.
   private readonly store: CacheAdapter<any>
+  private readonly near: CacheAdapter<any> | undefined
+  private readonly storeByRef: boolean
+  private readonly nearByRef: boolean
+  private readonly needsBytes: boolean
+  private readonly settings: Settings
+  private readonly guard: Guard
   private readonly base: string
   private readonly tagBase: string
   private readonly leaseBase: string
-  private readonly byReference: boolean
-  private readonly ttlMs: number
-  private readonly nullTtlMs: number | undefined
-  private readonly jitter: number
-  private readonly timeoutMs: number
-  private readonly maxKeyLength: number
-  private readonly lease: ResolvedLease | undefined
-  private readonly logger: CacheLogger | undefined
-  private readonly breaker: CircuitBreaker
   private readonly recorder = new StatsRecorder()
   private readonly inflight = new Map<string, Promise<unknown>>()
+  private readonly refreshing = new Map<string, Promise<unknown>>()
   private readonly keyInfos = new Map<string, KeyInfo>()
   private readonly listeners: { [E in CacheEventName]?: Array<(payload: CacheEvents[E]) => void> } = {}
+  private readonly bus: InvalidationBus | undefined
+  // L1 entries are served only while no invalidation can have been missed: with a bus, only while
+  // it is subscribed. Untrusted, L1 is consulted only when L2 cannot answer.
+  private nearTrusted: boolean
+  // Bumped by every invalidation that reaches L1; an L2 read that started before a bump must not
+  // fill L1, or it could put back a value the invalidation just removed.
+  private generation = 0
   private closed = false
 
   constructor(options: CacheOptions) {
     const settings = resolveSettings(options)
-    const adapter = options.adapter
-    if (
-      adapter === null ||
-      typeof adapter !== 'object' ||
-      typeof adapter.get !== 'function' ||
-      typeof adapter.set !== 'function' ||
-      typeof adapter.capabilities !== 'object'
-    ) {
-      throw new CacheError(
-        ErrorCodes.INVALID_CONFIG,
-        `cache "${settings.name}": option "adapter" must be a cache adapter such as memoryAdapter() or redisAdapter(), got ${typeof adapter}`,
-        { cache: settings.name, field: 'adapter' },
-      )
+    assertAdapter(options.adapter, settings.name, 'adapter')
+    if (options.l1 !== undefined) {
+      assertAdapter(options.l1, settings.name, 'l1')
+      if (options.l1.capabilities.shared) {
+        throw new CacheError(
+          ErrorCodes.INVALID_CONFIG,
+          `cache "${settings.name}": option "l1" must be an in-process adapter such as memoryAdapter(), got the shared "${options.l1.name}" adapter`,
+          { cache: settings.name, field: 'l1' },
+        )
+      }
     }
+    this.settings = settings
     this.name = settings.name
     this.keyPrefix = settings.keyPrefix
     this.version = settings.version
-    this.adapter = adapter
-    this.store = adapter
+    this.adapter = options.adapter
+    this.l1 = options.l1
+    this.store = options.adapter
+    this.near = options.l1
+    this.storeByRef = this.store.capabilities.byReference === true
+    this.nearByRef = this.near?.capabilities.byReference === true
+    this.needsBytes = !this.storeByRef || (this.near !== undefined && !this.nearByRef)
     this.base = `${this.keyPrefix}:${this.version}:`
     this.tagBase = `${this.keyPrefix}:${this.version}#tag:`
     this.leaseBase = `${this.keyPrefix}:${this.version}#lease:`
-    this.byReference = adapter.capabilities.byReference === true
-    this.ttlMs = settings.ttlMs
-    this.nullTtlMs = settings.nullTtlMs
-    this.jitter = settings.jitter
-    this.timeoutMs = settings.timeoutMs
-    this.maxKeyLength = settings.maxKeyLength
+    this.guard = new Guard(
+      this.name,
+      settings.timeoutMs,
+      settings.threshold,
+      settings.cooldownMs,
+      options.logger,
+      (operation, key, error) => {
+        this.recorder.add(key === undefined ? '' : prefixOf(key), 'errors')
+        this.emit('error', { operation, error, key })
+      },
+    )
     this.logger = options.logger
-    this.lease = settings.lease
-    this.breaker = new CircuitBreaker(this.name, settings.threshold, settings.cooldownMs, this.logger)
+
+    const canBus = typeof this.store.publish === 'function' && typeof this.store.subscribe === 'function'
+    if (settings.bus === true && (!canBus || this.near === undefined)) {
+      throw new CacheError(
+        ErrorCodes.INVALID_CONFIG,
+        `cache "${this.name}": option "bus" needs an "l1" and an adapter with pub/sub; "${this.store.name}" ${canBus ? 'has it, but there is no l1' : 'has no pub/sub'}`,
+        { cache: this.name, field: 'bus' },
+      )
+    }
+    const wantsBus = this.near !== undefined && canBus && (settings.bus ?? this.store.capabilities.pubsub)
+    this.nearTrusted = !wantsBus
+    if (wantsBus) {
+      this.bus = new InvalidationBus(
+        this.store,
+        `${this.keyPrefix}:${this.version}#bus`,
+        {
+          onInvalidation: (invalidation) => this.applyToNear(invalidation),
+          onStatus: (status) => this.busStatus(status),
+        },
+        this.logger,
+        this.name,
+      )
+      void this.bus.start()
+    }
   }
+
+  private readonly logger: CacheOptions['logger']
 
   // ---------------------------------------------------------------- keys
 
@@ -239,103 +200,9 @@ export class CacheImpl implements Cache {
         { cache: this.name },
       )
     }
-    return this.base + (key.length > this.maxKeyLength ? boundKey(key, this.maxKeyLength) : key)
-  }
-
-  // ---------------------------------------------------------------- reads
-
-  get<T = unknown>(key: string): Promise<T | undefined> {
-    try {
-      this.assertOpen()
-      const result = this.read(key, this.info(key))
-      if (result instanceof Promise)
-        return result.then((value) => (value === MISS ? undefined : (value as T)))
-      return Promise.resolve(result === MISS ? undefined : (result as T))
-    } catch (error) {
-      return Promise.reject(error)
-    }
-  }
-
-  async has(key: string): Promise<boolean> {
-    this.assertOpen()
-    return (await this.read(key, this.info(key), false)) !== MISS
-  }
-
-  async getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
-    this.assertOpen()
-    const fulls = this.fullKeys(keys)
-    if (fulls.length === 0) return []
-    const raws = await this.call('getMany', undefined, () => this.store.getMany(fulls))
-    const entries: Array<Entry | undefined> = fulls.map((_, i) =>
-      raws === MISS ? undefined : this.decode(raws[i]),
+    return (
+      this.base + (key.length > this.settings.maxKeyLength ? boundKey(key, this.settings.maxKeyLength) : key)
     )
-    const valid = await this.checkTags(entries)
-    const now = Date.now()
-    return entries.map((entry, i) => {
-      const key = keys[i]!
-      const info = this.info(key)
-      if (entry !== undefined && valid[i] && (entry.expiresAt === 0 || entry.expiresAt > now)) {
-        return this.hit(key, info, entry.value) as T
-      }
-      this.missed(key, info)
-      return undefined
-    })
-  }
-
-  /**
-   * One read: the fresh value, or MISS. Synchronous when the adapter answers synchronously and the
-   * entry is untagged, so in-process hits cost no extra microtask.
-   */
-  private read(key: string, info: KeyInfo, countIt = true): unknown {
-    // The hot path of every hit: no closure, no option objects, no promise for synchronous stores.
-    if (!this.breaker.allow()) return countIt ? this.missed(key, info) : MISS
-    let raw: Stored | undefined | Promise<Stored | undefined>
-    try {
-      raw = this.store.get(info.full)
-    } catch (error) {
-      this.failed('get', key, error)
-      return countIt ? this.missed(key, info) : MISS
-    }
-    if (raw instanceof Promise) {
-      return this.settle(raw, 'get', key, undefined).then((r) => this.interpret(key, info, r, countIt))
-    }
-    this.breaker.success()
-    return this.interpret(key, info, raw, countIt)
-  }
-
-  private interpret(key: string, info: KeyInfo, raw: Stored | undefined | Miss, countIt: boolean): unknown {
-    const entry = raw === MISS ? undefined : this.decode(raw)
-    if (entry === undefined || (entry.expiresAt !== 0 && entry.expiresAt <= Date.now())) {
-      return countIt ? this.missed(key, info) : MISS
-    }
-    if (entry.tags === undefined) return countIt ? this.hit(key, info, entry.value) : entry.value
-    const verdict = this.checkTags([entry])
-    const finish = (valid: boolean[]) => {
-      if (!valid[0]) return countIt ? this.missed(key, info) : MISS
-      return countIt ? this.hit(key, info, entry.value) : entry.value
-    }
-    return verdict instanceof Promise ? verdict.then(finish) : finish(verdict)
-  }
-
-  private hit(key: string, info: KeyInfo, value: unknown): unknown {
-    this.recorder.total.hits++
-    info.counters.hits++
-    if (this.debugOn()) this.logger!.debug!({ cache: this.name, key }, `cache hit ${this.name}:${key}`)
-    if (this.listeners.hit !== undefined) this.emit('hit', { key, prefix: prefixOf(key) })
-    return value
-  }
-
-  private missed(key: string, info: KeyInfo): Miss {
-    this.recorder.total.misses++
-    info.counters.misses++
-    if (this.debugOn()) this.logger!.debug!({ cache: this.name, key }, `cache miss ${this.name}:${key}`)
-    if (this.listeners.miss !== undefined) this.emit('miss', { key, prefix: prefixOf(key) })
-    return MISS
-  }
-
-  private debugOn(): boolean {
-    const logger = this.logger
-    return logger?.debug !== undefined && (logger.isLevelEnabled?.('debug') ?? true)
   }
 
   /** The stored form and counters of `key`, validated on first use and then remembered. */
@@ -350,9 +217,190 @@ export class CacheImpl implements Cache {
     return info
   }
 
-  private decode(raw: Stored | undefined): Entry | undefined {
+  // ---------------------------------------------------------------- reads
+
+  get<T = unknown>(key: string): Promise<T | undefined> {
+    try {
+      this.assertOpen()
+      const info = this.info(key)
+      const found = this.lookup(key, info)
+      if (found instanceof Promise)
+        return found.then((entry) => this.served(key, info, entry) as T | undefined)
+      return Promise.resolve(this.served(key, info, found) as T | undefined)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  async has(key: string): Promise<boolean> {
+    this.assertOpen()
+    const entry = await this.lookup(key, this.info(key), false)
+    return entry !== undefined && isFresh(entry, Date.now())
+  }
+
+  async getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
+    this.assertOpen()
+    const infos = this.infos(keys)
+    const entries = await this.lookupMany(keys, infos)
+    return entries.map((entry, i) => this.served(keys[i]!, infos[i]!, entry) as T | undefined)
+  }
+
+  /** A fresh entry's value (counted as a hit), or `undefined` (counted as a miss). */
+  private served(key: string, info: KeyInfo, entry: Entry | undefined): unknown {
+    if (entry !== undefined && isFresh(entry, Date.now())) return this.hit(key, info, entry.value)
+    this.missed(key, info)
+    return undefined
+  }
+
+  /**
+   * The entry for `key` — fresh, or stale but still within its stale/grace window — or undefined.
+   * The hot path of every hit: no closure and no promise when the tiers answer synchronously.
+   */
+  private lookup(
+    key: string,
+    info: KeyInfo,
+    fillNear = true,
+  ): Entry | undefined | Promise<Entry | undefined> {
+    let near: Entry | undefined
+    if (this.near !== undefined) {
+      near = this.nearGet(info.full)
+      if (near !== undefined && this.nearTrusted && isFresh(near, Date.now())) {
+        this.recorder.total.l1Hits++
+        info.counters.l1Hits++
+        return near
+      }
+    }
+    // An open circuit skips the store; L1, trusted or not, is then the best there is.
+    if (!this.guard.breaker.allow()) return near
+    const generation = this.generation
+    let raw: Stored | undefined | Promise<Stored | undefined>
+    try {
+      raw = this.store.get(info.full)
+    } catch (error) {
+      this.guard.fail('get', key, error)
+      return near
+    }
+    if (raw instanceof Promise) {
+      return this.guard
+        .settle(raw, 'get', key)
+        .then((settled) => this.fromStore(settled, near, generation, info.full, fillNear))
+    }
+    this.guard.breaker.success()
+    return this.fromStore(raw, near, generation, info.full, fillNear)
+  }
+
+  private fromStore(
+    raw: Stored | undefined | Miss,
+    near: Entry | undefined,
+    generation: number,
+    full: string,
+    fillNear: boolean,
+  ): Entry | undefined | Promise<Entry | undefined> {
+    // The store failed: an L1 copy, even an untrusted one, beats nothing while the store is down.
+    if (raw === MISS) return near
+    const entry = this.decode(raw, this.storeByRef)
+    if (entry === undefined || !isUsable(entry, Date.now())) return this.nearTrusted ? near : undefined
+    if (entry.tags === undefined) return fillNear ? this.adopt(full, entry, raw as Stored, generation) : entry
+    const verdict = this.checkTags([entry])
+    const finish = (valid: boolean[]) => {
+      if (!valid[0]) return undefined
+      return fillNear ? this.adopt(full, entry, raw as Stored, generation) : entry
+    }
+    return verdict instanceof Promise ? verdict.then(finish) : finish(verdict)
+  }
+
+  /** Copies an entry read from L2 into L1, unless an invalidation arrived while it was read. */
+  private adopt(full: string, entry: Entry, raw: Stored, generation: number): Entry {
+    if (this.near !== undefined && generation === this.generation) {
+      const bytes = this.storeByRef ? undefined : (raw as Uint8Array)
+      this.nearPut(full, entry, bytes, entry.staleUntil === 0 ? undefined : entry.staleUntil - Date.now())
+    }
+    return entry
+  }
+
+  private async lookupMany(
+    keys: readonly string[],
+    infos: readonly KeyInfo[],
+  ): Promise<Array<Entry | undefined>> {
+    const now = Date.now()
+    const found: Array<Entry | undefined> = new Array(keys.length).fill(undefined)
+    const nearFound: Array<Entry | undefined> = new Array(keys.length).fill(undefined)
+    const wanted: number[] = []
+    for (let i = 0; i < keys.length; i++) {
+      const near = this.near === undefined ? undefined : this.nearGet(infos[i]!.full)
+      if (near !== undefined && this.nearTrusted && isFresh(near, now)) {
+        this.recorder.total.l1Hits++
+        infos[i]!.counters.l1Hits++
+        found[i] = near
+      } else {
+        nearFound[i] = near
+        wanted.push(i)
+      }
+    }
+    if (wanted.length === 0) return found
+    const generation = this.generation
+    const fulls = wanted.map((i) => infos[i]!.full)
+    const raws = await this.guard.call('getMany', undefined, () => this.store.getMany(fulls))
+    if (raws === MISS) {
+      for (const i of wanted) found[i] = nearFound[i]
+      return found
+    }
+    const entries = wanted.map((_, j) => {
+      const entry = this.decode(raws[j], this.storeByRef)
+      return entry !== undefined && isUsable(entry, now) ? entry : undefined
+    })
+    const valid = await this.checkTags(entries)
+    wanted.forEach((i, j) => {
+      const entry = entries[j]
+      if (entry !== undefined && valid[j]) found[i] = this.adopt(fulls[j]!, entry, raws[j]!, generation)
+      else found[i] = this.nearTrusted ? nearFound[i] : undefined
+    })
+    return found
+  }
+
+  private nearGet(full: string): Entry | undefined {
+    let raw: unknown
+    try {
+      raw = this.near!.get(full)
+    } catch {
+      return undefined
+    }
+    // L1 must answer synchronously; a promise (a misconfigured L1) counts as absent.
+    if (raw === undefined || raw instanceof Promise) return undefined
+    const entry = this.decode(raw as Stored, this.nearByRef)
+    return entry !== undefined && isUsable(entry, Date.now()) ? entry : undefined
+  }
+
+  private nearPut(
+    full: string,
+    entry: Entry,
+    bytes: Uint8Array | undefined,
+    ttlMs: number | undefined,
+  ): void {
+    if (this.near === undefined || (ttlMs !== undefined && ttlMs <= 0)) return
+    try {
+      const stored = this.nearByRef ? entry : (bytes ?? encodeEntry(entry, full, this.name))
+      void this.near.set(full, stored, ttlMs === undefined ? undefined : Math.ceil(ttlMs))
+    } catch {
+      // L1 is an optimisation: failing to fill it must never fail a read or a write.
+    }
+  }
+
+  private decode(raw: Stored | undefined, byRef: boolean): Entry | undefined {
     if (raw === undefined || raw === null) return undefined
-    if (this.byReference) return raw as Entry
+    // By reference, only entries this core wrote are usable; anything else is foreign data.
+    if (byRef) {
+      const entry = raw as Entry
+      if (
+        typeof entry === 'object' &&
+        typeof entry.expiresAt === 'number' &&
+        typeof entry.staleUntil === 'number'
+      ) {
+        return entry
+      }
+      this.recorder.undecodable++
+      return undefined
+    }
     const entry = decodeEntry(raw as Uint8Array)
     if (entry === undefined) this.recorder.undecodable++
     return entry
@@ -374,8 +422,7 @@ export class CacheImpl implements Cache {
         }
       }
     }
-    const all = entries.map(() => true)
-    if (tagKeys.length === 0) return all
+    if (tagKeys.length === 0) return entries.map(() => true)
     const judge = (raws: Array<Stored | undefined> | Miss): boolean[] =>
       entries.map((entry) => {
         if (entry?.tags === undefined) return true
@@ -385,80 +432,19 @@ export class CacheImpl implements Cache {
           return current !== undefined && this.epochOf(current) === epoch
         })
       })
-    const raws = this.call('getMany', undefined, () => this.store.getMany(tagKeys))
+    const raws = this.guard.call('getMany', undefined, () => this.store.getMany(tagKeys))
     return raws instanceof Promise ? raws.then(judge) : judge(raws as Stored[] | Miss)
   }
 
   private epochOf(stored: Stored): string {
-    return this.byReference ? String(stored) : latin1(stored as Uint8Array)
+    return this.storeByRef ? String(stored) : latin1(stored as Uint8Array)
   }
 
-  // ---------------------------------------------------------------- writes
-
-  async set<T>(key: string, value: T, options?: SetOptions): Promise<boolean> {
-    this.assertOpen()
-    const full = this.fullKey(key)
-    const ttlMs = this.ttlOf(options?.ttl, 'ttl')
-    const tags = this.validTags(options?.tags)
-    if (ttlMs === 0) return true
-    // Encode before anything touches the store, so a bad value leaves nothing half-written.
-    const entry = this.entryOf(value, ttlMs)
-    let stored = this.toStored(entry, key)
-    if (tags) {
-      const stamps = await this.stampTags(tags, ttlMs)
-      if (stamps === undefined) return false
-      entry.tags = stamps
-      stored = this.toStored(entry, key)
-    }
-    const ok = (await this.call('set', key, () => this.store.set(full, stored, ttlMs))) !== MISS
-    if (ok) this.counted('sets', key)
-    return ok
+  private epochStored(epoch: string): Stored {
+    return (this.storeByRef ? epoch : Buffer.from(epoch, 'latin1')) as Stored
   }
 
-  async setMany(entries: readonly SetManyEntry[]): Promise<boolean> {
-    this.assertOpen()
-    if (!Array.isArray(entries)) {
-      throw new CacheError(
-        ErrorCodes.INVALID_CONFIG,
-        `cache "${this.name}": setMany takes an array of { key, value }`,
-        {
-          cache: this.name,
-        },
-      )
-    }
-    // Validate and encode every entry first: one bad value rejects the batch before any write.
-    const prepared = entries.map((item) => {
-      const full = this.fullKey(item.key)
-      const ttlMs = this.ttlOf(item.ttl, 'ttl')
-      const entry = this.entryOf(item.value, ttlMs)
-      return {
-        key: item.key,
-        full,
-        ttlMs,
-        entry,
-        stored: this.toStored(entry, item.key),
-        tags: this.validTags(item.tags),
-      }
-    })
-    const allTags = [...new Set(prepared.flatMap((p) => p.tags ?? []))]
-    if (allTags.length > 0) {
-      const stamps = await this.stampTags(allTags, Math.max(...prepared.map((p) => p.ttlMs)))
-      if (stamps === undefined) return false
-      const epochs = new Map(stamps)
-      for (const p of prepared) {
-        if (p.tags === undefined) continue
-        p.entry.tags = p.tags.map((tag): TagStamp => [tag, epochs.get(tag)!])
-        p.stored = this.toStored(p.entry, p.key)
-      }
-    }
-    const batch = prepared
-      .filter((p) => p.ttlMs > 0)
-      .map((p) => ({ key: p.full, value: p.stored, ttlMs: p.ttlMs }))
-    if (batch.length === 0) return true
-    const ok = (await this.call('setMany', undefined, () => this.store.setMany(batch as never))) !== MISS
-    if (ok) for (const p of prepared) if (p.ttlMs > 0) this.counted('sets', p.key)
-    return ok
-  }
+  // ---------------------------------------------------------------- getOrSet
 
   async getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
     this.assertOpen()
@@ -477,17 +463,15 @@ export class CacheImpl implements Cache {
     const full = info.full
     const joined = this.inflight.get(full)
     if (joined !== undefined) return joined as Promise<T>
-    const first = this.read(key, info)
-    if (!(first instanceof Promise) && first !== MISS) return first as T
+    const first = this.lookup(key, info)
+    if (!(first instanceof Promise) && first !== undefined && isFresh(first, Date.now())) {
+      return this.hit(key, info, first.value) as T
+    }
     // From here on, concurrent callers for this key share one read and at most one loader run.
     const run = (async () => {
-      const value = first instanceof Promise ? await first : first
-      if (value !== MISS) return value as T
-      const lease =
-        options?.lease === undefined ? this.lease : resolveLease(options.lease, this.name, 'lease')
-      return lease && this.adapter.capabilities.atomicSetIfAbsent && this.store.setIfAbsent
-        ? this.loadWithLease(key, info, loader, options, lease)
-        : this.load(key, loader, options)
+      const entry = first instanceof Promise ? await first : first
+      if (entry !== undefined && isFresh(entry, Date.now())) return this.hit(key, info, entry.value) as T
+      return this.resolveMiss(key, info, entry, loader, options)
     })()
     this.inflight.set(full, run)
     const forget = () => this.inflight.delete(full)
@@ -495,11 +479,114 @@ export class CacheImpl implements Cache {
     return run
   }
 
+  /**
+   * A miss, or a stale entry: serve it stale while one background refresh runs (within the
+   * stale-while-revalidate window), or load — falling back to the stale value within the grace window
+   * when the loader fails or, with a soft timeout, is slow.
+   */
+  private async resolveMiss<T>(
+    key: string,
+    info: KeyInfo,
+    stale: Entry | undefined,
+    loader: () => T | Promise<T>,
+    options: GetOrSetOptions<T> | undefined,
+  ): Promise<T> {
+    const rules = this.staleRules(options)
+    const now = Date.now()
+    if (stale !== undefined && stale.expiresAt + rules.staleMs > now) {
+      this.staleHit(key, info)
+      this.refresh(key, info, loader, options, rules)
+      return stale.value as T
+    }
+    this.missed(key, info)
+    const loading = this.loadOnce(key, info, loader, options, rules)
+    const fallback = stale !== undefined && stale.expiresAt + rules.graceMs > now ? stale : undefined
+    if (fallback === undefined) return loading
+    try {
+      if (rules.softTimeoutMs === undefined) return await loading
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const slow = new Promise<typeof MISS>((resolve) => {
+        timer = setTimeout(() => resolve(MISS), rules.softTimeoutMs)
+      })
+      const first = await Promise.race([loading, slow]).finally(() => clearTimeout(timer))
+      if (first !== MISS) return first as T
+      // Slow loader: answer with the stale value; the load goes on and stores its result.
+      loading.catch(() => {})
+      this.staleHit(key, info)
+      return fallback.value as T
+    } catch (error) {
+      this.logger?.warn?.(
+        { cache: this.name, key, err: error },
+        `cache "${this.name}": loader for "${key}" failed, serving the stale value within its grace period`,
+      )
+      this.staleHit(key, info)
+      return fallback.value as T
+    }
+  }
+
+  /** Runs at most one load per key at a time, whether a caller waits for it or it refreshes in the background. */
+  private loadOnce<T>(
+    key: string,
+    info: KeyInfo,
+    loader: () => T | Promise<T>,
+    options: GetOrSetOptions<T> | undefined,
+    rules: StaleRules,
+  ): Promise<T> {
+    const running = this.refreshing.get(info.full)
+    if (running !== undefined) return running as Promise<T>
+    const lease =
+      options?.lease === undefined ? this.settings.lease : resolveLease(options.lease, this.name, 'lease')
+    const loading =
+      lease && this.store.capabilities.atomicSetIfAbsent && this.store.setIfAbsent
+        ? this.loadWithLease(key, info, loader, options, rules, lease)
+        : this.load(key, loader, options, rules)
+    this.refreshing.set(info.full, loading)
+    const forget = () => this.refreshing.delete(info.full)
+    loading.then(forget, forget)
+    return loading
+  }
+
+  private refresh<T>(
+    key: string,
+    info: KeyInfo,
+    loader: () => T | Promise<T>,
+    options: GetOrSetOptions<T> | undefined,
+    rules: StaleRules,
+  ): void {
+    this.loadOnce(key, info, loader, options, rules).catch((error) => {
+      this.logger?.warn?.(
+        { cache: this.name, key, err: error },
+        `cache "${this.name}": background refresh of "${key}" failed; the stale value stays until its window ends`,
+      )
+    })
+  }
+
+  private staleRules(options: GetOrSetOptions<any> | undefined): StaleRules {
+    if (
+      options === undefined ||
+      (options.staleWhileRevalidate === undefined &&
+        options.grace === undefined &&
+        options.softTimeout === undefined)
+    ) {
+      return this.settings
+    }
+    const where = (field: string) => ({ cache: this.name, field })
+    return {
+      staleMs:
+        parseOptionalDuration(options.staleWhileRevalidate, where('staleWhileRevalidate')) ??
+        this.settings.staleMs,
+      graceMs: parseOptionalDuration(options.grace, where('grace')) ?? this.settings.graceMs,
+      softTimeoutMs:
+        parseOptionalDuration(options.softTimeout, where('softTimeout')) ?? this.settings.softTimeoutMs,
+    }
+  }
+
   /** Runs the loader and stores its result by the rules: errors never cached, null cached with nullTtl. */
   private async load<T>(
     key: string,
     loader: () => T | Promise<T>,
     options: GetOrSetOptions<T> | undefined,
+    rules: StaleRules,
   ): Promise<T> {
     const started = performance.now()
     let value: T
@@ -509,12 +596,17 @@ export class CacheImpl implements Cache {
       this.recorder.load(prefixOf(key), performance.now() - started)
     }
     if (options?.condition && !options.condition(value)) return value
-    const isNull = value === null || value === undefined
-    const nullTtl = options?.nullTtl ?? (isNull && this.nullTtlMs !== undefined ? this.nullTtlMs : undefined)
-    const ttl = isNull && nullTtl !== undefined ? nullTtl : options?.ttl
     const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
-    await this.set(key, value, { ttl, tags })
+    await this.write(key, value, this.ttlFor(value, options), tags, rules)
     return value
+  }
+
+  private ttlFor<T>(
+    value: T,
+    options: { ttl?: Duration; nullTtl?: Duration } | undefined,
+  ): Duration | undefined {
+    if (value !== null && value !== undefined) return options?.ttl
+    return options?.nullTtl ?? this.settings.nullTtlMs ?? options?.ttl
   }
 
   /**
@@ -526,54 +618,251 @@ export class CacheImpl implements Cache {
     info: KeyInfo,
     loader: () => T | Promise<T>,
     options: GetOrSetOptions<T> | undefined,
+    rules: StaleRules,
     lease: ResolvedLease,
   ): Promise<T> {
     const leaseKey = this.leaseBase + info.full.slice(this.base.length)
-    const token = newEpoch()
-    const stored = this.byReference ? token : Buffer.from(token, 'latin1')
+    const token = this.epochStored(newEpoch())
     const deadline = Date.now() + lease.waitMs
+    const freshValue = async (): Promise<{ value: T } | undefined> => {
+      const entry = await this.lookup(key, info)
+      return entry !== undefined && isFresh(entry, Date.now()) ? { value: entry.value as T } : undefined
+    }
     for (;;) {
-      const acquired = await this.call('setIfAbsent', key, () =>
-        this.store.setIfAbsent!(leaseKey, stored, lease.ttlMs),
+      const acquired = await this.guard.call('setIfAbsent', key, () =>
+        this.store.setIfAbsent!(leaseKey, token, lease.ttlMs),
       )
-      if (acquired === MISS) return this.load(key, loader, options)
+      if (acquired === MISS) return this.load(key, loader, options, rules)
       if (acquired) {
         try {
           // The previous holder may have written the value between our read and our lease.
-          const value = await this.read(key, info, false)
-          if (value !== MISS) return value as T
-          return await this.load(key, loader, options)
+          const found = await freshValue()
+          if (found !== undefined) return found.value
+          return await this.load(key, loader, options, rules)
         } finally {
-          await this.call('deleteIfEquals', key, () => this.store.deleteIfEquals!(leaseKey, stored))
+          await this.guard.call('deleteIfEquals', key, () => this.store.deleteIfEquals!(leaseKey, token))
         }
       }
       while (Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, lease.pollMs))
-        const value = await this.read(key, info, false)
-        if (value !== MISS) return this.hit(key, info, value) as T
-        const holder = await this.call('get', key, () => this.store.get(leaseKey))
+        const found = await freshValue()
+        if (found !== undefined) return found.value
+        const holder = await this.guard.call('get', key, () => this.store.get(leaseKey))
         if (holder === undefined) break
       }
-      if (Date.now() >= deadline) return this.load(key, loader, options)
+      if (Date.now() >= deadline) return this.load(key, loader, options, rules)
     }
+  }
+
+  async getOrSetMany<T>(
+    keys: readonly string[],
+    loader: BatchLoader<T>,
+    options?: GetOrSetOptions<T>,
+  ): Promise<T[]> {
+    this.assertOpen()
+    if (typeof loader !== 'function') {
+      throw new CacheError(
+        ErrorCodes.INVALID_CONFIG,
+        `cache "${this.name}": getOrSetMany needs a batch loader function`,
+        {
+          cache: this.name,
+          field: 'loader',
+        },
+      )
+    }
+    const infos = this.infos(keys)
+    const results: Array<T | Promise<T>> = new Array(keys.length)
+    // Positions per full key: a key asked for twice is read and loaded once.
+    const positions = new Map<string, number[]>()
+    for (let i = 0; i < keys.length; i++) {
+      const full = infos[i]!.full
+      const joined = this.inflight.get(full)
+      if (joined !== undefined) results[i] = joined as Promise<T>
+      else positions.set(full, [...(positions.get(full) ?? []), i])
+    }
+    const firsts = [...positions.values()].map((at) => at[0]!)
+    const entries = await this.lookupMany(
+      firsts.map((i) => keys[i]!),
+      firsts.map((i) => infos[i]!),
+    )
+    const missing: number[] = []
+    firsts.forEach((i, j) => {
+      const entry = entries[j]
+      if (entry !== undefined && isFresh(entry, Date.now())) {
+        const value = this.hit(keys[i]!, infos[i]!, entry.value) as T
+        for (const at of positions.get(infos[i]!.full)!) results[at] = value
+      } else {
+        missing.push(i)
+      }
+    })
+    if (missing.length > 0) {
+      const batch = this.loadBatch(
+        missing.map((i) => keys[i]!),
+        missing.map((i) => infos[i]!),
+        loader,
+        options,
+      )
+      missing.forEach((i, j) => {
+        const one = batch.then((values) => values[j] as T)
+        this.inflight.set(infos[i]!.full, one)
+        const forget = () => this.inflight.delete(infos[i]!.full)
+        one.then(forget, forget)
+        for (const at of positions.get(infos[i]!.full)!) results[at] = one
+      })
+    }
+    return Promise.all(results)
+  }
+
+  /** One loader call for every missing key, then one batched write of what it returned. */
+  private async loadBatch<T>(
+    keys: string[],
+    infos: KeyInfo[],
+    loader: BatchLoader<T>,
+    options: GetOrSetOptions<T> | undefined,
+  ): Promise<T[]> {
+    keys.forEach((key, i) => this.missed(key, infos[i]!))
+    const started = performance.now()
+    let result: Awaited<ReturnType<BatchLoader<T>>>
+    try {
+      result = await loader(keys)
+    } finally {
+      const elapsed = performance.now() - started
+      for (const key of keys) this.recorder.load(prefixOf(key), elapsed / keys.length)
+    }
+    let values: T[]
+    if (Array.isArray(result)) {
+      if (result.length !== keys.length) {
+        throw new CacheError(
+          ErrorCodes.BATCH_RESULT,
+          `cache "${this.name}": the batch loader was asked for ${keys.length} keys and returned ${result.length} values; return one value per key, in order, or a Map from key to value`,
+          { cache: this.name },
+        )
+      }
+      values = result as T[]
+    } else if (result instanceof Map) {
+      values = keys.map((key) => (result as ReadonlyMap<string, T>).get(key) as T)
+    } else {
+      throw new CacheError(
+        ErrorCodes.BATCH_RESULT,
+        `cache "${this.name}": the batch loader must return an array (one value per key) or a Map, got ${typeof result}`,
+        { cache: this.name },
+      )
+    }
+    const entries: SetManyEntry[] = []
+    values.forEach((value, i) => {
+      if (options?.condition && !options.condition(value)) return
+      const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
+      entries.push({ key: keys[i]!, value, ttl: this.ttlFor(value, options), tags })
+    })
+    if (entries.length > 0) await this.setMany(entries)
+    return values
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async set<T>(key: string, value: T, options?: SetOptions): Promise<boolean> {
+    this.assertOpen()
+    return this.write(key, value, options?.ttl, this.validTags(options?.tags), this.settings)
+  }
+
+  /** Encodes, stamps tags, writes L2 then L1, and tells other instances to drop their L1 copy. */
+  private async write(
+    key: string,
+    value: unknown,
+    ttl: Duration | undefined,
+    tags: readonly string[] | undefined,
+    rules: StaleRules,
+  ): Promise<boolean> {
+    const info = this.info(key)
+    const ttlMs = this.ttlOf(ttl)
+    if (ttlMs === 0) return true
+    // Encode before anything touches a store, so a bad value leaves nothing half-written.
+    const entry = this.entryOf(value, ttlMs, rules)
+    let bytes = this.needsBytes ? encodeEntry(entry, key, this.name) : undefined
+    if (tags !== undefined && tags.length > 0) {
+      const stamps = await this.stampTags(tags, ttlMs)
+      if (stamps === undefined) return false
+      entry.tags = stamps
+      if (bytes !== undefined) bytes = encodeEntry(entry, key, this.name)
+    }
+    const lifetime = entry.staleUntil === 0 ? undefined : entry.staleUntil - entry.createdAt
+    const stored = this.storeByRef ? entry : bytes
+    const ok = (await this.guard.call('set', key, () => this.store.set(info.full, stored, lifetime))) !== MISS
+    this.generation++
+    this.nearPut(info.full, entry, bytes, lifetime)
+    if (this.bus !== undefined) await this.bus.publish({ keys: [info.full] })
+    if (ok) this.counted('sets', key, info)
+    return ok
+  }
+
+  async setMany(entries: readonly SetManyEntry[]): Promise<boolean> {
+    this.assertOpen()
+    if (!Array.isArray(entries)) {
+      throw new CacheError(
+        ErrorCodes.INVALID_CONFIG,
+        `cache "${this.name}": setMany takes an array of { key, value }`,
+        {
+          cache: this.name,
+        },
+      )
+    }
+    // Validate and encode every entry first: one bad value rejects the batch before any write.
+    const prepared = entries.map((item) => {
+      const info = this.info(item.key)
+      const ttlMs = this.ttlOf(item.ttl)
+      const entry = this.entryOf(item.value, ttlMs, this.settings)
+      const bytes = this.needsBytes ? encodeEntry(entry, item.key, this.name) : undefined
+      return { key: item.key, info, ttlMs, entry, bytes, tags: this.validTags(item.tags) }
+    })
+    const allTags = [...new Set(prepared.flatMap((p) => p.tags ?? []))]
+    if (allTags.length > 0) {
+      const stamps = await this.stampTags(allTags, Math.max(...prepared.map((p) => p.ttlMs)))
+      if (stamps === undefined) return false
+      const epochs = new Map(stamps)
+      for (const p of prepared) {
+        if (p.tags === undefined) continue
+        p.entry.tags = p.tags.map((tag): TagStamp => [tag, epochs.get(tag)!])
+        if (p.bytes !== undefined) p.bytes = encodeEntry(p.entry, p.key, this.name)
+      }
+    }
+    const kept = prepared.filter((p) => p.ttlMs > 0)
+    if (kept.length === 0) return true
+    const lifetime = (p: (typeof kept)[number]) =>
+      p.entry.staleUntil === 0 ? undefined : p.entry.staleUntil - p.entry.createdAt
+    const batch = kept.map((p) => ({
+      key: p.info.full,
+      value: this.storeByRef ? p.entry : p.bytes,
+      ttlMs: lifetime(p),
+    }))
+    const ok = (await this.guard.call('setMany', undefined, () => this.store.setMany(batch))) !== MISS
+    this.generation++
+    for (const p of kept) this.nearPut(p.info.full, p.entry, p.bytes, lifetime(p))
+    if (this.bus !== undefined) await this.bus.publish({ keys: kept.map((p) => p.info.full) })
+    if (ok) for (const p of kept) this.counted('sets', p.key, p.info)
+    return ok
   }
 
   // ---------------------------------------------------------------- invalidation
 
   async delete(key: string): Promise<boolean> {
     this.assertOpen()
-    const full = this.fullKey(key)
-    const removed = await this.must('delete', key, () => this.store.delete(full))
-    this.counted('deletes', key)
+    const info = this.info(key)
+    const removed = await this.invalidate({ keys: [info.full] }, 'delete', key, () =>
+      this.store.delete(info.full),
+    )
+    this.counted('deletes', key, info)
     return removed
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
     this.assertOpen()
-    const fulls = this.fullKeys(keys)
-    if (fulls.length === 0) return 0
-    const removed = await this.must('deleteMany', undefined, () => this.store.deleteMany(fulls))
-    for (const key of keys) this.counted('deletes', key)
+    const infos = this.infos(keys)
+    if (infos.length === 0) return 0
+    const fulls = infos.map((info) => info.full)
+    const removed = await this.invalidate({ keys: fulls }, 'deleteMany', undefined, () =>
+      this.store.deleteMany(fulls),
+    )
+    keys.forEach((key, i) => this.counted('deletes', key, infos[i]!))
     return removed
   }
 
@@ -586,8 +875,9 @@ export class CacheImpl implements Cache {
         { cache: this.name },
       )
     }
-    const removed = await this.must('deletePattern', undefined, () =>
-      this.store.deleteByPattern(escapeGlob(this.base) + pattern),
+    const full = escapeGlob(this.base) + pattern
+    const removed = await this.invalidate({ pattern: full }, 'deletePattern', undefined, () =>
+      this.store.deleteByPattern(full),
     )
     this.recorder.add(prefixOf(pattern), 'deletes', removed)
     this.emit('delete', { key: pattern, prefix: prefixOf(pattern) })
@@ -599,19 +889,75 @@ export class CacheImpl implements Cache {
     const valid = this.validTags(tags) ?? []
     if (valid.length === 0) return
     // A new epoch per tag: every entry stamped with an older one now reads as a miss, on every process.
+    // L1 copies are not checked against epochs on each hit, so every L1 drops its entries instead.
     const batch = valid.map((tag) => ({
       key: this.tagBase + tag,
-      value: this.byReference ? newEpoch() : Buffer.from(newEpoch(), 'latin1'),
+      value: this.epochStored(newEpoch()),
       ttlMs: this.tagTtl(0),
     }))
-    await this.must('invalidateTags', undefined, () => this.store.setMany(batch as never))
+    await this.invalidate({ all: true }, 'invalidateTags', undefined, () => this.store.setMany(batch))
     for (const tag of valid) this.emit('delete', { key: `tag:${tag}`, prefix: `tag:${tag}` })
   }
 
   async clear(): Promise<void> {
     this.assertOpen()
-    await this.must('clear', undefined, () => this.store.clear(this.base))
+    await this.invalidate({ all: true }, 'clear', undefined, () => this.store.clear(this.base))
     this.emit('delete', { key: '*', prefix: '*' })
+  }
+
+  /**
+   * Applies an invalidation to L1, to the store and to every other instance's L1. L1 goes first and
+   * regardless of the store, so this instance never serves what it was told to remove; a store
+   * failure still rejects, because the caller must know the entries may remain there.
+   */
+  private async invalidate<R>(
+    invalidation: Invalidation,
+    operation: string,
+    key: string | undefined,
+    run: () => R | Promise<R>,
+  ): Promise<R> {
+    this.applyToNear(invalidation)
+    let failure: Error | undefined
+    const result = await this.guard.call(operation, key, run, (error) => {
+      failure = error
+    })
+    if (this.bus !== undefined) await this.bus.publish(invalidation)
+    if (result !== MISS) return result as R
+    throw new CacheError(
+      ErrorCodes.ADAPTER,
+      `cache "${this.name}": ${operation} could not reach the store (${failure?.message ?? 'circuit open'}); the entries may still be there`,
+      { cache: this.name, key, cause: failure },
+    )
+  }
+
+  private applyToNear(invalidation: Invalidation): void {
+    this.generation++
+    const near = this.near
+    if (near === undefined) return
+    try {
+      if (invalidation.all) void near.clear(this.base)
+      if (invalidation.keys !== undefined && invalidation.keys.length > 0)
+        void near.deleteMany(invalidation.keys)
+      if (invalidation.pattern !== undefined) void near.deleteByPattern(invalidation.pattern)
+    } catch {
+      // An in-process store that throws on delete is broken beyond repair; stop trusting it.
+      this.nearTrusted = false
+    }
+  }
+
+  private busStatus(status: AdapterStatus): void {
+    // Whatever happened while the subscription was down is unknown: start L1 over either way.
+    this.applyToNear({ all: true })
+    const trusted = status === 'ready'
+    if (trusted !== this.nearTrusted) {
+      this.logger?.warn?.(
+        { cache: this.name, status },
+        trusted
+          ? `cache "${this.name}": invalidation bus connected, in-process tier in use`
+          : `cache "${this.name}": invalidation bus lost, in-process tier bypassed until it reconnects`,
+      )
+    }
+    this.nearTrusted = trusted
   }
 
   // ---------------------------------------------------------------- observability and lifecycle
@@ -621,19 +967,19 @@ export class CacheImpl implements Cache {
     const reads = total.hits + total.misses
     return {
       name: this.name,
-      adapter: this.adapter.name,
+      adapter: this.near === undefined ? this.store.name : `${this.near.name}+${this.store.name}`,
       ...total,
       hitRate: reads === 0 ? 0 : total.hits / reads,
       undecodable: this.recorder.undecodable,
-      circuit: this.breaker.state,
+      circuit: this.guard.breaker.state,
       byPrefix,
     }
   }
 
   status(): AdapterStatus {
     if (this.closed) return 'closed'
-    if (this.breaker.state === 'open') return 'unavailable'
-    return this.adapter.status?.() ?? 'ready'
+    if (this.guard.breaker.state === 'open') return 'unavailable'
+    return this.store.status?.() ?? 'ready'
   }
 
   on<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {
@@ -652,7 +998,8 @@ export class CacheImpl implements Cache {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    await this.adapter.close()
+    await this.bus?.close()
+    await Promise.all([this.store.close(), this.near?.close()])
   }
 
   // ---------------------------------------------------------------- internals
@@ -663,19 +1010,20 @@ export class CacheImpl implements Cache {
     }
   }
 
-  private fullKeys(keys: readonly string[]): string[] {
+  private infos(keys: readonly string[]): KeyInfo[] {
     if (!Array.isArray(keys)) {
       throw new CacheError(ErrorCodes.INVALID_KEY, `cache "${this.name}": keys must be an array of strings`, {
         cache: this.name,
       })
     }
-    return keys.map((key) => this.fullKey(key))
+    return keys.map((key) => this.info(key))
   }
 
-  private ttlOf(ttl: Duration | undefined, field: string): number {
-    const ms = ttl === undefined ? this.ttlMs : parseDuration(ttl, { cache: this.name, field })
-    if (ms === 0 || this.jitter === 0) return ms
-    return Math.max(1, Math.round(ms * (1 - Math.random() * this.jitter)))
+  private ttlOf(ttl: Duration | undefined): number {
+    const ms =
+      ttl === undefined ? this.settings.ttlMs : parseDuration(ttl, { cache: this.name, field: 'ttl' })
+    if (ms === 0 || this.settings.jitter === 0) return ms
+    return Math.max(1, Math.round(ms * (1 - Math.random() * this.settings.jitter)))
   }
 
   private tagTtl(entryTtlMs: number): number {
@@ -701,7 +1049,7 @@ export class CacheImpl implements Cache {
   /** The current epoch of each tag, creating missing ones; undefined when the store failed. */
   private async stampTags(tags: readonly string[], entryTtlMs: number): Promise<TagStamp[] | undefined> {
     const keys = tags.map((tag) => this.tagBase + tag)
-    const raws = await this.call('getMany', undefined, () => this.store.getMany(keys))
+    const raws = await this.guard.call('getMany', undefined, () => this.store.getMany(keys))
     if (raws === MISS) return undefined
     const stamps: TagStamp[] = []
     for (let i = 0; i < tags.length; i++) {
@@ -711,122 +1059,61 @@ export class CacheImpl implements Cache {
         continue
       }
       const epoch = newEpoch()
-      const stored = this.byReference ? epoch : Buffer.from(epoch, 'latin1')
+      const stored = this.epochStored(epoch)
       const ttl = this.tagTtl(entryTtlMs)
       const created = this.store.setIfAbsent
-        ? await this.call('setIfAbsent', undefined, () => this.store.setIfAbsent!(keys[i]!, stored, ttl))
-        : (await this.call('set', undefined, () => this.store.set(keys[i]!, stored, ttl))) !== MISS
+        ? await this.guard.call('setIfAbsent', undefined, () =>
+            this.store.setIfAbsent!(keys[i]!, stored, ttl),
+          )
+        : (await this.guard.call('set', undefined, () => this.store.set(keys[i]!, stored, ttl))) !== MISS
       if (created === MISS) return undefined
       if (created) {
         stamps.push([tags[i]!, epoch])
         continue
       }
       // Another writer created the tag first: use its epoch.
-      const again = await this.call('get', undefined, () => this.store.get(keys[i]!))
+      const again = await this.guard.call('get', undefined, () => this.store.get(keys[i]!))
       if (again === MISS || again === undefined) return undefined
       stamps.push([tags[i]!, this.epochOf(again)])
     }
     return stamps
   }
 
-  private entryOf(value: unknown, ttlMs: number): Entry {
+  private entryOf(value: unknown, ttlMs: number, rules: StaleRules): Entry {
     const now = Date.now()
     const expiresAt = ttlMs > 0 ? now + ttlMs : 0
-    return { value, createdAt: now, expiresAt, staleUntil: expiresAt, tags: undefined }
+    const staleUntil = expiresAt === 0 ? 0 : expiresAt + Math.max(rules.staleMs, rules.graceMs)
+    return { value, createdAt: now, expiresAt, staleUntil, tags: undefined }
   }
 
-  private toStored(entry: Entry, key: string): Stored {
-    return this.byReference ? entry : encodeEntry(entry, key, this.name)
+  private hit(key: string, info: KeyInfo, value: unknown): unknown {
+    this.recorder.total.hits++
+    info.counters.hits++
+    if (this.debugOn()) this.logger!.debug!({ cache: this.name, key }, `cache hit ${this.name}:${key}`)
+    if (this.listeners.hit !== undefined) this.emit('hit', { key, prefix: prefixOf(key) })
+    return value
   }
 
-  /**
-   * Runs one store operation under the breaker and the deadline. Returns its result, or MISS when
-   * the operation was skipped, failed or timed out (already counted, logged and emitted).
-   * Synchronous adapters get a synchronous answer.
-   */
-  private call<R>(
-    operation: string,
-    key: string | undefined,
-    run: () => R | Promise<R>,
-    onError?: (error: unknown) => void,
-  ): R | Miss | Promise<R | Miss> {
-    if (!this.breaker.allow()) return MISS
-    let result: R | Promise<R>
-    try {
-      result = run()
-    } catch (error) {
-      this.failed(operation, key, error, onError)
-      return MISS
-    }
-    if (!(result instanceof Promise)) {
-      this.breaker.success()
-      return result
-    }
-    return this.settle(result, operation, key, onError)
+  private missed(key: string, info: KeyInfo): void {
+    this.recorder.total.misses++
+    info.counters.misses++
+    if (this.debugOn()) this.logger!.debug!({ cache: this.name, key }, `cache miss ${this.name}:${key}`)
+    if (this.listeners.miss !== undefined) this.emit('miss', { key, prefix: prefixOf(key) })
   }
 
-  /** Waits for a store promise up to the deadline; failures and timeouts become MISS. */
-  private settle<R>(
-    pending: Promise<R>,
-    operation: string,
-    key: string | undefined,
-    onError: ((error: unknown) => void) | undefined,
-  ): Promise<R | Miss> {
-    return new Promise<R | Miss>((resolve) => {
-      const timer = setTimeout(() => {
-        const error = new CacheError(
-          ErrorCodes.TIMEOUT,
-          `cache "${this.name}": store ${operation} took longer than ${this.timeoutMs}ms`,
-          { cache: this.name, key },
-        )
-        this.failed(operation, key, error, onError)
-        resolve(MISS)
-      }, this.timeoutMs)
-      pending.then(
-        (value) => {
-          clearTimeout(timer)
-          this.breaker.success()
-          resolve(value)
-        },
-        (error) => {
-          clearTimeout(timer)
-          this.failed(operation, key, error, onError)
-          resolve(MISS)
-        },
-      )
-    })
+  private staleHit(key: string, info: KeyInfo): void {
+    this.recorder.total.staleHits++
+    info.counters.staleHits++
+    if (this.debugOn()) this.logger!.debug!({ cache: this.name, key }, `cache stale hit ${this.name}:${key}`)
   }
 
-  /** Like `call`, but for operations whose failure the caller must hear about (deletes, clear). */
-  private async must<R>(operation: string, key: string | undefined, run: () => R | Promise<R>): Promise<R> {
-    let failure: unknown
-    const result = await this.call(operation, key, run, (error) => {
-      failure = error
-    })
-    if (result !== MISS) return result as R
-    throw new CacheError(
-      ErrorCodes.ADAPTER,
-      `cache "${this.name}": ${operation} could not reach the store (${failure === undefined ? 'circuit open' : asError(failure).message}); the entries may still be there`,
-      { cache: this.name, key, cause: failure },
-    )
-  }
-
-  private failed(
-    operation: string,
-    key: string | undefined,
-    error: unknown,
-    onError?: (error: unknown) => void,
-  ): void {
-    const err = asError(error)
-    onError?.(err)
-    this.breaker.failure(operation, err)
-    this.recorder.add(key === undefined ? '' : prefixOf(key), 'errors')
-    this.emit('error', { operation, error: err, key })
+  private debugOn(): boolean {
+    const logger = this.logger
+    return logger?.debug !== undefined && (logger.isLevelEnabled?.('debug') ?? true)
   }
 
   /** Counts a write or delete of `key` and tells subscribers. */
-  private counted(field: 'sets' | 'deletes', key: string): void {
-    const info = this.info(key)
+  private counted(field: 'sets' | 'deletes', key: string, info: KeyInfo): void {
     this.recorder.total[field]++
     info.counters[field]++
     const event = field === 'sets' ? 'set' : 'delete'

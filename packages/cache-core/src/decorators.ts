@@ -246,3 +246,100 @@ function wrap<Args extends unknown[], R>(
   }
   return wrapped
 }
+
+/** Options of {@link cachedMany}. */
+export interface CachedManyOptions<K, V> {
+  /** The cache, or the name of a cache in the registry (resolved at call time). */
+  cache: Cache | string
+  /** Registry that resolves a cache name. @default the one made by the last createCaches() */
+  registry?: CacheRegistry
+  /** First part of every key; must not contain `:`. @default the function's name */
+  keyPrefix?: string
+  /** TTL of results. @default the cache's ttl */
+  ttl?: Duration
+  /** TTL of `null`/`undefined` results ("not found"). @default the cache's nullTtl */
+  nullTtl?: Duration
+  /** Tags of every result, or computed from it. */
+  tags?: readonly string[] | ((result: V) => readonly string[])
+  /** The key part of one item: a string is used as written, anything else is digested. @default the item, digested */
+  key?: (item: K) => unknown
+  /** Return `false` to skip caching a result. */
+  condition?: (result: V) => boolean
+}
+
+/** A batch function wrapped by {@link cachedMany}: one cached result per item. */
+export interface CachedManyFunction<K, V> {
+  (items: readonly K[]): Promise<V[]>
+  /** The key (within the cache) of one item. */
+  key(item: K): string
+  /** Removes the cached results of these items; resolves with how many were removed. */
+  invalidate(...items: K[]): Promise<number>
+  /** Removes every cached result of this function. */
+  invalidateAll(): Promise<number>
+  /** The key prefix of this function. */
+  readonly keyPrefix: string
+}
+
+/**
+ * The batch form of {@link cached} (the DataLoader pattern): wraps `fn(items) => values` so each item's
+ * result is cached on its own, and one call of `fn` loads every item that missed — never an item
+ * that another call is already loading.
+ */
+export function cachedMany<K, V>(
+  fn: (items: K[]) => Promise<ReadonlyArray<V> | ReadonlyMap<K, V>>,
+  options: CachedManyOptions<K, V>,
+): CachedManyFunction<K, V> {
+  if (typeof fn !== 'function') {
+    throw new CacheError(ErrorCodes.INVALID_CONFIG, 'cachedMany(): the first argument must be a function', {
+      field: 'fn',
+    })
+  }
+  checkOptions(options as CachedOptions, 'cachedMany()')
+  const prefix = options.keyPrefix ?? fn.name
+  checkPrefix(prefix, 'cachedMany()')
+  const keyOf = (item: K): string => {
+    const picked = options.key === undefined ? item : options.key(item)
+    return `${prefix}:${typeof picked === 'string' && picked !== '' ? picked : digestArgs([picked])}`
+  }
+  const getOptions: GetOrSetOptions<V> = {
+    ttl: options.ttl,
+    nullTtl: options.nullTtl,
+    tags: options.tags,
+    condition: options.condition,
+  }
+  const wrapped = (async (items: readonly K[]) => {
+    if (!Array.isArray(items)) {
+      throw new CacheError(
+        ErrorCodes.INVALID_CONFIG,
+        `cachedMany() "${prefix}": call it with an array of items`,
+        {
+          field: 'items',
+        },
+      )
+    }
+    const cache = resolveCache(options.cache, options.registry)
+    const byKey = new Map<string, K>()
+    const keys = items.map((item) => {
+      const key = keyOf(item)
+      if (!byKey.has(key)) byKey.set(key, item)
+      return key
+    })
+    return cache.getOrSetMany<V>(
+      keys,
+      async (missing) => {
+        const wanted = missing.map((key) => byKey.get(key) as K)
+        const result = await fn(wanted)
+        if (!(result instanceof Map)) return result as ReadonlyArray<V>
+        return new Map(missing.map((key, i) => [key, (result as ReadonlyMap<K, V>).get(wanted[i]!) as V]))
+      },
+      getOptions,
+    )
+  }) as CachedManyFunction<K, V>
+  Object.defineProperty(wrapped, 'keyPrefix', { value: prefix, enumerable: true })
+  wrapped.key = keyOf
+  wrapped.invalidate = async (...items: K[]) =>
+    resolveCache(options.cache, options.registry).deleteMany(items.map(keyOf))
+  wrapped.invalidateAll = async () =>
+    resolveCache(options.cache, options.registry).deletePattern(`${escapeGlob(prefix)}:*`)
+  return wrapped
+}

@@ -20,6 +20,8 @@ export const ErrorCodes = {
   ADAPTER: 'E_ADAPTER',
   /** A store operation did not answer within its deadline. */
   TIMEOUT: 'E_TIMEOUT',
+  /** A batch loader returned something other than one value per key (or a Map). */
+  BATCH_RESULT: 'E_BATCH_RESULT',
   /** The cache was used after close(). */
   CLOSED: 'E_CLOSED',
 } as const

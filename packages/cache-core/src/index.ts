@@ -19,9 +19,12 @@ export { cloneValue, decodeEntry, encodeEntry } from './codec.js'
 export {
   Cached,
   type CachedFunction,
+  type CachedManyFunction,
+  type CachedManyOptions,
   type CachedMethodDecorator,
   type CachedOptions,
   cached,
+  cachedMany,
 } from './decorators.js'
 export { boundKey, canonicalize, digestArgs, sha256 } from './digest.js'
 export { parseDuration, parseOptionalDuration } from './duration.js'
@@ -50,6 +53,7 @@ export {
   useCacheFromEnv,
 } from './registry.js'
 export type {
+  BatchLoader,
   BreakerOptions,
   Cache,
   CacheCounters,

@@ -30,6 +30,19 @@ export interface CacheConfig {
   maxKeyLength?: number
   /** Options passed to the adapter factory (connect timeout, memory bounds, ...). */
   options?: Record<string, unknown>
+  /**
+   * An in-process first tier in front of the adapter: an adapter name (`'memory'`) or
+   * `{ adapter, options }`. Kept coherent across instances by the adapter's pub/sub.
+   */
+  l1?: string | { adapter: string; options?: Record<string, unknown> }
+  /** Invalidation bus for `l1`. @default true when the adapter has pub/sub */
+  bus?: boolean
+  /** Stale-while-revalidate window of getOrSet. @default 0 */
+  staleWhileRevalidate?: Duration
+  /** Grace window: stale values served when loaders fail. @default 0 */
+  grace?: Duration
+  /** Soft timeout of loaders when a stale value is at hand. */
+  softTimeout?: Duration
 }
 
 /** Options of {@link createCaches}. */
@@ -64,6 +77,11 @@ const CONFIG_FIELDS = new Set([
   'lease',
   'maxKeyLength',
   'options',
+  'l1',
+  'bus',
+  'staleWhileRevalidate',
+  'grace',
+  'softTimeout',
 ])
 
 let defaultRegistry: CacheRegistry | undefined
@@ -180,8 +198,12 @@ export function createCaches(
         options: plan.config.options ?? {},
       })
       adapters.push(adapter)
-      const { adapter: _name, location: _location, options: _options, ...rules } = plan.config
-      built.set(plan.name, createCache({ ...rules, name: plan.name, adapter, logger: options.logger }))
+      const l1 = plan.l1?.factory({ cache: plan.name, location: undefined, options: plan.l1.options })
+      if (l1 !== undefined) adapters.push(l1)
+      const { adapter: _name, location: _location, options: _options, l1: _l1, ...rules } = plan.config
+      // Switched off (USE_CACHE=false), a cache has no tiers, so no bus to ask for.
+      const tiered = l1 === undefined ? { ...rules, bus: undefined } : rules
+      built.set(plan.name, createCache({ ...tiered, name: plan.name, adapter, l1, logger: options.logger }))
     }
   } catch (error) {
     // Don't leak connections of the caches built before the failing one.
@@ -198,7 +220,12 @@ function planCache(
   raw: unknown,
   adapters: Record<string, AdapterFactory>,
   useCache: boolean,
-): { name: string; config: CacheConfig; factory: AdapterFactory } {
+): {
+  name: string
+  config: CacheConfig
+  factory: AdapterFactory
+  l1: { factory: AdapterFactory; options: Record<string, unknown> } | undefined
+} {
   const fail = (field: string, why: string) =>
     new CacheError(
       ErrorCodes.INVALID_CONFIG,
@@ -235,9 +262,26 @@ function planCache(
     )
   }
   // Every cache rule is checked here too, so that a typo fails before any adapter connects.
-  const { adapter: _adapter, location: _location, options: _options, ...rules } = config
+  const { adapter: _adapter, location: _location, options: _options, l1: rawL1, ...rules } = config
   resolveSettings({ ...rules, name })
-  return { name, config: useCache ? config : { ...config, adapter: 'noop' }, factory }
+  let l1: { factory: AdapterFactory; options: Record<string, unknown> } | undefined
+  if (rawL1 !== undefined && useCache) {
+    const l1Name = typeof rawL1 === 'string' ? rawL1 : rawL1?.adapter
+    const l1Options = typeof rawL1 === 'object' && rawL1 !== null ? (rawL1.options ?? {}) : {}
+    if (typeof l1Name !== 'string' || typeof l1Options !== 'object' || l1Options === null) {
+      throw fail('l1', 'must be an adapter name such as "memory" or { adapter, options }')
+    }
+    const l1Factory = adapters[l1Name]
+    if (typeof l1Factory !== 'function') {
+      throw new CacheError(
+        ErrorCodes.UNKNOWN_ADAPTER,
+        `cache "${name}": unknown l1 adapter "${l1Name}"; available adapters: ${Object.keys(adapters).join(', ') || 'none'}`,
+        { cache: name, field: 'l1' },
+      )
+    }
+    l1 = { factory: l1Factory, options: l1Options }
+  }
+  return { name, config: useCache ? config : { ...config, adapter: 'noop' }, factory, l1 }
 }
 
 /** The registry made by the last {@link createCaches} call (unless it opted out), if any. */
@@ -290,7 +334,8 @@ export interface EnvConfigOptions {
  * Overlays environment variables on a base configuration, so deployments change caches without code:
  * `CACHE_BACKEND` (adapter of every cache), `CACHE_LOCATION` or `REDIS_URL` (location of every cache),
  * and per cache `CACHE_<NAME>_ADAPTER`, `_LOCATION`, `_KEY_PREFIX`, `_VERSION`, `_TTL`, `_NULL_TTL`,
- * `_TIMEOUT`, `_JITTER`. `USE_CACHE` is read by {@link useCacheFromEnv}. Errors name the variable.
+ * `_TIMEOUT`, `_JITTER`, `_L1` (an adapter name, or `none`), `_STALE_WHILE_REVALIDATE`, `_GRACE` and
+ * `_SOFT_TIMEOUT`. `USE_CACHE` is read by {@link useCacheFromEnv}. Errors name the variable.
  */
 export function cacheConfigFromEnv(
   base: Record<string, CacheConfig>,
@@ -309,6 +354,11 @@ export function cacheConfigFromEnv(
     if (backend !== undefined) next.adapter = backend
     const location = read('LOCATION') ?? nonEmpty(env.CACHE_LOCATION) ?? nonEmpty(env.REDIS_URL)
     if (location !== undefined) next.location = location
+    const l1 = read('L1')
+    if (l1 !== undefined) {
+      if (l1 === 'none') delete next.l1
+      else next.l1 = l1
+    }
     const keyPrefix = read('KEY_PREFIX')
     if (keyPrefix !== undefined) next.keyPrefix = keyPrefix
     const version = read('VERSION')
@@ -317,6 +367,9 @@ export function cacheConfigFromEnv(
       ['TTL', 'ttl'],
       ['NULL_TTL', 'nullTtl'],
       ['TIMEOUT', 'timeout'],
+      ['STALE_WHILE_REVALIDATE', 'staleWhileRevalidate'],
+      ['GRACE', 'grace'],
+      ['SOFT_TIMEOUT', 'softTimeout'],
     ] as const) {
       const value = read(suffix)
       if (value === undefined) continue

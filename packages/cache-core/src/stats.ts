@@ -2,7 +2,17 @@ import type { CacheCounters } from './types.js'
 
 /** A fresh set of zeroed counters. */
 export function emptyCounters(): CacheCounters {
-  return { hits: 0, misses: 0, staleHits: 0, sets: 0, deletes: 0, errors: 0, loads: 0, loadTimeMs: 0 }
+  return {
+    hits: 0,
+    misses: 0,
+    staleHits: 0,
+    l1Hits: 0,
+    sets: 0,
+    deletes: 0,
+    errors: 0,
+    loads: 0,
+    loadTimeMs: 0,
+  }
 }
 
 /** The stats prefix of a key: the part before its first `:`, or the whole key. */

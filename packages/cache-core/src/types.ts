@@ -70,8 +70,38 @@ export interface LeaseOptions {
 
 /** Options of {@link createCache}. */
 export interface CacheOptions {
-  /** The store. */
+  /** The store (with an `l1`, the shared second tier). */
   adapter: AnyCacheAdapter
+  /**
+   * An in-process first tier in front of `adapter` (e.g. `memoryAdapter()`): reads try it first and
+   * it is filled from `adapter` with the entry's remaining lifetime. Must answer synchronously.
+   * @default none
+   */
+  l1?: AnyCacheAdapter
+  /**
+   * Keep `l1` coherent across instances over the adapter's pub/sub (invalidations only, never values).
+   * While the bus is down, `l1` is bypassed (used only when `adapter` fails) and emptied on reconnect.
+   * @default true when `l1` is set and the adapter has pub/sub
+   */
+  bus?: boolean
+  /**
+   * After its TTL, an entry may still be served by `getOrSet` for this long while one background
+   * refresh runs (stale-while-revalidate).
+   * @default 0
+   */
+  staleWhileRevalidate?: Duration
+  /**
+   * After its TTL, an entry may still be served for this long when the loader fails (or, with
+   * `softTimeout`, is slow) — a grace period that keeps answers coming during outages.
+   * @default 0
+   */
+  grace?: Duration
+  /**
+   * With a stale value within grace at hand, wait at most this long for the loader before answering
+   * with the stale value; the load goes on in the background and stores its result.
+   * @default none (wait for the loader)
+   */
+  softTimeout?: Duration
   /** Prefix of every key of this cache; must not contain `:`. */
   keyPrefix: string
   /**
@@ -137,8 +167,14 @@ export interface SetOptions {
   tags?: readonly string[]
 }
 
-/** Options of `getOrSet`. */
+/** Options of `getOrSet` and `getOrSetMany`. */
 export interface GetOrSetOptions<T> {
+  /** Overrides the cache's `staleWhileRevalidate` for this call. */
+  staleWhileRevalidate?: Duration
+  /** Overrides the cache's `grace` for this call. */
+  grace?: Duration
+  /** Overrides the cache's `softTimeout` for this call. */
+  softTimeout?: Duration
   /** Time to live of the loaded value; overrides the cache's default. */
   ttl?: Duration
   /** Tags of the loaded value, fixed or computed from it. */
@@ -150,6 +186,12 @@ export interface GetOrSetOptions<T> {
   /** Cross-process lease for this call; overrides the cache's `lease` option. */
   lease?: boolean | LeaseOptions
 }
+
+/**
+ * Loads the values of missing keys in one call: an array with one value per key, in order, or a Map
+ * from key to value (a key absent from the Map reads as `undefined`, cached as "not found").
+ */
+export type BatchLoader<T> = (keys: string[]) => Promise<ReadonlyArray<T> | ReadonlyMap<string, T>>
 
 /** One entry of `setMany`. */
 export interface SetManyEntry<T = unknown> extends SetOptions {
@@ -167,6 +209,8 @@ export interface CacheCounters {
   misses: number
   /** Reads answered with a stale value. */
   staleHits: number
+  /** Hits answered by the in-process tier (a subset of `hits`). */
+  l1Hits: number
   /** Entries written. */
   sets: number
   /** Entries removed by delete, deleteMany and invalidations by key. */
@@ -229,6 +273,11 @@ export interface Cache {
   set<T>(key: string, value: T, options?: SetOptions): Promise<boolean>
   /** The cached value, or the loader's result (cached) on a miss; the loader runs once per key at a time. */
   getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T>
+  /**
+   * Values for `keys`: one batched read, then ONE loader call for all the misses (keys already being
+   * loaded by another call are joined, not loaded again). Aligned with `keys`.
+   */
+  getOrSetMany<T>(keys: readonly string[], loader: BatchLoader<T>, options?: GetOrSetOptions<T>): Promise<T[]>
   /** Whether a fresh entry exists under `key`. */
   has(key: string): Promise<boolean>
   /** Values for `keys`, aligned with them. */

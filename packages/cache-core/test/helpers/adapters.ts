@@ -17,10 +17,12 @@ const CAPABILITIES: AdapterCapabilities = {
 export class MapAdapter implements CacheAdapter {
   readonly name = 'map'
   readonly capabilities: AdapterCapabilities
-  readonly data = new Map<string, { value: Uint8Array; expiresAt: number }>()
   readonly ops: Record<string, number> = {}
 
-  constructor(capabilities: Partial<AdapterCapabilities> = {}) {
+  constructor(
+    capabilities: Partial<AdapterCapabilities> = {},
+    readonly data = new Map<string, { value: Uint8Array; expiresAt: number }>(),
+  ) {
     this.capabilities = { ...CAPABILITIES, ...capabilities }
   }
 
@@ -94,8 +96,8 @@ export class MapAdapter implements CacheAdapter {
 
 /** Like MapAdapter, but every operation answers asynchronously, as a network store does. */
 export class AsyncMapAdapter extends MapAdapter {
-  constructor(capabilities: Partial<AdapterCapabilities> = {}) {
-    super({ shared: true, ...capabilities })
+  constructor(capabilities: Partial<AdapterCapabilities> = {}, data?: MapAdapter['data']) {
+    super({ shared: true, ...capabilities }, data)
   }
 }
 for (const method of [
@@ -148,5 +150,82 @@ for (const method of [
     if (this.mode === 'reject') return Promise.reject(new Error('ECONNREFUSED 127.0.0.1:6390'))
     if (this.mode === 'hang') return new Promise(() => {})
     return real.apply(this, args)
+  }
+}
+
+type Subscriber = {
+  channel: string
+  onMessage: (m: string) => void
+  onStatus?: (s: 'ready' | 'unavailable') => void
+}
+
+/**
+ * One store shared by several "instances" in this process, standing in for a Redis that several
+ * application processes use: `connect()` gives each instance its own asynchronous adapter over the
+ * same data, with pub/sub whose delivery can be cut per connection.
+ */
+export class SharedStore {
+  readonly data = new Map<string, { value: Uint8Array; expiresAt: number }>()
+  private readonly subscribers = new Set<Subscriber & { connection: SharedConnection }>()
+
+  connect(): SharedConnection {
+    return new SharedConnection(this)
+  }
+
+  /** Delivers to every subscriber of `channel` whose connection is up, after a macrotask (as a network would). */
+  deliver(channel: string, message: string): void {
+    for (const s of this.subscribers) {
+      if (s.channel === channel && s.connection.busUp)
+        setTimeout(() => s.connection.busUp && s.onMessage(message), 0)
+    }
+  }
+
+  add(subscriber: Subscriber & { connection: SharedConnection }): () => void {
+    this.subscribers.add(subscriber)
+    return () => this.subscribers.delete(subscriber)
+  }
+
+  statusOf(connection: SharedConnection, status: 'ready' | 'unavailable'): void {
+    for (const s of this.subscribers) if (s.connection === connection) s.onStatus?.(status)
+  }
+}
+
+/** One instance's connection to a {@link SharedStore}. */
+export class SharedConnection extends AsyncMapAdapter {
+  busUp = true
+  published = 0
+
+  constructor(private readonly shared: SharedStore) {
+    super({ pubsub: true }, shared.data)
+  }
+
+  async publish(channel: string, message: string) {
+    this.published++
+    if (!this.busUp) throw new Error('connection lost')
+    this.shared.deliver(channel, message)
+  }
+
+  async subscribe(
+    channel: string,
+    onMessage: (m: string) => void,
+    onStatus?: (s: 'ready' | 'unavailable') => void,
+  ) {
+    const off = this.shared.add({ channel, onMessage, onStatus, connection: this })
+    setTimeout(() => onStatus?.(this.busUp ? 'ready' : 'unavailable'), 0)
+    return () => {
+      off()
+    }
+  }
+
+  /** Cuts this connection's subscription (messages published meanwhile are lost to it). */
+  dropBus(): void {
+    this.busUp = false
+    this.shared.statusOf(this, 'unavailable')
+  }
+
+  /** Restores the subscription. */
+  restoreBus(): void {
+    this.busUp = true
+    this.shared.statusOf(this, 'ready')
   }
 }

@@ -1,0 +1,306 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { type Cache, createCache } from '../src/index.js'
+import { BrokenAdapter, MapAdapter, SharedStore } from './helpers/adapters.js'
+
+// Two application instances sharing one store: each has its own L1 and its own connection.
+function twoInstances(options: Record<string, unknown> = {}) {
+  const shared = new SharedStore()
+  const make = () => {
+    const l2 = shared.connect()
+    const l1 = new MapAdapter({ shared: false })
+    const cache = createCache({ adapter: l2, l1, keyPrefix: 'tier', ttl: '1m', ...options })
+    return { cache, l1, l2 }
+  }
+  return { shared, a: make(), b: make() }
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5))
+
+describe('L1 in front of L2', () => {
+  it('answers repeated reads from L1 and fills it from L2 with the remaining lifetime', async () => {
+    vi.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') })
+    try {
+      const { a, b } = twoInstances()
+      await vi.advanceTimersByTimeAsync(1)
+      await a.cache.set('faculties', ['BMS', 'ET'])
+      vi.advanceTimersByTime(20_000)
+      expect(await b.cache.get('faculties')).toEqual(['BMS', 'ET'])
+      const reads = b.l2.ops.get
+      expect(await b.cache.get('faculties')).toEqual(['BMS', 'ET'])
+      expect(b.l2.ops.get).toBe(reads)
+      expect(b.cache.stats()).toMatchObject({ hits: 2, l1Hits: 1 })
+      // Filled with what was left of the minute, not a fresh minute.
+      expect(b.l1.data.get('tier:1:faculties')!.expiresAt - Date.now()).toBe(40_000)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('rejects a shared adapter as L1 and a bus without pub/sub', () => {
+    expect(() =>
+      createCache({ adapter: new MapAdapter(), l1: new MapAdapter({ shared: true }), keyPrefix: 'x' }),
+    ).toThrow(/option "l1" must be an in-process adapter/)
+    expect(() =>
+      createCache({ adapter: new MapAdapter(), l1: new MapAdapter(), bus: true, keyPrefix: 'x' }),
+    ).toThrow(/option "bus" needs an "l1" and an adapter with pub\/sub/)
+  })
+})
+
+describe('invalidation bus', () => {
+  let a: ReturnType<typeof twoInstances>['a']
+  let b: ReturnType<typeof twoInstances>['b']
+  beforeEach(async () => {
+    ;({ a, b } = twoInstances())
+    await tick()
+    await a.cache.setMany([
+      { key: 'filter_counts:1', value: 1, tags: ['items'] },
+      { key: 'filter_counts:2', value: 2 },
+      { key: 'faculties', value: ['BMS'] },
+    ])
+    // Let B hear A's write first: a read racing an invalidation must not fill L1 (tested below).
+    await tick()
+    // Both L1s filled.
+    for (const c of [a.cache, b.cache]) await c.getMany(['filter_counts:1', 'filter_counts:2', 'faculties'])
+    await tick()
+  })
+
+  const inL1 = (x: typeof a, key: string) => x.l1.data.has(`tier:1:${key}`)
+
+  it('drops the other instance L1 copy on delete', async () => {
+    expect(inL1(b, 'faculties')).toBe(true)
+    await a.cache.delete('faculties')
+    await tick()
+    expect(inL1(b, 'faculties')).toBe(false)
+    expect(await b.cache.get('faculties')).toBeUndefined()
+  })
+
+  it('drops the other instance L1 copies on a pattern delete, and only those', async () => {
+    await a.cache.deletePattern('filter_counts:*')
+    await tick()
+    expect(inL1(b, 'filter_counts:1')).toBe(false)
+    expect(inL1(b, 'filter_counts:2')).toBe(false)
+    expect(await b.cache.get('faculties')).toEqual(['BMS'])
+  })
+
+  it('drops the other instance L1 on tag invalidation, and the tagged entry reads as a miss', async () => {
+    await a.cache.invalidateTags(['items'])
+    await tick()
+    expect(await b.cache.get('filter_counts:1')).toBeUndefined()
+    expect(await b.cache.get('filter_counts:2')).toBe(2)
+  })
+
+  it('replaces the other instance L1 copy when a value is overwritten', async () => {
+    await a.cache.set('faculties', ['BMS', 'ET'])
+    await tick()
+    expect(await b.cache.get('faculties')).toEqual(['BMS', 'ET'])
+  })
+
+  it('bypasses L1 while the bus is down and empties it on reconnect, so nothing missed is served', async () => {
+    b.l2.dropBus()
+    // While B cannot hear invalidations, A changes the value; B must read L2, not its L1 copy.
+    await a.cache.set('faculties', ['ITC'])
+    await tick()
+    expect(inL1(b, 'faculties')).toBe(false)
+    expect(await b.cache.get('faculties')).toEqual(['ITC'])
+    await a.cache.delete('filter_counts:2')
+    b.l2.restoreBus()
+    expect(b.l1.data.size).toBe(0)
+    expect(await b.cache.get('filter_counts:2')).toBeUndefined()
+    expect(await b.cache.get('faculties')).toEqual(['ITC'])
+  })
+
+  it('does not put back a value an invalidation removed while it was being read', async () => {
+    await b.cache.delete('faculties')
+    await b.cache.set('faculties', ['old'])
+    b.l1.data.clear()
+    // B starts reading L2; before the read completes, A overwrites and B hears about it.
+    const reading = b.cache.get('faculties')
+    await a.cache.set('faculties', ['new'])
+    await reading
+    await tick()
+    expect(inL1(b, 'faculties')).toBe(false)
+    expect(await b.cache.get('faculties')).toEqual(['new'])
+  })
+})
+
+describe('a store that is down', () => {
+  it('keeps serving L1 hits and runs loaders on misses', async () => {
+    const l2 = new BrokenAdapter()
+    l2.mode = 'ok'
+    const cache = createCache({ adapter: l2, l1: new MapAdapter(), keyPrefix: 'down', breaker: false })
+    await cache.set('warm', 'from before the outage')
+    l2.mode = 'reject'
+    expect(await cache.get('warm')).toBe('from before the outage')
+    expect(await cache.getOrSet('warm', async () => 'loader')).toBe('from before the outage')
+    expect(await cache.getOrSet('cold', async () => 'loader')).toBe('loader')
+  })
+})
+
+describe('stale-while-revalidate, grace and soft timeout', () => {
+  let cache: Cache
+  beforeEach(() => {
+    vi.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') })
+    cache = createCache({
+      adapter: new MapAdapter(),
+      keyPrefix: 'swr',
+      ttl: '1m',
+      staleWhileRevalidate: '30s',
+      grace: '1h',
+    })
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('serves 100 concurrent readers of a stale entry at once and refreshes once', async () => {
+    await cache.set('counts', 'v1')
+    vi.advanceTimersByTime(61_000)
+    let runs = 0
+    let finish: (value: string) => void = () => {}
+    const loader = () => {
+      runs++
+      return new Promise<string>((resolve) => {
+        finish = resolve
+      })
+    }
+    const answers = await Promise.all(Array.from({ length: 100 }, () => cache.getOrSet('counts', loader)))
+    expect(answers).toEqual(Array(100).fill('v1'))
+    expect(runs).toBe(1)
+    expect(await cache.getOrSet('counts', loader)).toBe('v1')
+    expect(runs).toBe(1)
+    finish('v2')
+    await vi.advanceTimersByTimeAsync(0)
+    expect(await cache.getOrSet('counts', loader)).toBe('v2')
+    expect(runs).toBe(1)
+    // Callers that join an in-flight read are counted once, with the caller they joined.
+    expect(cache.stats().staleHits).toBe(2)
+  })
+
+  it('plain get does not serve stale values', async () => {
+    await cache.set('counts', 'v1')
+    vi.advanceTimersByTime(61_000)
+    expect(await cache.get('counts')).toBeUndefined()
+  })
+
+  it('serves a stale value within grace when the loader fails, and the error after grace', async () => {
+    await cache.set('course', 'cached course')
+    vi.advanceTimersByTime(60_000 + 31_000)
+    const failing = async () => {
+      throw new Error('Osiris 503')
+    }
+    expect(await cache.getOrSet('course', failing)).toBe('cached course')
+    vi.advanceTimersByTime(3_600_000)
+    await expect(cache.getOrSet('course', failing)).rejects.toThrow('Osiris 503')
+  })
+
+  it('answers with the stale value after the soft timeout and stores the slow result later', async () => {
+    await cache.set('people', 'old')
+    vi.advanceTimersByTime(60_000 + 31_000)
+    const slow = () => new Promise<string>((resolve) => setTimeout(() => resolve('new'), 2_000))
+    const answer = cache.getOrSet('people', slow, { softTimeout: '200ms' })
+    await vi.advanceTimersByTimeAsync(200)
+    expect(await answer).toBe('old')
+    await vi.advanceTimersByTimeAsync(1_800)
+    expect(await cache.get('people')).toBe('new')
+  })
+})
+
+describe('getOrSetMany', () => {
+  it('reads 100 keys in one batch and loads the 60 misses in one loader call', async () => {
+    const adapter = new MapAdapter()
+    const cache = createCache({ adapter, keyPrefix: 'many' })
+    const keys = Array.from({ length: 100 }, (_, i) => `course:${i}`)
+    await cache.setMany(keys.slice(0, 40).map((key) => ({ key, value: `cached ${key}` })))
+    adapter.ops.getMany = 0
+    const calls: string[][] = []
+    const values = await cache.getOrSetMany(keys, async (missing) => {
+      calls.push(missing)
+      return missing.map((key) => `loaded ${key}`)
+    })
+    expect(adapter.ops.getMany).toBe(1)
+    expect(calls).toHaveLength(1)
+    expect(calls[0]).toEqual(keys.slice(40))
+    expect(values).toEqual(keys.map((key, i) => (i < 40 ? `cached ${key}` : `loaded ${key}`)))
+    expect(await cache.get('course:99')).toBe('loaded course:99')
+  })
+
+  it('joins keys that are already loading instead of loading them again', async () => {
+    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'join' })
+    let release: (v: string) => void = () => {}
+    const single = cache.getOrSet('a', () => new Promise<string>((resolve) => (release = resolve)))
+    await Promise.resolve()
+    const batchKeys: string[][] = []
+    const many = cache.getOrSetMany(['a', 'b', 'b'], async (missing) => {
+      batchKeys.push(missing)
+      return new Map(missing.map((key) => [key, `batch ${key}`]))
+    })
+    release('single a')
+    expect(await many).toEqual(['single a', 'batch b', 'batch b'])
+    expect(await single).toBe('single a')
+    expect(batchKeys).toEqual([['b']])
+  })
+
+  it('rejects a batch loader that returns the wrong number of values, caching nothing', async () => {
+    const adapter = new MapAdapter()
+    const cache = createCache({ adapter, keyPrefix: 'bad' })
+    await expect(cache.getOrSetMany(['a', 'b'], async () => ['only one'])).rejects.toMatchObject({
+      code: 'E_BATCH_RESULT',
+    })
+    expect(adapter.data.size).toBe(0)
+  })
+})
+
+describe('cachedMany (the batch form of cached)', () => {
+  it('caches per item and loads only the misses, in one call', async () => {
+    const { cachedMany } = await import('../src/index.js')
+    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'cm' })
+    const calls: number[][] = []
+    const fileExists = cachedMany(
+      async (ids: number[]) => {
+        calls.push(ids)
+        return new Map(ids.map((id) => [id, id % 2 === 0]))
+      },
+      { cache, keyPrefix: 'file_exists', ttl: '1h', key: (id) => String(id) },
+    )
+    expect(await fileExists([1, 2, 3])).toEqual([false, true, false])
+    expect(await fileExists([2, 3, 4, 4])).toEqual([true, false, true, true])
+    expect(calls).toEqual([[1, 2, 3], [4]])
+    expect(fileExists.key(7)).toBe('file_exists:7')
+    expect(await fileExists.invalidate(2, 4)).toBe(2)
+    await fileExists([2])
+    expect(calls.at(-1)).toEqual([2])
+  })
+})
+
+describe('tiers from the registry', () => {
+  it('builds an L1 in front of the adapter from configuration, and none when caching is off', async () => {
+    const { createCaches } = await import('../src/index.js')
+    const shared = new SharedStore()
+    const adapters = {
+      shared: () => shared.connect(),
+      memory: () => new MapAdapter({ shared: false }),
+      noop: () => new MapAdapter(),
+    }
+    const caches = createCaches(
+      { default: { adapter: 'shared', keyPrefix: 'ea_platform', l1: 'memory', grace: '1h' } },
+      { adapters, makeDefault: false },
+    )
+    const cache = caches.get('default')
+    expect(cache.stats().adapter).toBe('map+map')
+    await tick()
+    await cache.set('k', 1)
+    await cache.get('k')
+    expect(cache.stats().l1Hits).toBe(1)
+    const off = createCaches(
+      { default: { adapter: 'shared', keyPrefix: 'ea_platform', l1: 'memory', bus: true } },
+      { adapters, useCache: false, makeDefault: false },
+    )
+    expect(off.get('default').stats().adapter).toBe('map')
+    expect(() =>
+      createCaches(
+        { default: { adapter: 'shared', keyPrefix: 'p', l1: 'redis' } },
+        { adapters, makeDefault: false },
+      ),
+    ).toThrow('cache "default": unknown l1 adapter "redis"')
+  })
+})
