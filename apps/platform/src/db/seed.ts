@@ -139,13 +139,14 @@ export async function seedItems(handle: DatabaseHandle, options: SeedOptions = {
       if (replace) {
         sqlite.exec('delete from item_changes; delete from copyright_items;')
       }
+      // Positional parameters: binding by name costs a lookup per column per row.
       for (const item of items) {
         insert ??= sqlite.prepare(
           `insert into copyright_items (${Object.keys(item).join(', ')}) values (${Object.keys(item)
-            .map((k) => `@${k}`)
+            .map(() => '?')
             .join(', ')})`,
         )
-        insert.run(item)
+        insert.run(Object.values(item))
       }
     })()
     return count
