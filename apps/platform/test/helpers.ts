@@ -91,7 +91,7 @@ export async function startTestApp(databaseUrl: string, env: Record<string, stri
     PEOPLE_BASE_URL: sims.people.url,
     CANVAS_API_URL: sims.canvas.url,
     CANVAS_API_TOKEN: TEST_TOKEN,
-    UPSTREAM_TIMEOUT_MS: '300',
+    UPSTREAM_TIMEOUT_MS: '5000',
     CACHE_DEFAULT_KEY_PREFIX: prefixes.default,
     CACHE_QUERIES_KEY_PREFIX: prefixes.queries,
     ...env,
