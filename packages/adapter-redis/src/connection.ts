@@ -213,6 +213,11 @@ export function connect(options: RedisAdapterOptions): Connection {
     if (options.sentinelPassword !== undefined) single.sentinelPassword = options.sentinelPassword
     // Keep looking for a primary after a failover instead of giving up.
     single.sentinelRetryStrategy = retryStrategy
+    // Move to the new primary as soon as the Sentinels announce it (+switch-master). Should that
+    // announcement be missed, the old primary, now a replica, answers writes with READONLY: reconnect
+    // then, which asks the Sentinels again.
+    single.failoverDetector = options.redisOptions?.failoverDetector ?? true
+    single.reconnectOnError ??= (error) => error.message.startsWith('READONLY')
     endpoint = `sentinel "${options.name}" via ${single.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`
   } else {
     single.host = options.host ?? fromUrl?.host ?? options.redisOptions?.host ?? '127.0.0.1'

@@ -1,4 +1,4 @@
-import { CacheError, ErrorCodes } from '@cacheport/cache-core'
+import { CacheError, createCaches, ErrorCodes } from '@cacheport/cache-core'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { RedisAdapter, redisAdapter, redisAdapterFactory } from '../src/index.js'
@@ -252,6 +252,30 @@ describe('redisAdapterFactory', () => {
       expect(await raw.get(key('factory'))).toBe('v')
     } finally {
       await built.close()
+    }
+  })
+
+  it('serves a registry: createCaches builds caches on it by name', async () => {
+    prefix = randomPrefix()
+    const keyPrefix = prefix.slice(0, prefix.indexOf(':'))
+    const registry = createCaches(
+      {
+        queries: {
+          adapter: 'redis',
+          location: SHARED_URL,
+          keyPrefix,
+          ttl: '5m',
+          options: { commandTimeout: '2s' },
+        },
+      },
+      { adapters: { redis: redisAdapterFactory }, makeDefault: false },
+    )
+    try {
+      await registry.get('queries').set('filter_counts:all', { ToDo: 3, Done: 1 })
+      expect(await registry.get('queries').get('filter_counts:all')).toEqual({ ToDo: 3, Done: 1 })
+      expect(await raw.exists(`${keyPrefix}:1:filter_counts:all`)).toBe(1)
+    } finally {
+      await registry.closeAll()
     }
   })
 

@@ -3,7 +3,7 @@
  * runs on a free loopback port with no persistence and is killed by PID, never by name.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -219,5 +219,49 @@ export async function startCluster(): Promise<RedisCluster> {
   } catch (error) {
     await stop()
     throw error
+  }
+}
+
+/** A Sentinel watching one primary under the group name `name` (quorum 1, fast failure detection). */
+export async function startSentinel(primaryPort: number, name: string): Promise<RedisProcess> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'cacheport-sentinel-'))
+  const config = join(dir, 'sentinel.conf')
+  // Sentinel rewrites its configuration file as it learns, so it gets one of its own.
+  writeFileSync(
+    config,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${primaryPort} 1`,
+      `sentinel down-after-milliseconds ${name} 1000`,
+      `sentinel failover-timeout ${name} 5000`,
+      '',
+    ].join('\n'),
+  )
+  let child: ChildProcess
+  const launch = async (): Promise<void> => {
+    child = spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore' })
+    await waitForPong(port)
+  }
+  const kill = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGKILL')
+    await exited
+  }
+  await launch()
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    pid: () => child.pid!,
+    signal: (signal) => process.kill(child.pid!, signal),
+    kill,
+    restart: launch,
+    stop: async () => {
+      await kill()
+      rmSync(dir, { recursive: true, force: true })
+    },
   }
 }
