@@ -73,7 +73,6 @@ function onShutdown(close: () => Promise<void>): void {
 }
 
 async function demo(): Promise<void> {
-  const started = performance.now()
   const config = loadConfig()
   await seedIfEmpty(config, 20_000)
   const latencyRaw = process.env.SIMULATOR_LATENCY_MS?.trim() || '150'
@@ -102,7 +101,7 @@ async function demo(): Promise<void> {
   console.log(
     [
       '',
-      `Easy Access is running at ${url}  (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+      `Easy Access is running at ${url}  (ready ${process.uptime().toFixed(1)} s after start)`,
       '',
       `database ${app.database.location} (${app.database.dialect})`,
       `caches   ${app.caches

@@ -165,8 +165,10 @@ export class QlikIngestService {
     meta: { source: string; format: QlikFormat },
   ): Promise<IngestSummary> {
     const now = new Date().toISOString()
-    const changedCourses = new Set<string>()
-    const newPersons = new Set<string>()
+    const seenCourses = new Map<string, { code: string; name: string | null }>()
+    const seenPersons = new Set<string>()
+    let changedCourses: string[] = []
+    let newPersons: string[] = []
     const summary = await this.database.db.transaction().execute(async (trx) => {
       const batch = await trx
         .insertInto('ingest_batches')
@@ -221,7 +223,7 @@ export class QlikIngestService {
           result.failures.push({ row: entry.row.rowNumber, materialId: null, reason: entry.error! })
         } else {
           outcome = await this.apply(trx, batch.id, entry.mapped, existing, now)
-          if (outcome !== 'skipped') this.collectRelated(entry.mapped.fields, changedCourses, newPersons)
+          if (outcome !== 'skipped') this.collectRelated(entry.mapped.fields, seenCourses, seenPersons)
         }
         result[outcome]++
         await trx
@@ -231,12 +233,8 @@ export class QlikIngestService {
           .execute()
       }
 
-      const courses = await this.upsertCourses(trx, changedCourses, now)
-      changedCourses.clear()
-      for (const code of courses) changedCourses.add(code)
-      const persons = await this.insertPersons(trx, newPersons, now)
-      newPersons.clear()
-      for (const name of persons) newPersons.add(name)
+      changedCourses = await this.upsertCourses(trx, seenCourses, now)
+      newPersons = await this.insertPersons(trx, seenPersons, now)
 
       await trx
         .updateTable('ingest_batches')
@@ -359,18 +357,24 @@ export class QlikIngestService {
     return 'updated'
   }
 
-  private collectRelated(fields: ItemFields, courses: Set<string>, persons: Set<string>): void {
-    if (fields.course_code) courses.add(JSON.stringify([fields.course_code, fields.course_name ?? null]))
+  private collectRelated(
+    fields: ItemFields,
+    courses: Map<string, { code: string; name: string | null }>,
+    persons: Set<string>,
+  ): void {
+    const cursus = fields.course_code ? cursusOfCourseCode(fields.course_code) : null
+    if (cursus !== null) courses.set(cursus, { code: fields.course_code!, name: fields.course_name ?? null })
     if (fields.owner) persons.add(fields.owner)
   }
 
   /** Creates unknown courses and renames known ones; returns the course numbers that changed. */
-  private async upsertCourses(trx: Transaction<Database>, seen: Set<string>, now: string): Promise<string[]> {
+  private async upsertCourses(
+    trx: Transaction<Database>,
+    seen: Map<string, { code: string; name: string | null }>,
+    now: string,
+  ): Promise<string[]> {
     const changed: string[] = []
-    for (const entry of seen) {
-      const [code, name] = JSON.parse(entry) as [string, string | null]
-      const cursus = cursusOfCourseCode(code)
-      if (cursus === null) continue
+    for (const [cursus, { code, name }] of seen) {
       const year = /^(\d{4})-/.exec(code)?.[1]
       const current = await trx
         .selectFrom('courses')
@@ -398,7 +402,7 @@ export class QlikIngestService {
         changed.push(cursus)
       }
     }
-    return [...new Set(changed)]
+    return changed
   }
 
   /** Records owners not seen before; returns their names. */
