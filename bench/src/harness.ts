@@ -70,8 +70,8 @@ export interface SuiteReport {
   readonly suite: string
   /** Why the suite did not run, when it did not. */
   skipped?: string
-  /** Why the suite stopped early, when it crashed. */
-  error?: string
+  /** Parts of the suite that crashed, with the reason; the other parts still ran. */
+  readonly errors: string[]
   /** Throughput tables, by section title. */
   readonly sections: Array<{ title: string; measurements: Measurement[] }>
   /** Targets with their verdicts. */
@@ -84,7 +84,7 @@ export interface SuiteReport {
 
 /** A fresh, empty report for `suite`. */
 export function newReport(suite: string): SuiteReport {
-  return { suite, sections: [], targets: [], notes: [], data: {} }
+  return { suite, sections: [], targets: [], notes: [], data: {}, errors: [] }
 }
 
 // Results are written here so the optimiser cannot drop the measured call as dead code.
@@ -312,4 +312,18 @@ export function section(
 export function note(report: SuiteReport, line: string): void {
   report.notes.push(line)
   console.log(`  · ${line}`)
+}
+
+/**
+ * Runs one part of a suite. A part that crashes is recorded in the report (and makes the run exit
+ * non-zero) while the parts after it still run, so one broken comparison does not hide the others.
+ */
+export async function part(report: SuiteReport, title: string, run: () => Promise<void>): Promise<void> {
+  try {
+    await run()
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    report.errors.push(`${title}: ${message}`)
+    console.log(`  ERROR in ${title}: ${message}`)
+  }
 }

@@ -81,7 +81,7 @@ async function main(): Promise<number> {
     try {
       await suite.run(report)
     } catch (error) {
-      report.error = error instanceof Error ? (error.stack ?? error.message) : String(error)
+      report.errors.push(error instanceof Error ? (error.stack ?? error.message) : String(error))
       console.log(
         `  ERROR: suite "${name}" stopped: ${error instanceof Error ? error.message : String(error)}`,
       )
@@ -95,7 +95,7 @@ async function main(): Promise<number> {
   console.log('\n=== summary')
   for (const r of reports) {
     if (r.skipped) console.log(`  ${r.suite}: skipped — ${r.skipped}`)
-    else if (r.error) console.log(`  ${r.suite}: ERROR — ${r.error.split('\n')[0]}`)
+    for (const error of r.errors) console.log(`  ${r.suite}: ERROR — ${error.split('\n')[0]}`)
   }
   console.log(`  targets: ${all.length - failed.length} PASS, ${failed.length} FAIL`)
   for (const t of failed) console.log(`  FAIL  [${t.suite}] ${t.label}`)
@@ -120,7 +120,7 @@ async function main(): Promise<number> {
     )}\n`,
   )
   console.log(`  results written to ${resultsFile} (${(durationMs / 1000).toFixed(1)} s in total)`)
-  return reports.some((r) => r.error) ? 1 : 0
+  return reports.some((r) => r.errors.length > 0) ? 1 : 0
 }
 
 process.exitCode = await main()

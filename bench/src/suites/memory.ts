@@ -15,6 +15,7 @@ import {
   find,
   measure,
   note,
+  part,
   ratioTarget,
   type SuiteReport,
   section,
@@ -25,7 +26,7 @@ import {
 /** Operations per timed call: enough to bury the timer's own cost under sub-microsecond reads. */
 const BATCH = 1024
 /** Budget per contender, split over alternating rounds. */
-const TIMING = { time: 1600, rounds: 2 } as const
+const TIMING = { time: 1400, rounds: 2 } as const
 
 const names = {
   parityGet: 'cacheport get (memory, parity)',
@@ -53,9 +54,9 @@ export async function memorySuite(report: SuiteReport): Promise<void> {
   )
   const closers: Array<() => Promise<unknown>> = []
   try {
-    await gets(report, closers)
-    await decorated(report, closers)
-    await digests(report)
+    await part(report, 'get hits', () => gets(report, closers))
+    await part(report, 'decorated calls', () => decorated(report, closers))
+    await part(report, 'key digest', () => digests(report))
   } finally {
     for (const close of closers) await close()
   }
