@@ -1,7 +1,8 @@
 // Checks that a package's ESM and CJS builds export the same names, so `import` and `require`
 // users see the same API. Run from a package folder after its build.
-import { createRequire } from 'node:module'
+
 import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 

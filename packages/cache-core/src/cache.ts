@@ -720,7 +720,7 @@ export class CacheImpl implements Cache {
     loader: BatchLoader<T>,
     options: GetOrSetOptions<T> | undefined,
   ): Promise<T[]> {
-    keys.forEach((key, i) => this.missed(key, infos[i]!))
+    for (let i = 0; i < keys.length; i++) this.missed(keys[i]!, infos[i]!)
     const started = performance.now()
     let result: Awaited<ReturnType<BatchLoader<T>>>
     try {
@@ -862,7 +862,7 @@ export class CacheImpl implements Cache {
     const removed = await this.invalidate({ keys: fulls }, 'deleteMany', undefined, () =>
       this.store.deleteMany(fulls),
     )
-    keys.forEach((key, i) => this.counted('deletes', key, infos[i]!))
+    for (let i = 0; i < keys.length; i++) this.counted('deletes', keys[i]!, infos[i]!)
     return removed
   }
 
