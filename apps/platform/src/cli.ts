@@ -160,7 +160,11 @@ async function withApp(config: AppConfig, run: (app: App) => Promise<void>): Pro
 async function ingest(args: string[]): Promise<void> {
   const file = args.find((a) => !a.startsWith('--'))
   if (!file) throw new AppError('E_VALIDATION', 'ingest needs the path of a Qlik export', { field: 'file' })
-  const data = await readFile(file)
+  const data = await readFile(file).catch((error: NodeJS.ErrnoException) => {
+    throw new AppError('E_VALIDATION', `cannot read ${file}: ${error.code ?? error.message}`, {
+      field: 'file',
+    })
+  })
   await withApp(loadConfig(), async (app) => {
     const summary = await app.ingest.ingestFile(data, basename(file))
     console.log(
