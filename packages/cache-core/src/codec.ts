@@ -55,6 +55,7 @@ const KNOWN_FLAGS = FLAG_V8 | FLAG_TAGS
 const HEADER_SIZE = 27
 const MAX_U16 = 0xffff
 const NEWLINE = 0x0a
+const HOST_OBJECT_TAG = 0x5c
 
 // Deeper values take the v8 path with a read-back check; the cap also ends the scan of a
 // circular structure.
@@ -99,9 +100,9 @@ export function encodeEntry(entry: Entry, key: string, cache?: string): Uint8Arr
   if (tags !== undefined) size += tagSectionSize(tags, key, cache)
   size += json === undefined ? v8!.length : Buffer.byteLength(json, 'utf8') + 1
 
-  // Not the shared pool of Buffer.allocUnsafe: a store that keeps these bytes would keep the
-  // whole 8 KiB pool slab alive with them.
-  const bytes = Buffer.allocUnsafeSlow(size)
+  // A slice of Node's shared pool is the cheapest allocation, and safe: the adapter contract has
+  // a store copy whatever it keeps, so no entry pins a pool slab. Every byte is written below.
+  const bytes = Buffer.allocUnsafe(size)
   bytes[0] = ENTRY_MAGIC
   bytes[1] = ENTRY_FORMAT_VERSION
   bytes[2] = (json === undefined ? FLAG_V8 : 0) | (tags === undefined ? 0 : FLAG_TAGS)
@@ -155,11 +156,12 @@ export function decodeEntry(bytes: Uint8Array): Entry | undefined {
   let value: unknown
   try {
     if ((flags & FLAG_V8) !== 0) {
-      // v8.deserialize makes typed arrays views into the bytes it reads. Reading from a private
-      // copy keeps a caller who writes into a returned Uint8Array from writing into the stored entry.
-      const payload = Buffer.allocUnsafeSlow(buffer.length - offset)
-      buffer.copy(payload, 0, offset)
-      value = deserialize(payload)
+      // v8.deserialize makes typed arrays and Buffers views into the bytes it reads, so a caller
+      // writing into one would write into the stored entry. Node writes every such view as a host
+      // object, tag byte 0x5C: a payload without that byte has none and is read in place; any
+      // other is read from a private copy (a 0x5C inside other data only costs that copy).
+      const payload = buffer.subarray(offset)
+      value = deserialize(payload.indexOf(HOST_OBJECT_TAG) === -1 ? payload : privateCopy(payload))
     } else {
       if (buffer.length === offset || buffer[buffer.length - 1] !== NEWLINE) return undefined
       value = JSON.parse(buffer.toString('utf8', offset, buffer.length - 1))
@@ -299,6 +301,13 @@ function shortStringEnd(bytes: Buffer, offset: number): number {
   if (offset < 0 || offset + 2 > bytes.length) return -1
   const end = offset + 2 + bytes.readUInt16LE(offset)
   return end > bytes.length ? -1 : end
+}
+
+/** A copy in memory of its own, not a slice of the shared Buffer pool that other data lives in. */
+function privateCopy(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length)
+  bytes.copy(copy)
+  return copy
 }
 
 function isUint8Array(bytes: unknown): bytes is Uint8Array {
