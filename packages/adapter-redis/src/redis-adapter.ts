@@ -48,8 +48,13 @@ interface Subscription {
   told: AdapterStatus | undefined
 }
 
-/** Wraps bytes the core hands over as a Buffer ioredis writes as-is, without copying them. */
-function toBuffer(value: Uint8Array): Buffer {
+/**
+ * The bytes as a Buffer for ioredis. A command sent at once is serialized into a new buffer on the
+ * spot, so a view is enough; an auto-pipelined one keeps its arguments until the end of the tick,
+ * so then the bytes are copied, lest the caller change them in between.
+ */
+function toBuffer(value: Uint8Array, copy: boolean): Buffer {
+  if (copy) return Buffer.from(value)
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
 }
 
@@ -76,9 +81,16 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
   return out
 }
 
-function describeKeys(keys: readonly string[]): string {
-  return keys.length === 1 ? `"${keys[0]}"` : `of ${keys.length} keys`
+/** What a failed command was about: a key, a batch of keys, or a described thing (pattern, channel). */
+type Target = string | readonly string[] | { readonly text: string }
+
+function describeTarget(target: Target): string {
+  if (typeof target === 'string') return `"${target}"`
+  if ('text' in target) return target.text
+  return target.length === 1 ? `"${target[0]}"` : `of ${target.length} keys`
 }
+
+function noop(): void {}
 
 /**
  * The Redis adapter: stores the core's encoded entries as binary strings in Redis (single node,
@@ -109,6 +121,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   private readonly isCluster: boolean
   private readonly opts: ResolvedOptions
   private readonly ownTimeout: boolean
+  private readonly copyValues: boolean
   private closed = false
   private everReady: boolean
   private lastError: string | undefined
@@ -137,6 +150,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     this.opts = connection.resolved
     this.ownTimeout = connection.needsOwnTimeout
     this.isCluster = (this.client as { isCluster?: boolean }).isCluster === true
+    this.copyValues = this.client.options.enableAutoPipelining === true
     this.everReady = this.client.status === 'ready'
     this.client.on('error', this.onError)
     this.client.on('ready', this.onReady)
@@ -164,72 +178,47 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
       const replies = await this.fetch(keys)
       return replies.map(toBytes)
     } catch (error) {
-      throw this.failure('MGET', error, describeKeys(keys))
+      throw this.failure('MGET', error, keys)
     }
   }
 
   /** `SET key value [PX ttl]`: the value and its expiry are written atomically. */
-  async set(key: string, value: Uint8Array, ttlMs: number | undefined): Promise<void> {
-    try {
-      await this.ready()
-      const bytes = toBuffer(value)
-      await this.bound(
-        ttlMs === undefined ? this.client.set(key, bytes) : this.client.set(key, bytes, 'PX', pxOf(ttlMs)),
-      )
-    } catch (error) {
-      throw this.failure('SET', error, `"${key}"`)
-    }
+  set(key: string, value: Uint8Array, ttlMs: number | undefined): Promise<void> {
+    const bytes = this.bytes(value)
+    return this.send('SET', key, () =>
+      ttlMs === undefined ? this.client.set(key, bytes) : this.client.set(key, bytes, 'PX', pxOf(ttlMs)),
+    ).then(noop)
   }
 
   /** Every entry in one pipeline (per node on a cluster); rejects naming the first key that failed. */
-  async setMany(entries: ReadonlyArray<AdapterEntry<Uint8Array>>): Promise<void> {
-    if (entries.length === 0) return
-    let failedKey = describeKeys(entries.map((e) => e.key))
-    try {
-      await this.ready()
-      if (this.isCluster) {
-        // A cluster pipeline must stay on one node; auto-pipelining groups these per node instead.
-        await Promise.all(
-          entries.map((e) =>
-            this.bound(
-              e.ttlMs === undefined
-                ? this.client.set(e.key, toBuffer(e.value))
-                : this.client.set(e.key, toBuffer(e.value), 'PX', pxOf(e.ttlMs)),
-            ).catch((error: unknown) => {
-              failedKey = `"${e.key}"`
-              throw error
-            }),
-          ),
-        )
-        return
-      }
+  setMany(entries: ReadonlyArray<AdapterEntry<Uint8Array>>): Promise<void> {
+    if (entries.length === 0) return Promise.resolve()
+    if (this.isCluster) {
+      // A cluster pipeline must stay on one node; auto-pipelining groups these per node instead.
+      return Promise.all(entries.map((e) => this.set(e.key, e.value, e.ttlMs))).then(noop)
+    }
+    const values = entries.map((e) => this.bytes(e.value))
+    const keys = entries.map((e) => e.key)
+    return this.send('SET', keys, () => {
       const pipeline = (this.client as Redis).pipeline()
-      for (const e of entries) {
-        if (e.ttlMs === undefined) pipeline.set(e.key, toBuffer(e.value))
-        else pipeline.set(e.key, toBuffer(e.value), 'PX', pxOf(e.ttlMs))
+      for (let i = 0; i < entries.length; i++) {
+        const ttlMs = entries[i]!.ttlMs
+        if (ttlMs === undefined) pipeline.set(keys[i]!, values[i]!)
+        else pipeline.set(keys[i]!, values[i]!, 'PX', pxOf(ttlMs))
       }
-      const results = await this.bound(pipeline.exec())
-      if (results === null) throw new Error('the pipeline was discarded')
+      return pipeline.exec()
+    }).then((results) => {
+      if (results === null) throw this.failure('SET', new Error('the pipeline was discarded'), keys)
       for (let i = 0; i < results.length; i++) {
         const error = results[i]![0]
-        if (error) {
-          failedKey = `"${entries[i]!.key}"`
-          throw error
-        }
+        if (error) throw this.failure('SET', error, keys[i]!)
       }
-    } catch (error) {
-      throw this.failure('SET', error, failedKey)
-    }
+    })
   }
 
   /** `UNLINK key` (the memory is reclaimed in the background); `true` when the key existed. */
-  async delete(key: string): Promise<boolean> {
-    try {
-      await this.ready()
-      return (await this.bound(this.client.unlink(key))) > 0
-    } catch (error) {
-      throw this.failure('UNLINK', error, `"${key}"`)
-    }
+  delete(key: string): Promise<boolean> {
+    return this.send('UNLINK', key, () => this.client.unlink(key)).then((removed) => removed > 0)
   }
 
   /** `UNLINK` of every key, in batches (per hash slot on a cluster); resolves with how many existed. */
@@ -239,7 +228,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
       await this.ready()
       return await this.unlink(this.client, keys)
     } catch (error) {
-      throw this.failure('UNLINK', error, describeKeys(keys))
+      throw this.failure('UNLINK', error, keys)
     }
   }
 
@@ -263,7 +252,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
       for (const n of await Promise.all(nodes.map((node) => this.scanAndUnlink(node, pattern)))) removed += n
       return removed
     } catch (error) {
-      throw this.failure('SCAN/UNLINK', error, `of pattern "${pattern}"`)
+      throw this.failure('SCAN/UNLINK', error, { text: `of pattern "${pattern}"` })
     }
   }
 
@@ -280,42 +269,31 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   }
 
   /** `SET key value NX PX ttl`: `true` when this call created the key (a lease was taken). */
-  async setIfAbsent(key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
-    try {
-      await this.ready()
-      return (await this.bound(this.client.set(key, toBuffer(value), 'PX', pxOf(ttlMs), 'NX'))) === 'OK'
-    } catch (error) {
-      throw this.failure('SET NX', error, `"${key}"`)
-    }
+  setIfAbsent(key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
+    const bytes = this.bytes(value)
+    return this.send('SET NX', key, () => this.client.set(key, bytes, 'PX', pxOf(ttlMs), 'NX')).then(
+      (reply) => reply === 'OK',
+    )
   }
 
   /** Removes `key` only while it holds exactly `value`, atomically (a script run with EVALSHA). */
-  async deleteIfEquals(key: string, value: Uint8Array): Promise<boolean> {
-    try {
-      await this.ready()
-      const bytes = toBuffer(value)
-      let removed: unknown
-      try {
-        removed = await this.bound(this.client.evalsha(DELETE_IF_EQUALS_SHA, 1, key, bytes))
-      } catch (error) {
+  deleteIfEquals(key: string, value: Uint8Array): Promise<boolean> {
+    // Copied: the script may have to be sent again after a NOSCRIPT reply, a round trip later.
+    const bytes = Buffer.from(value)
+    return this.send('compare-and-delete', key, () =>
+      this.client.evalsha(DELETE_IF_EQUALS_SHA, 1, key, bytes).catch((error: unknown) => {
         // First use on this server (or after SCRIPT FLUSH): send the script itself, which caches it.
         if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
-        removed = await this.bound(this.client.eval(DELETE_IF_EQUALS_LUA, 1, key, bytes))
-      }
-      return Number(removed) > 0
-    } catch (error) {
-      throw this.failure('compare-and-delete', error, `"${key}"`)
-    }
+        return this.client.eval(DELETE_IF_EQUALS_LUA, 1, key, bytes)
+      }),
+    ).then((removed) => Number(removed) > 0)
   }
 
   /** `PUBLISH channel message`, received by every subscriber in every process. */
-  async publish(channel: string, message: string): Promise<void> {
-    try {
-      await this.ready()
-      await this.bound(this.client.publish(channel, message))
-    } catch (error) {
-      throw this.failure('PUBLISH', error, `on channel "${channel}"`)
-    }
+  publish(channel: string, message: string): Promise<void> {
+    return this.send('PUBLISH', { text: `on channel "${channel}"` }, () =>
+      this.client.publish(channel, message),
+    ).then(noop)
   }
 
   /**
@@ -358,7 +336,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
         } catch (error) {
           handlers.delete(entry)
           if (handlers.size === 0) this.channels.delete(channel)
-          throw this.failure('SUBSCRIBE', error, `to channel "${channel}"`)
+          throw this.failure('SUBSCRIBE', error, { text: `to channel "${channel}"` })
         }
       }
       this.subscribed = true
@@ -416,18 +394,13 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
         for (let i = 0; i < replies.length; i++) resolves[i]!(toBytes(replies[i]))
       },
       (error: unknown) => {
-        for (let i = 0; i < keys.length; i++) rejects[i]!(this.failure('GET', error, `"${keys[i]}"`))
+        for (let i = 0; i < keys.length; i++) rejects[i]!(this.failure('GET', error, keys[i]!))
       },
     )
   }
 
-  private async getOne(key: string): Promise<Uint8Array | undefined> {
-    try {
-      await this.ready()
-      return toBytes(await this.bound(this.client.getBuffer(key)))
-    } catch (error) {
-      throw this.failure('GET', error, `"${key}"`)
-    }
+  private getOne(key: string): Promise<Uint8Array | undefined> {
+    return this.send('GET', key, () => this.client.getBuffer(key)).then(toBytes)
   }
 
   /** MGET in batches; on a cluster one MGET per hash slot, all sent at once. Raw errors. */
@@ -482,6 +455,32 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     let removed = 0
     for (const n of await Promise.all(unlinks)) removed += n
     return removed
+  }
+
+  /**
+   * Sends a command at once when connected, so ioredis serializes its arguments before the caller
+   * can touch them again, or else after the first connection (see `ready`). Failures become
+   * CacheErrors naming `target`.
+   */
+  private send<T>(command: string, target: Target, issue: () => Promise<T>): Promise<T> {
+    let reply: Promise<T>
+    if (this.client.status === 'ready' && !this.closed) {
+      try {
+        reply = this.bound(issue())
+      } catch (error) {
+        return Promise.reject(this.failure(command, error, target))
+      }
+    } else {
+      reply = this.readySlow().then(() => this.bound(issue()))
+    }
+    return reply.catch((error: unknown) => {
+      throw this.failure(command, error, target)
+    })
+  }
+
+  /** A value as ioredis takes it; copied when it will not be serialized right away. */
+  private bytes(value: Uint8Array): Buffer {
+    return toBuffer(value, this.copyValues || this.client.status !== 'ready' || this.closed)
   }
 
   /**
@@ -602,19 +601,20 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   }
 
   /** A CacheError for a failed command: the endpoint (redacted), the command, the key, the cause. */
-  private failure(command: string, cause: unknown, target: string): CacheError {
+  private failure(command: string, cause: unknown, target: Target): CacheError {
     if (cause instanceof CacheError) return cause
+    const what = describeTarget(target)
     const reason = redact(cause instanceof Error ? cause.message : String(cause))
     if (reason === TIMED_OUT) {
       return new CacheError(
         ErrorCodes.TIMEOUT,
-        `redis ${this.endpoint}: ${command} ${target} got no reply within ${this.opts.commandTimeoutMs}ms`,
+        `redis ${this.endpoint}: ${command} ${what} got no reply within ${this.opts.commandTimeoutMs}ms`,
         { cause },
       )
     }
     return new CacheError(
       ErrorCodes.ADAPTER,
-      `redis ${this.endpoint}: ${command} ${target} failed: ${reason}`,
+      `redis ${this.endpoint}: ${command} ${what} failed: ${reason}`,
       {
         cause,
       },

@@ -47,6 +47,32 @@ describe('values and TTLs', () => {
     expect([...((await raw.getBuffer(key('view'))) ?? [])]).toEqual([1, 2, 3])
   })
 
+  it('stores the bytes as they were when set was called, auto-pipelined or not', async () => {
+    prefix = randomPrefix()
+    for (const autoPipelining of [false, true]) {
+      const writer = new RedisAdapter({ url: SHARED_URL, autoPipelining })
+      try {
+        await untilStatus(writer, 'ready')
+        const value = bytes('original')
+        const many = bytes('original')
+        const written = Promise.all([
+          writer.set(key(`single-${autoPipelining}`), value, 10_000),
+          writer.setMany([{ key: key(`many-${autoPipelining}`), value: many, ttlMs: 10_000 }]),
+        ])
+        // The caller reuses its buffers before the writes complete.
+        value.fill(0x21)
+        many.fill(0x21)
+        await written
+        expect(await raw.mget(key(`single-${autoPipelining}`), key(`many-${autoPipelining}`))).toEqual([
+          'original',
+          'original',
+        ])
+      } finally {
+        await writer.close()
+      }
+    }
+  })
+
   it('sets the expiry with the value (SET PX) and none without a TTL', async () => {
     prefix = randomPrefix()
     await adapter.set(key('ttl'), bytes('v'), 60_000)
