@@ -17,9 +17,9 @@ export interface Measurement {
   readonly name: string
   /** Operations per second. */
   readonly opsPerSec: number
-  /** Mean time of one operation, in nanoseconds. */
-  readonly meanNs: number
-  /** Relative margin of error of the mean (95%), in percent; the worst round's when there were several. */
+  /** Time of one operation in the median sample of the fastest round, in nanoseconds. */
+  readonly nsPerOp: number
+  /** Relative margin of error (95%) of that round's mean, in percent: how steady the samples were. */
   readonly rmePercent: number
   /** Timed calls of `run`. */
   readonly samples: number
@@ -124,12 +124,14 @@ export function inFlight(ops: number, op: (i: number) => Promise<unknown>): () =
 /**
  * Runs every case with tinybench in this process and returns per-operation figures. With several
  * rounds the order alternates (forward, then reversed), so drift over the run — a warming machine,
- * a growing heap — does not always favour whoever runs first; the figure is the median round.
- * A case that throws is reported and left out rather than sinking the whole table.
+ * a growing heap — does not always favour whoever runs first. Each round yields its median sample
+ * (a sample is a whole batch, so it carries its share of garbage collection); the fastest round
+ * counts, because on a shared machine other processes only ever add time. A case that throws is
+ * reported and left out rather than sinking the whole table.
  */
 export async function measure(cases: readonly Case[], options: MeasureOptions = {}): Promise<Measurement[]> {
   const rounds = Math.max(1, options.rounds ?? 1)
-  const perRound = new Map<string, Array<{ meanMs: number; rme: number; samples: number }>>()
+  const perRound = new Map<string, Array<{ msPerOp: number; rme: number; samples: number }>>()
   const failed = new Set<string>()
   for (let round = 0; round < rounds; round++) {
     const bench = new Bench({
@@ -154,7 +156,7 @@ export async function measure(cases: readonly Case[], options: MeasureOptions = 
       // latency is per call of `run`; divide by the batch to get one operation.
       const list = perRound.get(c.name) ?? []
       list.push({
-        meanMs: result.latency.mean / c.ops,
+        msPerOp: result.latency.p50 / c.ops,
         rme: result.latency.rme,
         samples: result.latency.samplesCount,
       })
@@ -166,14 +168,12 @@ export async function measure(cases: readonly Case[], options: MeasureOptions = 
   for (const c of cases) {
     const list = perRound.get(c.name)
     if (!list || failed.has(c.name)) continue
-    const means = list.map((r) => r.meanMs).sort((a, b) => a - b)
-    const mid = means.length >> 1
-    const meanMs = means.length % 2 === 1 ? means[mid]! : (means[mid - 1]! + means[mid]!) / 2
+    const best = list.reduce((a, b) => (b.msPerOp < a.msPerOp ? b : a))
     out.push({
       name: c.name,
-      opsPerSec: meanMs > 0 ? 1000 / meanMs : 0,
-      meanNs: meanMs * 1e6,
-      rmePercent: Math.max(...list.map((r) => r.rme)),
+      opsPerSec: best.msPerOp > 0 ? 1000 / best.msPerOp : 0,
+      nsPerOp: best.msPerOp * 1e6,
+      rmePercent: best.rme,
       samples: list.reduce((sum, r) => sum + r.samples, 0),
       opsPerCall: c.ops,
     })
@@ -276,7 +276,7 @@ export function printTable(title: string, measurements: readonly Measurement[], 
   for (const m of measurements) {
     const vs = base ? `${(m.opsPerSec / base.opsPerSec).toFixed(2)}×`.padStart(9) : ''
     console.log(
-      `  ${m.name.padEnd(nameWidth)}${formatOps(m.opsPerSec).padStart(11)}${formatDuration(m.meanNs).padStart(12)}${`${m.rmePercent.toFixed(1)}%`.padStart(8)}${vs}`,
+      `  ${m.name.padEnd(nameWidth)}${formatOps(m.opsPerSec).padStart(11)}${formatDuration(m.nsPerOp).padStart(12)}${`${m.rmePercent.toFixed(1)}%`.padStart(8)}${vs}`,
     )
   }
   if (base) console.log(`  (vs = ops/s relative to "${base.name}")`)
