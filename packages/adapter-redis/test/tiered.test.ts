@@ -375,9 +375,9 @@ describe('two processes sharing one Redis', () => {
 })
 
 describe.each([
-  { bus: true, title: 'with the invalidation bus (the default for an L1 over Redis)' },
-  { bus: false, title: 'without the invalidation bus' },
-])('while Redis is down, $title', ({ bus }) => {
+  ['with the invalidation bus (the default for an L1 over Redis)', true],
+  ['without the invalidation bus', false],
+])('while Redis is down, %s', (_title, bus) => {
   let server: RedisProcess
   let cache: Cache
   let warnings: string[]
@@ -450,14 +450,60 @@ describe.each([
     await expect(cache.getOrSet('course:42', osirisDown)).rejects.toThrow('Osiris answered 503')
   })
 
-  it.runIf(bus)('empties L1 when the bus reconnects, so what only L1 held is not served', async () => {
-    await server.restart()
-    await waitFor(() => busConnected(warnings) === 2, 'the bus to reconnect', 3000)
-    // course:7 was loaded during the outage and never reached Redis: gone with L1, read as a miss.
-    await waitFor(async () => (await cache.get('course:7')) === undefined, 'course:7 to read as a miss', 3000)
-    expect(await cache.getOrSet('course:7', () => 'Calculus 1B')).toBe('Calculus 1B')
-    expect(await cache.get('course:7')).toBe('Calculus 1B')
+  if (bus)
+    it('empties L1 when the bus reconnects, so what only L1 held is not served', async () => {
+      await server.restart()
+      await waitFor(() => busConnected(warnings) === 2, 'the bus to reconnect', 3000)
+      // course:7 was loaded during the outage and never reached Redis: gone with L1, read as a miss.
+      await waitFor(
+        async () => (await cache.get('course:7')) === undefined,
+        'course:7 to read as a miss',
+        3000,
+      )
+      expect(await cache.getOrSet('course:7', () => 'Calculus 1B')).toBe('Calculus 1B')
+      expect(await cache.get('course:7')).toBe('Calculus 1B')
+    })
+})
+
+describe('a read racing an invalidation on the same instance', () => {
+  let server: RedisProcess
+  let cache: Cache
+  let warnings: string[]
+
+  beforeAll(async () => {
+    server = await startRedis()
+    ;({ cache, warnings } = tieredCache(server.url, { keyPrefix: randomKeyPrefix('race') }))
+    await waitFor(() => busConnected(warnings) === 1, 'the bus to connect', 3000)
   })
+
+  afterAll(async () => {
+    await cache?.close()
+    await server?.stop()
+  })
+
+  // Known core defect: deletePattern and clear empty L1 first and then need several round trips
+  // (SCAN, then UNLINK). A read that starts in between finds the old entry still in Redis and puts it
+  // back into L1, where it stays: the instance ignores its own bus messages. Make these plain `it`
+  // once the core keeps reads that overlap an invalidation out of L1.
+  const cases = [
+    { op: 'delete', run: () => cache.delete('filter_counts:1'), known: false },
+    { op: 'invalidateTags', run: () => cache.invalidateTags(['items']), known: false },
+    { op: 'deletePattern', run: () => cache.deletePattern('filter_counts:*'), known: true },
+    { op: 'clear', run: () => cache.clear(), known: true },
+  ]
+  for (const { op, run, known } of cases) {
+    ;(known ? it.fails : it)(
+      `never serves from L1 what ${op} removed while a read was under way`,
+      async () => {
+        await cache.set('filter_counts:1', { total: 3 }, { tags: ['items'] })
+        const removing = run()
+        // Started after the invalidation, finished before it: either answer is right for this read.
+        await cache.get('filter_counts:1')
+        await removing
+        expect(await cache.get('filter_counts:1')).toBeUndefined()
+      },
+    )
+  }
 })
 
 describe('stale-while-revalidate', () => {
@@ -573,5 +619,30 @@ describe('getOrSetMany', () => {
     expect(calls).toHaveLength(1)
     expect(reader.cache.stats().l1Hits - l1Before).toBe(100)
     expect(await commandCalls()).toEqual({})
+  })
+
+  // Known core defect: getOrSetMany takes GetOrSetOptions but never serves stale entries (no grace,
+  // no stale-while-revalidate), so one failing batch loader fails every key. Make this a plain `it`
+  // once it falls back on stale values the way getOrSet does.
+  it.fails('serves stale entries within grace when the batch loader throws', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-03-02T09:00:00Z') })
+    const graceful = tieredCache(server.url, { keyPrefix: randomKeyPrefix('grace'), grace: '1h' })
+    try {
+      await graceful.cache.setMany([
+        { key: 'course:1', value: 'Calculus 1A' },
+        { key: 'course:2', value: 'Linear Algebra' },
+      ])
+      vi.setSystemTime(Date.now() + 61_000)
+      const osirisDown = async (): Promise<string[]> => {
+        throw new Error('Osiris answered 503')
+      }
+      expect(await graceful.cache.getOrSetMany(['course:1', 'course:2'], osirisDown)).toEqual([
+        'Calculus 1A',
+        'Linear Algebra',
+      ])
+    } finally {
+      vi.useRealTimers()
+      await graceful.cache.close()
+    }
   })
 })
