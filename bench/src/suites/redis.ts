@@ -34,7 +34,7 @@ const IN_FLIGHT = 1000
 const STAMPEDE = 1000
 /** Keys matching the deleted pattern, and keys that must survive it. */
 const PATTERN_KEYS = 100_000
-/** Timed rounds of each pattern-delete contender; the median is reported. */
+/** Timed rounds of each pattern-delete contender, alternating; the fastest is reported. */
 const PATTERN_ROUNDS = 5
 
 /** Budget per contender of the throughput tables, split over alternating rounds. */
@@ -403,18 +403,19 @@ async function patternDelete(report: SuiteReport, server: DedicatedRedis): Promi
       `\n  pattern delete — ${PATTERN_KEYS.toLocaleString('en')} matching keys among as many others`,
     )
     console.log(
-      `  ${'contender'.padEnd(52)}${'median'.padStart(10)}  ${'removed'.padStart(8)}${'left'.padStart(6)}${'foreign deleted'.padStart(17)}  rounds (ms)`,
+      `  ${'contender'.padEnd(52)}${'best'.padStart(10)}  ${'removed'.padStart(8)}${'left'.padStart(6)}${'foreign deleted'.padStart(17)}  rounds (ms)`,
     )
-    const medians = new Map<string, number>()
+    // The fastest round: on a shared machine other processes only ever add time.
+    const best = new Map<string, number>()
     for (const [name, row] of rows) {
-      const median = [...row.times].sort((a, b) => a - b)[Math.floor(row.times.length / 2)]!
-      medians.set(name, median)
+      const fastest = Math.min(...row.times)
+      best.set(name, fastest)
       console.log(
-        `  ${name.padEnd(52)}${formatDuration(median * 1e6).padStart(10)}  ${String(row.removed).padStart(8)}${String(row.left).padStart(6)}${String(row.foreignDeleted).padStart(17)}  ${row.times.map((t) => t.toFixed(0)).join(', ')}`,
+        `  ${name.padEnd(52)}${formatDuration(fastest * 1e6).padStart(10)}  ${String(row.removed).padStart(8)}${String(row.left).padStart(6)}${String(row.foreignDeleted).padStart(17)}  ${row.times.map((t) => t.toFixed(0)).join(', ')}`,
       )
     }
     report.data.patternDelete = Object.fromEntries(
-      [...rows].map(([name, row]) => [name, { ...row, medianMs: medians.get(name) }]),
+      [...rows].map(([name, row]) => [name, { ...row, bestMs: best.get(name) }]),
     )
 
     const raw = rows.get(rawName)!
@@ -426,11 +427,11 @@ async function patternDelete(report: SuiteReport, server: DedicatedRedis): Promi
       report,
       valueTarget(
         'pattern delete: time vs the raw SCAN + UNLINK loop',
-        medians.get(cacheportName)! / medians.get(rawName)!,
+        best.get(cacheportName)! / best.get(rawName)!,
         '<=',
         0.75,
         'x',
-        `${medians.get(cacheportName)!.toFixed(0)} ms vs ${medians.get(rawName)!.toFixed(0)} ms`,
+        `${best.get(cacheportName)!.toFixed(0)} ms vs ${best.get(rawName)!.toFixed(0)} ms`,
       ),
       valueTarget('pattern delete: foreign keys deleted', ours.foreignDeleted, '<=', 0, 'keys'),
       valueTarget(
