@@ -134,7 +134,8 @@ async function gets(report: SuiteReport, closers: Array<() => Promise<unknown>>)
   // like-for-like comparison is with byReference; printed for the reader, not a target.
   const refGet = find(measured, names.refGet)
   const cmGet = find(measured, names.cmGet)
-  if (refGet && cmGet) {
+  const cmSharesObject = (await cacheManager.get(probe)) === sampleValue
+  if (refGet && cmGet && cmSharesObject) {
     note(
       report,
       `cache-manager (keyv memory) returns the stored object itself, no copy; like for like, byReference get is ` +
