@@ -8,14 +8,19 @@ import type { RedisAdapterOptions, RedisClient } from './types.js'
 
 /** Options after defaults, parsed once so no operation re-reads them. */
 export interface ResolvedOptions {
+  /** `commandTimeout` in milliseconds. */
   readonly commandTimeoutMs: number
+  /** Whether concurrent gets share one MGET. */
   readonly coalesceGets: boolean
+  /** COUNT of each SCAN. */
   readonly scanCount: number
+  /** Most keys per MGET or UNLINK. */
   readonly batchSize: number
 }
 
 /** A client with what the adapter needs to know about it. */
 export interface Connection {
+  /** The client to send commands through. */
   readonly client: RedisClient
   /** The adapter opened the client, so it closes it. */
   readonly owned: boolean
@@ -23,6 +28,7 @@ export interface Connection {
   readonly endpoint: string
   /** The client has no command timeout of its own, so the adapter bounds each call itself. */
   readonly needsOwnTimeout: boolean
+  /** The adapter's own options, parsed. */
   readonly resolved: ResolvedOptions
 }
 
