@@ -685,42 +685,88 @@ export class CacheImpl implements Cache {
       firsts.map((i) => keys[i]!),
       firsts.map((i) => infos[i]!),
     )
+    const rules = this.staleRules(options)
+    const now = Date.now()
     const missing: number[] = []
+    const stale = new Map<number, Entry>()
+    const refresh: number[] = []
     firsts.forEach((i, j) => {
       const entry = entries[j]
-      if (entry !== undefined && isFresh(entry, Date.now())) {
+      const at = positions.get(infos[i]!.full)!
+      if (entry !== undefined && isFresh(entry, now)) {
         const value = this.hit(keys[i]!, infos[i]!, entry.value) as T
-        for (const at of positions.get(infos[i]!.full)!) results[at] = value
+        for (const k of at) results[k] = value
+      } else if (entry !== undefined && entry.expiresAt + rules.staleMs > now) {
+        // Within stale-while-revalidate: answer now, refresh with the other stale keys in one batch.
+        this.staleHit(keys[i]!, infos[i]!)
+        for (const k of at) results[k] = entry.value as T
+        if (!this.refreshing.has(infos[i]!.full)) refresh.push(i)
       } else {
+        if (entry !== undefined && entry.expiresAt + rules.graceMs > now) stale.set(i, entry)
         missing.push(i)
       }
     })
+    if (refresh.length > 0) {
+      const batch = this.loadBatch(refresh, keys, infos, loader, options, rules, this.refreshing)
+      batch.catch((error) => {
+        this.logger?.warn?.(
+          { cache: this.name, err: error },
+          `cache "${this.name}": background refresh of ${refresh.length} keys failed; stale values stay until their window ends`,
+        )
+      })
+    }
     if (missing.length > 0) {
-      const batch = this.loadBatch(
-        missing.map((i) => keys[i]!),
-        missing.map((i) => infos[i]!),
-        loader,
-        options,
-      )
+      for (const i of missing) this.missed(keys[i]!, infos[i]!)
+      const batch = this.loadBatch(missing, keys, infos, loader, options, rules, this.inflight)
       missing.forEach((i, j) => {
-        const one = batch.then((values) => values[j] as T)
-        this.inflight.set(infos[i]!.full, one)
-        const forget = () => this.inflight.delete(infos[i]!.full)
-        one.then(forget, forget)
+        const fallback = stale.get(i)
+        const one = batch.then(
+          (values) => values[j] as T,
+          (error: unknown) => {
+            // Within grace a stale value answers for a failed batch; the rest get the error.
+            if (fallback === undefined) throw error
+            this.staleHit(keys[i]!, infos[i]!)
+            return fallback.value as T
+          },
+        )
         for (const at of positions.get(infos[i]!.full)!) results[at] = one
       })
     }
     return Promise.all(results)
   }
 
-  /** One loader call for every missing key, then one batched write of what it returned. */
-  private async loadBatch<T>(
-    keys: string[],
-    infos: KeyInfo[],
+  /**
+   * One loader call for the keys at `indexes`, registered per key in `flights` while it runs (so
+   * concurrent calls join it), then one batched write of what it returned.
+   */
+  private loadBatch<T>(
+    indexes: number[],
+    allKeys: readonly string[],
+    allInfos: readonly KeyInfo[],
     loader: BatchLoader<T>,
     options: GetOrSetOptions<T> | undefined,
+    rules: StaleRules,
+    flights: Map<string, Promise<unknown>>,
   ): Promise<T[]> {
-    for (let i = 0; i < keys.length; i++) this.missed(keys[i]!, infos[i]!)
+    const keys = indexes.map((i) => allKeys[i]!)
+    const infos = indexes.map((i) => allInfos[i]!)
+    const batch = this.runBatch(keys, loader, options, rules)
+    infos.forEach((info, j) => {
+      const one = batch.then((values) => values[j])
+      one.catch(() => {})
+      flights.set(info.full, one)
+      const forget = () => flights.delete(info.full)
+      one.then(forget, forget)
+    })
+    return batch
+  }
+
+  private async runBatch<T>(
+    keys: string[],
+    loader: BatchLoader<T>,
+    options: GetOrSetOptions<T> | undefined,
+    rules: StaleRules,
+  ): Promise<T[]> {
     const started = performance.now()
     let result: Awaited<ReturnType<BatchLoader<T>>>
     try {
@@ -754,7 +800,7 @@ export class CacheImpl implements Cache {
       const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
       entries.push({ key: keys[i]!, value, ttl: this.ttlFor(value, options), tags })
     })
-    if (entries.length > 0) await this.setMany(entries)
+    if (entries.length > 0) await this.writeMany(entries, rules)
     return values
   }
 
@@ -797,6 +843,10 @@ export class CacheImpl implements Cache {
 
   async setMany(entries: readonly SetManyEntry[]): Promise<boolean> {
     this.assertOpen()
+    return this.writeMany(entries, this.settings)
+  }
+
+  private async writeMany(entries: readonly SetManyEntry[], rules: StaleRules): Promise<boolean> {
     if (!Array.isArray(entries)) {
       throw new CacheError(
         ErrorCodes.INVALID_CONFIG,
@@ -810,7 +860,7 @@ export class CacheImpl implements Cache {
     const prepared = entries.map((item) => {
       const info = this.info(item.key)
       const ttlMs = this.ttlOf(item.ttl)
-      const entry = this.entryOf(item.value, ttlMs, this.settings)
+      const entry = this.entryOf(item.value, ttlMs, rules)
       const bytes = this.needsBytes ? encodeEntry(entry, item.key, this.name) : undefined
       return { key: item.key, info, ttlMs, entry, bytes, tags: this.validTags(item.tags) }
     })
@@ -921,6 +971,9 @@ export class CacheImpl implements Cache {
     const result = await this.guard.call(operation, key, run, (error) => {
       failure = error
     })
+    // Again: a read that started while the store operation ran (a pattern delete takes many round
+    // trips) may have put an old value back into L1.
+    this.applyToNear(invalidation)
     if (this.bus !== undefined) await this.bus.publish(invalidation)
     if (result !== MISS) return result as R
     throw new CacheError(
@@ -946,9 +999,11 @@ export class CacheImpl implements Cache {
   }
 
   private busStatus(status: AdapterStatus): void {
-    // Whatever happened while the subscription was down is unknown: start L1 over either way.
-    this.applyToNear({ all: true })
     const trusted = status === 'ready'
+    // Back on the bus: whatever was published meanwhile is unknown, so L1 starts over. Off the bus,
+    // L1 is kept but only consulted when L2 cannot answer (an outage is when it helps most).
+    if (trusted) this.applyToNear({ all: true })
+    else this.generation++
     if (trusted !== this.nearTrusted) {
       this.logger?.warn?.(
         { cache: this.name, status },

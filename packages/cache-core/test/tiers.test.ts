@@ -100,7 +100,8 @@ describe('invalidation bus', () => {
     // While B cannot hear invalidations, A changes the value; B must read L2, not its L1 copy.
     await a.cache.set('faculties', ['ITC'])
     await tick()
-    expect(inL1(b, 'faculties')).toBe(false)
+    // B still holds its old copy (it could not hear A), but does not serve it.
+    expect(inL1(b, 'filter_counts:1')).toBe(true)
     expect(await b.cache.get('faculties')).toEqual(['ITC'])
     await a.cache.delete('filter_counts:2')
     b.l2.restoreBus()
@@ -302,5 +303,92 @@ describe('tiers from the registry', () => {
         { adapters, makeDefault: false },
       ),
     ).toThrow('cache "default": unknown l1 adapter "redis"')
+  })
+})
+
+describe('fixes found against real Redis', () => {
+  it('keeps L1 through a bus outage, so it can answer if the store goes down too', async () => {
+    const shared = new SharedStore()
+    const l2 = shared.connect()
+    const cache = createCache({
+      adapter: l2,
+      l1: new MapAdapter({ shared: false }),
+      keyPrefix: 'keep',
+      breaker: false,
+    })
+    await tick()
+    await cache.set('faculties', ['BMS'])
+    l2.dropBus()
+    // The store fails as well: the L1 copy is the best answer there is.
+    Object.assign(l2, {
+      get: async () => {
+        throw new Error('ECONNREFUSED')
+      },
+    })
+    expect(await cache.get('faculties')).toEqual(['BMS'])
+  })
+
+  it('does not let a read during a pattern delete put the deleted value back into L1', async () => {
+    const shared = new SharedStore()
+    const l2 = shared.connect()
+    const l1 = new MapAdapter({ shared: false })
+    const cache = createCache({ adapter: l2, l1, keyPrefix: 'race' })
+    await tick()
+    await cache.set('filter_counts:1', 1)
+    // A slow pattern delete (many SCAN round trips on a real store).
+    const slowDelete = l2.deleteByPattern.bind(l2)
+    Object.assign(l2, {
+      deleteByPattern: async (pattern: string) => {
+        await tick()
+        return slowDelete(pattern)
+      },
+    })
+    const deleting = cache.deletePattern('filter_counts:*')
+    await cache.get('filter_counts:1')
+    await deleting
+    expect(l1.data.size).toBe(0)
+    expect(await cache.get('filter_counts:1')).toBeUndefined()
+  })
+
+  it('getOrSetMany serves stale values within grace when the batch loader throws, and refreshes stale ones in one batch', async () => {
+    vi.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') })
+    try {
+      const graced = createCache({ adapter: new MapAdapter(), keyPrefix: 'gm', ttl: '1m', grace: '1h' })
+      await graced.setMany([
+        { key: 'a', value: 'old a' },
+        { key: 'b', value: 'old b' },
+      ])
+      vi.advanceTimersByTime(2 * 60_000)
+      const failing = async (): Promise<string[]> => {
+        throw new Error('Osiris 503')
+      }
+      expect(await graced.getOrSetMany(['a', 'b'], failing)).toEqual(['old a', 'old b'])
+      // 'c' has no stale value to fall back on, so the call rejects with the loader's error.
+      await expect(graced.getOrSetMany(['a', 'c'], failing)).rejects.toThrow('Osiris 503')
+    } finally {
+      vi.useRealTimers()
+    }
+    const cache = createCache({
+      adapter: new MapAdapter(),
+      keyPrefix: 'gm2',
+      ttl: 50,
+      grace: '1h',
+      staleWhileRevalidate: '1h',
+    })
+    await cache.setMany([
+      { key: 'a', value: 'old a' },
+      { key: 'b', value: 'old b' },
+    ])
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    const batches: string[][] = []
+    const loader = async (keys: string[]) => {
+      batches.push(keys)
+      return keys.map((key) => `new ${key}`)
+    }
+    // ...while stale-but-within-window keys answer at once and refresh together in one call.
+    expect(await cache.getOrSetMany(['a', 'b'], loader)).toEqual(['old a', 'old b'])
+    await tick()
+    expect(batches).toEqual([['a', 'b']])
+    expect(await cache.getOrSetMany(['a', 'b'], loader)).toEqual(['new a', 'new b'])
   })
 })
