@@ -8,10 +8,10 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { memoryAdapter } from '@cacheport/adapter-memory'
 import { type Cache, type CacheOptions, createCache } from '@cacheport/cache-core'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { memoryAdapter } from '../../adapter-memory/src/index.js'
 import { redisAdapter } from '../src/index.js'
 import { type RedisProcess, rawCommand, startRedis } from './helpers/redis-server.js'
 
@@ -382,10 +382,7 @@ describe.each([
   let cache: Cache
   let warnings: string[]
   const loads: string[] = []
-  // Known core defect: with the bus, busStatus() empties L1 as soon as the subscription is lost,
-  // so an outage leaves nothing to fall back on. Make these plain `it` once L1 is kept while the bus
-  // is down and emptied only when it reconnects, as CacheOptions.bus documents.
-  const fallsBackOnL1 = bus ? it.fails : it
+  const fallsBackOnL1 = it
 
   beforeAll(async () => {
     // Only Date is faked: entries age by the clock the core reads, while ioredis keeps real timers.
@@ -481,28 +478,23 @@ describe('a read racing an invalidation on the same instance', () => {
     await server?.stop()
   })
 
-  // Known core defect: deletePattern and clear empty L1 first and then need several round trips
-  // (SCAN, then UNLINK). A read that starts in between finds the old entry still in Redis and puts it
-  // back into L1, where it stays: the instance ignores its own bus messages. Make these plain `it`
-  // once the core keeps reads that overlap an invalidation out of L1.
+  // deletePattern and clear take several round trips (SCAN, then UNLINK): a read that starts in
+  // between still finds the old entry in Redis and must not put it back into L1.
   const cases = [
-    { op: 'delete', run: () => cache.delete('filter_counts:1'), known: false },
-    { op: 'invalidateTags', run: () => cache.invalidateTags(['items']), known: false },
-    { op: 'deletePattern', run: () => cache.deletePattern('filter_counts:*'), known: true },
-    { op: 'clear', run: () => cache.clear(), known: true },
+    { op: 'delete', run: () => cache.delete('filter_counts:1') },
+    { op: 'invalidateTags', run: () => cache.invalidateTags(['items']) },
+    { op: 'deletePattern', run: () => cache.deletePattern('filter_counts:*') },
+    { op: 'clear', run: () => cache.clear() },
   ]
-  for (const { op, run, known } of cases) {
-    ;(known ? it.fails : it)(
-      `never serves from L1 what ${op} removed while a read was under way`,
-      async () => {
-        await cache.set('filter_counts:1', { total: 3 }, { tags: ['items'] })
-        const removing = run()
-        // Started after the invalidation, finished before it: either answer is right for this read.
-        await cache.get('filter_counts:1')
-        await removing
-        expect(await cache.get('filter_counts:1')).toBeUndefined()
-      },
-    )
+  for (const { op, run } of cases) {
+    it(`never serves from L1 what ${op} removed while a read was under way`, async () => {
+      await cache.set('filter_counts:1', { total: 3 }, { tags: ['items'] })
+      const removing = run()
+      // Started after the invalidation, finished before it: either answer is right for this read.
+      await cache.get('filter_counts:1')
+      await removing
+      expect(await cache.get('filter_counts:1')).toBeUndefined()
+    })
   }
 })
 
@@ -621,10 +613,7 @@ describe('getOrSetMany', () => {
     expect(await commandCalls()).toEqual({})
   })
 
-  // Known core defect: getOrSetMany takes GetOrSetOptions but never serves stale entries (no grace,
-  // no stale-while-revalidate), so one failing batch loader fails every key. Make this a plain `it`
-  // once it falls back on stale values the way getOrSet does.
-  it.fails('serves stale entries within grace when the batch loader throws', async () => {
+  it('serves stale entries within grace when the batch loader throws', async () => {
     vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-03-02T09:00:00Z') })
     const graceful = tieredCache(server.url, { keyPrefix: randomKeyPrefix('grace'), grace: '1h' })
     try {
