@@ -65,6 +65,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
           cache: defaultCache,
           courseTtl: config.ttl.osirisCourse,
           personTtl: config.ttl.osirisPerson,
+          courseGrace: config.grace.osirisCourse,
+          personGrace: config.grace.osirisPerson,
           timeoutMs: config.upstreamTimeoutMs,
         })
       : undefined
@@ -74,6 +76,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
         token: config.canvasApiToken,
         cache: defaultCache,
         ttl: config.ttl.fileExists,
+        grace: config.grace.fileExists,
         timeoutMs: config.upstreamTimeoutMs,
         concurrency: config.canvasConcurrency,
       })
@@ -97,6 +100,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     osiris,
     canvas,
     backend,
+    instance: config.instanceName,
   })
 
   let closed = false

@@ -10,8 +10,12 @@ import {
   useCacheFromEnv,
 } from '@cacheport/cache-core'
 
-/** The cache backends an operator can pick with `CACHE_BACKEND`. */
-export const CACHE_BACKENDS = ['memory', 'redis', 'noop'] as const
+/**
+ * The cache backends an operator can pick with `CACHE_BACKEND`. `tiered` puts an in-process memory
+ * tier (L1) of each instance in front of the shared Redis (L2), kept coherent by an invalidation bus
+ * over Redis pub/sub.
+ */
+export const CACHE_BACKENDS = ['memory', 'redis', 'tiered', 'noop'] as const
 /** One of {@link CACHE_BACKENDS}. */
 export type CacheBackend = (typeof CACHE_BACKENDS)[number]
 
@@ -47,6 +51,37 @@ export const TTL_VARIABLES: Readonly<Record<keyof CacheTtls, string>> = {
   fileExists: 'CACHE_TTL_FILE_EXISTS',
 }
 
+/**
+ * How long past its TTL an upstream answer may still be served while that upstream fails (an Osiris
+ * outage, a Canvas 5xx). The database-backed entries (filter counts, faculties) have none: the
+ * database is the app's own, and counts must follow edits.
+ */
+export interface CacheGraces {
+  /** Osiris course details: a day-old course beats an error page while Osiris is down. */
+  osirisCourse: Duration
+  /** People-page lookups: names, e-mail addresses and faculties change rarely. */
+  osirisPerson: Duration
+  /** Canvas file existence: the answer keeps the time of its check, so its age stays visible. */
+  fileExists: Duration
+}
+
+/** Grace periods of the upstream lookups; `0` turns one off. */
+export const DEFAULT_GRACES: Readonly<CacheGraces> = {
+  osirisCourse: '24h',
+  osirisPerson: '7d',
+  fileExists: '6h',
+}
+
+/** The environment variable that overrides each grace period. */
+export const GRACE_VARIABLES: Readonly<Record<keyof CacheGraces, string>> = {
+  osirisCourse: 'CACHE_GRACE_OSIRIS_COURSE',
+  osirisPerson: 'CACHE_GRACE_OSIRIS_PERSON',
+  fileExists: 'CACHE_GRACE_FILE_EXISTS',
+}
+
+/** Entries the in-process tier of each cache holds at most, in `tiered` mode. */
+export const DEFAULT_L1_MAX_ENTRIES = 10_000
+
 /** Everything the application reads from its environment, validated. */
 export interface AppConfig {
   /** HTTP port; 0 picks a free one. */
@@ -57,12 +92,14 @@ export interface AppConfig {
   databaseUrl: string
   /** Adapter of every cache. */
   cacheBackend: CacheBackend
-  /** Redis location when `cacheBackend` is `redis`. */
+  /** Redis location when `cacheBackend` is `redis` or `tiered`. */
   redisUrl: string | undefined
   /** `false` turns every cache into the no-op adapter (the seed's rollback switch). */
   useCache: boolean
   /** TTLs of the cached services. */
   ttl: CacheTtls
+  /** Grace periods of the upstream lookups. */
+  grace: CacheGraces
   /** The named caches, ready for `createCaches` (environment overrides applied). */
   caches: Record<string, CacheConfig>
   /** Osiris base URL; `undefined` means "start the simulator" (demo) or "not configured". */
@@ -79,6 +116,8 @@ export interface AppConfig {
   canvasConcurrency: number
   /** pino level. */
   logLevel: string
+  /** A name that tells instances of one deployment apart (`/health`, dashboard, logs). */
+  instanceName: string | undefined
 }
 
 /** The SQLite file the app uses when `DATABASE_URL` is not set. */
@@ -150,9 +189,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
     throw invalid('CACHE_BACKEND', `must be one of ${CACHE_BACKENDS.join(', ')}`, backendRaw)
   }
   const cacheBackend = backendRaw as CacheBackend
-  const redisUrl =
-    readUrl(env, 'REDIS_URL', ['redis:', 'rediss:']) ??
-    (cacheBackend === 'redis' ? 'redis://127.0.0.1:6379' : undefined)
+  const configuredRedis = readUrl(env, 'REDIS_URL', ['redis:', 'rediss:'])
+  // Tiered mode exists for several instances sharing one Redis: a silent localhost default would
+  // give each host a Redis of its own and an invalidation bus that reaches nobody.
+  if (cacheBackend === 'tiered' && configuredRedis === undefined) {
+    throw invalid(
+      'REDIS_URL',
+      'must be set with CACHE_BACKEND=tiered: the Redis every instance shares (second tier and invalidation bus)',
+    )
+  }
+  const redisUrl = configuredRedis ?? (cacheBackend === 'redis' ? 'redis://127.0.0.1:6379' : undefined)
   const useCache = useCacheFromEnv(env)
 
   const databaseUrl = read(env, 'DATABASE_URL') ?? DEFAULT_SQLITE_PATH
@@ -167,16 +213,34 @@ export function loadConfig(env: Env = process.env): AppConfig {
     ]),
   ) as unknown as CacheTtls
 
+  const grace = Object.fromEntries(
+    (Object.keys(DEFAULT_GRACES) as Array<keyof CacheGraces>).map((name) => [
+      name,
+      readDuration(env, GRACE_VARIABLES[name], DEFAULT_GRACES[name]),
+    ]),
+  ) as unknown as CacheGraces
+
+  const instanceName = read(env, 'INSTANCE_NAME')
+  if (instanceName !== undefined && !/^[A-Za-z0-9_.-]{1,32}$/.test(instanceName)) {
+    throw invalid('INSTANCE_NAME', 'must be 1 to 32 letters, digits, "_", "." or "-"', instanceName)
+  }
+
   const logLevel = read(env, 'LOG_LEVEL') ?? 'info'
   if (!LOG_LEVELS.includes(logLevel))
     throw invalid('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`, logLevel)
 
   const timeout = readDuration(env, 'CACHE_TIMEOUT', '1s')
+  const l1MaxEntries = readInt(env, 'CACHE_L1_MAX_ENTRIES', DEFAULT_L1_MAX_ENTRIES, 1, 10_000_000)
+  const tiers: Pick<CacheConfig, 'adapter' | 'l1'> =
+    cacheBackend === 'tiered'
+      ? { adapter: 'redis', l1: { adapter: 'memory', options: { maxEntries: l1MaxEntries } } }
+      : { adapter: cacheBackend }
   // Like the seed's CACHES: `default` holds the long-lived lookups, `queries` the dashboard
-  // aggregates, whose default TTL is the filter counts' TTL (the seed's TIMEOUT 300).
+  // aggregates, whose default TTL is the filter counts' TTL (the seed's TIMEOUT 300). In tiered
+  // mode both get an L1: the counts most of all, since every instance must drop them on an edit.
   const base: Record<string, CacheConfig> = {
     default: {
-      adapter: cacheBackend,
+      ...tiers,
       location: redisUrl,
       keyPrefix: 'ea_platform',
       version: 1,
@@ -185,7 +249,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       options: {},
     },
     queries: {
-      adapter: cacheBackend,
+      ...tiers,
       location: redisUrl,
       keyPrefix: 'ea_queries',
       version: 1,
@@ -194,8 +258,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       options: {},
     },
   }
-  // Per-cache overrides (CACHE_QUERIES_KEY_PREFIX, CACHE_DEFAULT_VERSION, ...) come from the core.
-  const caches = cacheConfigFromEnv(base, { env })
+  // Per-cache overrides (CACHE_QUERIES_KEY_PREFIX, CACHE_DEFAULT_L1, CACHE_DEFAULT_GRACE, ...) come
+  // from the core. Its CACHE_BACKEND names an adapter, which `tiered` is not: the base already has it.
+  const caches = cacheConfigFromEnv(base, { env: { ...env, CACHE_BACKEND: undefined } })
 
   return {
     port: readInt(env, 'PORT', 3000, 0, 65_535),
@@ -205,6 +270,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     redisUrl,
     useCache,
     ttl,
+    grace,
     caches,
     osirisBaseUrl: readUrl(env, 'OSIRIS_BASE_URL', ['http:', 'https:']),
     peopleBaseUrl: readUrl(env, 'PEOPLE_BASE_URL', ['http:', 'https:']),
@@ -213,5 +279,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     upstreamTimeoutMs: readInt(env, 'UPSTREAM_TIMEOUT_MS', 5_000, 1, 120_000),
     canvasConcurrency: readInt(env, 'CANVAS_CONCURRENCY', 50, 1, 500),
     logLevel,
+    instanceName,
   }
 }

@@ -26,7 +26,15 @@ describe('configuration', () => {
   })
 
   it.each([
-    [{ CACHE_BACKEND: 'memcached' }, 'CACHE_BACKEND', /must be one of memory, redis, noop, got "memcached"/],
+    [
+      { CACHE_BACKEND: 'memcached' },
+      'CACHE_BACKEND',
+      /must be one of memory, redis, tiered, noop, got "memcached"/,
+    ],
+    [{ CACHE_BACKEND: 'tiered' }, 'REDIS_URL', /must be set with CACHE_BACKEND=tiered/],
+    [{ CACHE_GRACE_OSIRIS_COURSE: 'a day' }, 'CACHE_GRACE_OSIRIS_COURSE', /must be a duration/],
+    [{ CACHE_L1_MAX_ENTRIES: '0' }, 'CACHE_L1_MAX_ENTRIES', /whole number from 1/],
+    [{ INSTANCE_NAME: 'a b' }, 'INSTANCE_NAME', /letters, digits/],
     [{ CACHE_TTL_FILTER_COUNTS: 'five minutes' }, 'CACHE_TTL_FILTER_COUNTS', /must be a duration/],
     [{ USE_CACHE: 'maybe' }, 'USE_CACHE', /must be true or false/],
     [{ PORT: '70000' }, 'PORT', /whole number from 0 to 65535/],
@@ -43,6 +51,37 @@ describe('configuration', () => {
     expect(error).toMatchObject({ name: 'CacheError', code: 'E_INVALID_CONFIG', field: variable })
     expect((error as Error).message).toContain(variable)
     expect((error as Error).message).toMatch(message)
+  })
+
+  it('tiered: both caches are memory in front of Redis, on the one REDIS_URL', () => {
+    const config = loadConfig({ CACHE_BACKEND: 'tiered', REDIS_URL: 'redis://cache.internal:6380/2' })
+    expect(config.cacheBackend).toBe('tiered')
+    for (const name of ['default', 'queries']) {
+      expect(config.caches[name]).toMatchObject({
+        adapter: 'redis',
+        location: 'redis://cache.internal:6380/2',
+        l1: { adapter: 'memory', options: { maxEntries: 10_000 } },
+      })
+    }
+    // The core's per-cache variables still apply on top, e.g. a cache without its in-process tier.
+    const overridden = loadConfig({
+      CACHE_BACKEND: 'tiered',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      CACHE_DEFAULT_L1: 'none',
+      CACHE_L1_MAX_ENTRIES: '500',
+      CACHE_QUERIES_STALE_WHILE_REVALIDATE: '30s',
+    })
+    expect(overridden.caches.default?.l1).toBeUndefined()
+    expect(overridden.caches.queries).toMatchObject({
+      l1: { adapter: 'memory', options: { maxEntries: 500 } },
+      staleWhileRevalidate: '30s',
+    })
+  })
+
+  it('has grace periods for the upstream answers only, each configurable', () => {
+    expect(loadConfig({}).grace).toEqual({ osirisCourse: '24h', osirisPerson: '7d', fileExists: '6h' })
+    const config = loadConfig({ CACHE_GRACE_OSIRIS_COURSE: '3d', CACHE_GRACE_FILE_EXISTS: '0' })
+    expect(config.grace).toEqual({ osirisCourse: '3d', osirisPerson: '7d', fileExists: 0 })
   })
 
   it('never prints a Redis password in an error', () => {
@@ -209,6 +248,11 @@ describe('HTTP API', () => {
       /^cacheport_load_seconds_total\{cache="queries",adapter="memory",prefix="filter_counts"\} \d/m,
     )
     expect(text).toMatch(/^cacheport_hit_ratio\{cache="queries",adapter="memory"\} [\d.]+$/m)
+    // One process, no tiers: nothing is answered in-process ahead of the store.
+    expect(text).toContain('# TYPE cacheport_l1_hits_total counter')
+    expect(text).toMatch(
+      /^cacheport_l1_hits_total\{cache="default",adapter="memory",prefix="faculties"\} 0$/m,
+    )
   })
 
   it('reports health of the database and each cache', async () => {
@@ -216,10 +260,11 @@ describe('HTTP API', () => {
     expect(res.status).toBe(200)
     expect(await json(res)).toEqual({
       status: 'ok',
+      instance: null,
       database: { status: 'up', dialect: 'sqlite' },
       caches: {
-        default: { adapter: 'memory', status: 'ready' },
-        queries: { adapter: 'memory', status: 'ready' },
+        default: { adapter: 'memory', status: 'ready', l1Hits: 0, staleHits: 0 },
+        queries: { adapter: 'memory', status: 'ready', l1Hits: 0, staleHits: 0 },
       },
     })
   })

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { canvasIds } from '../src/catalogue.js'
 import { canvasFileId } from '../src/domain.js'
 import { CanvasClient } from '../src/services/canvas-client.js'
+import { OsirisClient } from '../src/services/osiris-client.js'
 import { json, qlikCsv, REDIS_URL, startTestApp, TEST_TOKEN, type TestApp, uploadQlik } from './helpers.js'
 
 /** Where a suite's database comes from: a prepared (migrated, seeded) URL and how to throw it away. */
@@ -28,13 +29,18 @@ async function counts(t: TestApp, query = ''): Promise<Record<string, number>> {
   return (await json(res)) as Record<string, number>
 }
 
+/** What `stats().adapter` says for each `CACHE_BACKEND`. */
+const ADAPTER_NAMES = { memory: 'memory', redis: 'redis', tiered: 'memory+redis', noop: 'noop' }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
 /**
  * The caching behaviour of the services, as a user of the app sees it, on one adapter and one
  * database. With `noop` (and `USE_CACHE=false`) every call must reach the database or upstream.
  */
 export function defineServiceTests(
   label: string,
-  backend: 'memory' | 'redis' | 'noop',
+  backend: 'memory' | 'redis' | 'tiered' | 'noop',
   database: DatabaseProvider,
   env: Record<string, string> = {},
 ): void {
@@ -45,6 +51,8 @@ export function defineServiceTests(
     let cleanup: () => Promise<void> | void
     let sample: { material_id: number; course_code: string; url: string; owner: string }
     let deleted: { material_id: number; url: string }
+    // A course no other test looks up, so short-TTL clients never meet an entry written with 24 h.
+    let otherCourse: string
 
     beforeAll(async () => {
       const db = await database()
@@ -57,7 +65,11 @@ export function defineServiceTests(
         .execute()
       sample = rows.find((r) => !canvasIds.isDeleted(canvasFileId(r.url)!)) as typeof sample
       deleted = rows.find((r) => canvasIds.isDeleted(canvasFileId(r.url)!)) as typeof deleted
-      expect(sample && deleted).toBeTruthy()
+      const cursus = (code: string | null) => code?.split('-')[1]
+      otherCourse = rows.find(
+        (r) => cursus(r.course_code) && cursus(r.course_code) !== cursus(sample.course_code),
+      )!.course_code as string
+      expect(sample && deleted && otherCourse).toBeTruthy()
     })
 
     afterAll(async () => {
@@ -73,8 +85,17 @@ export function defineServiceTests(
     })
 
     it('answers the caches from the configured adapter', () => {
-      const adapters = t.app.caches.entries().map(([, cache]) => cache.adapter.name)
-      expect(adapters).toEqual(caching ? [backend, backend] : ['noop', 'noop'])
+      const adapters = t.app.caches.entries().map(([, cache]) => cache.stats().adapter)
+      const expected = caching ? ADAPTER_NAMES[backend] : 'noop'
+      expect(adapters).toEqual([expected, expected])
+    })
+
+    it('a repeated read is answered in-process only with the tiered backend', async () => {
+      const queries = t.app.caches.get('queries')
+      const before = queries.stats().l1Hits
+      await t.app.queries.getFilterCounts({ faculty: 'BMS', search: 'reader' })
+      await t.app.queries.getFilterCounts({ faculty: 'BMS', search: 'reader' })
+      expect(queries.stats().l1Hits - before).toBe(backend === 'tiered' && caching ? 1 : 0)
     })
 
     it('filter counts: a second identical call (after normalisation) does not query the database', async () => {
@@ -236,8 +257,63 @@ export function defineServiceTests(
       expect(after).toEqual({ ...before, ToDo: before.ToDo! - 1, Done: before.Done! + 1 })
     })
 
-    if (backend === 'redis' && caching) {
-      it('Redis keys carry the strategy table TTLs', async () => {
+    it('Osiris: within its grace period an expired course is served while Osiris fails, not after', async () => {
+      // Clients of the app's own cache with short lifetimes: the app's are a day and more.
+      const client = (courseGrace: number) =>
+        new OsirisClient({
+          osirisBaseUrl: t.sims.osiris.url,
+          peopleBaseUrl: t.sims.people.url,
+          cache: t.app.caches.get('default'),
+          courseTtl: 60,
+          personTtl: 60,
+          courseGrace,
+          timeoutMs: 5_000,
+        })
+      const graceful = client(60_000)
+      const course = await graceful.fetchCourseDetails(otherCourse)
+      expect(course?.teachers.length).toBeGreaterThan(0)
+      await sleep(90)
+      t.sims.osiris.force('/cursussen/zoeken', 503)
+      const staleBefore = t.app.caches.get('default').stats().staleHits
+      const during = await graceful.fetchCourseDetails(otherCourse).catch((e: unknown) => e)
+      // Osiris was asked (and failed) either way; only a cache has something older to offer.
+      expect(t.sims.osiris.requests('search')).toBe(2)
+      if (caching) {
+        expect(during).toEqual(course)
+        expect(t.app.caches.get('default').stats().staleHits - staleBefore).toBe(1)
+      } else {
+        expect(during).toMatchObject({ code: 'E_UPSTREAM' })
+      }
+      const strict = await client(0)
+        .fetchCourseDetails(otherCourse)
+        .catch((e: unknown) => e)
+      expect(strict).toMatchObject({ code: 'E_UPSTREAM', message: expect.stringContaining('503') })
+      t.sims.osiris.clearForced()
+      await graceful.fetchCourseDetails.invalidate(otherCourse)
+    })
+
+    it('Canvas: within its grace period the last check is served while Canvas fails, with its time', async () => {
+      const canvas = new CanvasClient({
+        apiUrl: t.sims.canvas.url,
+        token: TEST_TOKEN,
+        cache: t.app.caches.get('default'),
+        ttl: 60,
+        grace: 60_000,
+        timeoutMs: 5_000,
+      })
+      const item = { material_id: sample.material_id + 2_000_000, url: sample.url }
+      const check = await canvas.checkFileExistence(item)
+      await sleep(90)
+      t.sims.canvas.force('/api/v1/files/', 503)
+      const during = await canvas.checkFileExistence(item).catch((e: unknown) => e)
+      if (caching) expect(during).toEqual(check)
+      else expect(during).toMatchObject({ code: 'E_UPSTREAM', message: expect.stringContaining('503') })
+      t.sims.canvas.clearForced()
+      await canvas.checkFileExistence.invalidate(item)
+    })
+
+    if ((backend === 'redis' || backend === 'tiered') && caching) {
+      it('Redis keys live for the strategy table TTLs, plus the grace period of upstream answers', async () => {
         const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
         try {
           await t.app.queries.getFilterCounts({ faculty: 'ET' })
@@ -245,15 +321,19 @@ export function defineServiceTests(
           await t.app.osiris!.fetchCourseDetails(sample.course_code)
           await t.app.osiris!.fetchPersonData(sample.owner)
           await t.app.canvas!.checkFileExistence(sample)
+          const defaultCache = t.app.caches.get('default')
+          // The app's own check: the timeout test above wrote one with a client of its own TTL.
+          const fileKey = defaultCache.fullKey(t.app.canvas!.checkFileExistence.key(sample))
           const expected: Array<[string, number]> = [
             [`${t.prefixes.queries}:1:filter_counts:*`, 5 * 60_000],
             [`${t.prefixes.default}:1:faculties:*`, 10 * 60_000],
-            [`${t.prefixes.default}:1:osiris_course:*`, 24 * 3_600_000],
-            [`${t.prefixes.default}:1:osiris_person:*`, 24 * 3_600_000],
-            [`${t.prefixes.default}:1:file_exists:*`, 3_600_000],
+            // TTL + grace: 24 h + 24 h, 24 h + 7 d, 1 h + 6 h.
+            [`${t.prefixes.default}:1:osiris_course:*`, 48 * 3_600_000],
+            [`${t.prefixes.default}:1:osiris_person:*`, (24 + 7 * 24) * 3_600_000],
+            [fileKey, 7 * 3_600_000],
           ]
           for (const [pattern, ttl] of expected) {
-            const keys = await scanKeys(redis, pattern)
+            const keys = pattern.endsWith('*') ? await scanKeys(redis, pattern) : [pattern]
             expect(keys.length, pattern).toBeGreaterThan(0)
             for (const key of keys) {
               const pttl = await redis.pttl(key)

@@ -9,6 +9,7 @@ const sqlite: DatabaseProvider = async () => {
   return { url, cleanup: dir.remove }
 }
 
-for (const backend of ['memory', 'redis', 'noop'] as const) defineServiceTests('SQLite', backend, sqlite)
+for (const backend of ['memory', 'redis', 'tiered', 'noop'] as const)
+  defineServiceTests('SQLite', backend, sqlite)
 // The seed's rollback switch: configured for Redis, but every cache is the no-op adapter.
 defineServiceTests('SQLite', 'redis', sqlite, { USE_CACHE: 'false' })

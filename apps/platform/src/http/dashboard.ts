@@ -10,6 +10,8 @@ export interface DashboardState {
   faculties: Faculty[]
   caches: Record<string, CacheStats & { status: string }>
   backend: string
+  /** The instance's name, shown in the header so that two tabs on two instances are told apart. */
+  instance?: string | undefined
 }
 
 /** Escapes text for HTML content and attribute values. */
@@ -49,9 +51,10 @@ function cacheRows(caches: DashboardState['caches']): string {
   return Object.entries(caches)
     .map(
       ([name, s]) => `<tr data-testid="cache-${escapeHtml(name)}">
-<td><strong>${escapeHtml(name)}</strong></td><td>${escapeHtml(s.adapter)}</td>
+<td><strong>${escapeHtml(name)}</strong><div class="sub" data-testid="adapter-${escapeHtml(name)}">${escapeHtml(s.adapter)}</div></td>
 <td><span class="status status-${escapeHtml(s.status)}">${escapeHtml(s.status)}</span></td>
-<td class="num">${s.hits}</td><td class="num">${s.misses}</td>
+<td class="num">${s.hits}</td><td class="num" data-testid="l1-hits-${escapeHtml(name)}">${s.l1Hits}</td>
+<td class="num" data-testid="stale-hits-${escapeHtml(name)}">${s.staleHits}</td><td class="num">${s.misses}</td>
 <td class="num" data-testid="hit-rate-${escapeHtml(name)}">${(s.hitRate * 100).toFixed(1)}%</td>
 <td><button type="button" class="small clear-cache" data-cache="${escapeHtml(name)}" data-testid="clear-${escapeHtml(name)}">Clear</button></td>
 </tr>`,
@@ -64,7 +67,7 @@ const STYLE = `
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--ink)}
 header{background:#14213d;color:#fff;padding:14px 28px;display:flex;align-items:baseline;gap:16px}
 header h1{font-size:18px;margin:0}header .sub{color:#b9c3d8}
-main{display:grid;grid-template-columns:minmax(0,1fr) 400px;gap:20px;padding:20px 28px;max-width:1500px}
+main{display:grid;grid-template-columns:minmax(0,1fr) 420px;gap:20px;padding:20px 28px;max-width:1500px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px}
 .card h2{font-size:14px;margin:0 0 10px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
 .toolbar{display:flex;gap:10px;flex-wrap:wrap;margin-bottom:12px}
@@ -87,7 +90,7 @@ button:disabled{opacity:.5;cursor:default}
 .status{font-size:12px}.status-ready{color:#1c6b36}.status-unavailable{color:#b3261e}
 #upload-result{margin-top:10px;font-size:13px}#upload-result.error{color:#b3261e}
 .side{display:flex;flex-direction:column;gap:20px;min-width:0}
-#cache-panel table th,#cache-panel table td{padding:6px 4px;font-size:13px}.muted{color:var(--muted)}
+#cache-panel table th,#cache-panel table td{padding:6px 3px;font-size:13px}.muted{color:var(--muted)}
 `
 
 const SCRIPT = `
@@ -137,9 +140,9 @@ async function loadStats() {
     const row = document.querySelector('[data-testid="cache-' + name + '"]');
     if (!row) continue;
     const cells = row.querySelectorAll('td');
-    cells[2].innerHTML = '<span class="status status-' + esc(s.status) + '">' + esc(s.status) + '</span>';
-    cells[3].textContent = s.hits; cells[4].textContent = s.misses;
-    cells[5].textContent = (s.hitRate * 100).toFixed(1) + '%';
+    cells[1].innerHTML = '<span class="status status-' + esc(s.status) + '">' + esc(s.status) + '</span>';
+    cells[2].textContent = s.hits; cells[3].textContent = s.l1Hits; cells[4].textContent = s.staleHits;
+    cells[5].textContent = s.misses; cells[6].textContent = (s.hitRate * 100).toFixed(1) + '%';
   }
 }
 document.querySelectorAll('.tab').forEach((tab) => tab.addEventListener('click', () => { state.status = tab.dataset.status; state.page = 1; load(); }));
@@ -207,9 +210,9 @@ export function renderDashboard(state: DashboardState): string {
   const initial = JSON.stringify(filter).replace(/</g, '\\u003c')
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Easy Access — copyright items</title><style>${STYLE}</style></head>
+<title>Easy Access${state.instance ? ` (${escapeHtml(state.instance)})` : ''} — copyright items</title><style>${STYLE}</style></head>
 <body>
-<header><h1>Easy Access</h1><span class="sub">Copyright review of course material · cache backend <strong data-testid="backend">${escapeHtml(state.backend)}</strong></span></header>
+<header><h1>Easy Access</h1><span class="sub">Copyright review of course material · cache backend <strong data-testid="backend">${escapeHtml(state.backend)}</strong>${state.instance ? ` · instance <strong data-testid="instance">${escapeHtml(state.instance)}</strong>` : ''}</span></header>
 <main>
 <section class="card">
   <div class="toolbar">
@@ -238,7 +241,7 @@ export function renderDashboard(state: DashboardState): string {
   </section>
   <section class="card" id="cache-panel" data-testid="cache-panel">
     <h2>Caches</h2>
-    <table><thead><tr><th>Cache</th><th>Adapter</th><th>Status</th><th class="num">Hits</th><th class="num">Misses</th><th class="num">Hit rate</th><th></th></tr></thead>
+    <table><thead><tr><th>Cache</th><th>Status</th><th class="num">Hits</th><th class="num" title="Hits answered in-process, without asking the shared store">L1</th><th class="num" title="Old values served while a refresh ran or an upstream failed">Stale</th><th class="num">Misses</th><th class="num">Hit rate</th><th></th></tr></thead>
     <tbody>${cacheRows(state.caches)}</tbody></table>
     <p class="muted"><a href="/metrics">/metrics</a> · <a href="/health">/health</a> · <a href="/api/cache/stats">stats</a></p>
   </section>

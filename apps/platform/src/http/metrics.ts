@@ -21,8 +21,14 @@ const PER_PREFIX: readonly Metric[] = [
     value: (c) => c.misses,
   },
   {
+    name: 'cacheport_l1_hits_total',
+    help: 'Hits answered by the in-process tier without asking the shared store (a subset of hits).',
+    type: 'counter',
+    value: (c) => c.l1Hits,
+  },
+  {
     name: 'cacheport_stale_hits_total',
-    help: 'Reads answered with a stale value.',
+    help: 'Reads answered with a stale value (stale-while-revalidate, or grace while a loader failed).',
     type: 'counter',
     value: (c) => c.staleHits,
   },

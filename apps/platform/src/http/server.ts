@@ -38,6 +38,8 @@ export interface ServerDeps {
   canvas: CanvasClient | undefined
   /** Shown on the dashboard. */
   backend: string
+  /** The instance's name, when it has one (`INSTANCE_NAME`). */
+  instance?: string | undefined
 }
 
 const MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -190,6 +192,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       faculties,
       caches: cacheStats(),
       backend: deps.backend,
+      instance: deps.instance,
     })
   })
 
@@ -346,16 +349,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     } catch (error) {
       databaseStatus = { status: 'down', dialect: database.dialect, error: (error as Error).message }
     }
+    // `adapter` names the tiers ("memory+redis"); l1Hits and staleHits show whether they pay off.
     const cacheHealth = Object.fromEntries(
-      caches
-        .entries()
-        .map(([name, cache]) => [name, { adapter: cache.adapter.name, status: cache.status() }]),
+      caches.entries().map(([name, cache]) => {
+        const { adapter, l1Hits, staleHits } = cache.stats()
+        return [name, { adapter, status: cache.status(), l1Hits, staleHits }]
+      }),
     )
     // Caches fail open, so an unavailable one degrades speed, not correctness: only the database decides 503.
     const degraded = Object.values(cacheHealth).some((c) => c.status !== 'ready')
     const status = databaseStatus.status === 'down' ? 'down' : degraded ? 'degraded' : 'ok'
     reply.status(status === 'down' ? 503 : 200)
-    return { status, database: databaseStatus, caches: cacheHealth }
+    return { status, instance: deps.instance ?? null, database: databaseStatus, caches: cacheHealth }
   })
 
   return app

@@ -1,5 +1,6 @@
-import { type Cache, type CachedFunction, cached, type Duration } from '@cacheport/cache-core'
+import type { Cache, CachedFunction, Duration } from '@cacheport/cache-core'
 import { canvasFileId } from '../domain.js'
+import { cachedLookup } from '../lib/cached-lookup.js'
 import { AppError, AppErrorCodes, badInput } from '../lib/errors.js'
 import { mapWithConcurrency, parseUpstreamJson, upstreamRequest } from '../lib/http-client.js'
 
@@ -37,6 +38,11 @@ export interface CanvasClientOptions {
   cache: Cache
   /** TTL of a check (the seed: 1 h). */
   ttl: Duration
+  /**
+   * How long past its TTL a check is still served while Canvas fails; it keeps its `checkedAt`.
+   * @default 0
+   */
+  grace?: Duration
   /** Deadline of one HTTP request, in milliseconds. */
   timeoutMs: number
   /**
@@ -50,7 +56,8 @@ const GONE = new Set([401, 403, 404])
 
 /**
  * Canvas file existence, cached in `default` under `file_exists` for an hour. A file that is gone is
- * an answer (cached); a 5xx, a timeout or a body that is not JSON is a failure (thrown, never cached).
+ * an answer (cached); a 5xx, a timeout or a body that is not JSON is a failure (thrown, never cached),
+ * answered within the grace period with the last check, which keeps the time it was made.
  */
 export class CanvasClient {
   /** Whether the item's file still exists in Canvas, and in which course. */
@@ -60,10 +67,11 @@ export class CanvasClient {
   constructor(options: CanvasClientOptions) {
     this.options = options
     // The key is the material id and URL only, so every process and every client instance shares it.
-    this.checkFileExistence = cached((item: FileRef) => this.check(checkRef(item)), {
+    this.checkFileExistence = cachedLookup((item: FileRef) => this.check(checkRef(item)), {
       cache: options.cache,
       keyPrefix: 'file_exists',
       ttl: options.ttl,
+      grace: options.grace ?? 0,
       key: (item: FileRef) => {
         const ref = checkRef(item)
         return { materialId: ref.material_id, url: ref.url }

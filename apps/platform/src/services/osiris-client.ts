@@ -1,5 +1,6 @@
-import { type Cache, type CachedFunction, cached, type Duration } from '@cacheport/cache-core'
+import type { Cache, CachedFunction, Duration } from '@cacheport/cache-core'
 import { cursusOfCourseCode, FACULTIES } from '../domain.js'
+import { cachedLookup } from '../lib/cached-lookup.js'
 import { AppError, AppErrorCodes, badInput } from '../lib/errors.js'
 import { parseUpstreamJson, upstreamRequest } from '../lib/http-client.js'
 
@@ -59,6 +60,16 @@ export interface OsirisClientOptions {
   courseTtl: Duration
   /** TTL of people lookups (the seed: 24 h). */
   personTtl: Duration
+  /**
+   * How long past its TTL a course is still served while Osiris fails.
+   * @default 0
+   */
+  courseGrace?: Duration
+  /**
+   * How long past its TTL a person is still served while the people pages fail.
+   * @default 0
+   */
+  personGrace?: Duration
   /** Deadline of one HTTP request, in milliseconds. */
   timeoutMs: number
 }
@@ -94,7 +105,7 @@ export function personKey(name: string): string {
 /**
  * Osiris (course catalogue) and people-page lookups, cached in `default` under `osiris_course` and
  * `osiris_person`. A lookup that finds nothing resolves `null` and is cached; an upstream failure
- * rejects and is not.
+ * rejects and is not, though within the grace period it is answered with the expired entry.
  */
 export class OsirisClient {
   /** Course details by course code (`2025-202500095-1B` or `202500095`); `null` when Osiris has no such course. */
@@ -106,16 +117,21 @@ export class OsirisClient {
   constructor(options: OsirisClientOptions) {
     this.options = options
     // Keys are the normalised course number and name only: never the client, its URLs or `this`.
-    this.fetchCourseDetails = cached((courseCode: string) => this.loadCourse(courseCursus(courseCode)), {
-      cache: options.cache,
-      keyPrefix: 'osiris_course',
-      ttl: options.courseTtl,
-      key: (courseCode: string) => courseCursus(courseCode),
-    })
-    this.fetchPersonData = cached((name: string) => this.loadPerson(personName(name)), {
+    this.fetchCourseDetails = cachedLookup(
+      (courseCode: string) => this.loadCourse(courseCursus(courseCode)),
+      {
+        cache: options.cache,
+        keyPrefix: 'osiris_course',
+        ttl: options.courseTtl,
+        grace: options.courseGrace ?? 0,
+        key: (courseCode: string) => courseCursus(courseCode),
+      },
+    )
+    this.fetchPersonData = cachedLookup((name: string) => this.loadPerson(personName(name)), {
       cache: options.cache,
       keyPrefix: 'osiris_person',
       ttl: options.personTtl,
+      grace: options.personGrace ?? 0,
       key: (name: string) => personKey(personName(name)),
     })
   }
