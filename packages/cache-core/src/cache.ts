@@ -33,6 +33,8 @@ export function createCache(options: CacheOptions): Cache {
 
 // Stored form of an entry: bytes for ordinary adapters, the entry itself for by-reference ones.
 type Stored = Uint8Array | Entry
+// What a read gets from the store: one entry, or the entry and its tag epochs from one batched call.
+type StoreAnswer = Stored | undefined | Array<Stored | undefined>
 type Listener = (payload: never) => void
 
 // Keys whose full form and counters are remembered; past this the memo starts over (hot keys come
@@ -47,7 +49,15 @@ interface KeyInfo {
   full: string
   /** The counters of the key's prefix. */
   counters: CacheCounters
+  /**
+   * The full key followed by the tag keys the entry was last seen with. A read then fetches the
+   * entry and its tag epochs in ONE batched call instead of two round trips.
+   */
+  batch: string[] | undefined
 }
+
+// Entries with more tags than this are checked in a second round trip rather than widening every read.
+const MAX_HINTED_TAGS = 8
 
 /** Staleness rules of one getOrSet call, resolved from its options and the cache's. */
 interface StaleRules {
@@ -210,7 +220,7 @@ export class CacheImpl implements Cache {
     let info = this.keyInfos.get(key)
     if (info === undefined) {
       const full = this.fullKey(key)
-      info = { full, counters: this.recorder.of(prefixOf(key)) }
+      info = { full, counters: this.recorder.of(prefixOf(key)), batch: undefined }
       if (this.keyInfos.size >= KEY_MEMO_LIMIT) this.keyInfos.clear()
       this.keyInfos.set(key, info)
     }
@@ -273,40 +283,72 @@ export class CacheImpl implements Cache {
     // An open circuit skips the store; L1, trusted or not, is then the best there is.
     if (!this.guard.breaker.allow()) return near
     const generation = this.generation
-    let raw: Stored | undefined | Promise<Stored | undefined>
+    const batch = info.batch
+    let raw: StoreAnswer | Promise<StoreAnswer>
     try {
-      raw = this.store.get(info.full)
+      raw = batch === undefined ? this.store.get(info.full) : this.store.getMany(batch)
     } catch (error) {
       this.guard.fail('get', key, error)
       return near
     }
     if (raw instanceof Promise) {
       return this.guard
-        .settle(raw, 'get', key)
-        .then((settled) => this.fromStore(settled, near, generation, info.full, fillNear))
+        .settle(raw, batch === undefined ? 'get' : 'getMany', key)
+        .then((settled) => this.fromStore(settled, batch, near, generation, info, fillNear))
     }
     this.guard.breaker.success()
-    return this.fromStore(raw, near, generation, info.full, fillNear)
+    return this.fromStore(raw, batch, near, generation, info, fillNear)
   }
 
   private fromStore(
-    raw: Stored | undefined | Miss,
+    answer: StoreAnswer | Miss,
+    batch: string[] | undefined,
     near: Entry | undefined,
     generation: number,
-    full: string,
+    info: KeyInfo,
     fillNear: boolean,
   ): Entry | undefined | Promise<Entry | undefined> {
     // The store failed: an L1 copy, even an untrusted one, beats nothing while the store is down.
-    if (raw === MISS) return near
+    if (answer === MISS) return near
+    const raw =
+      batch === undefined ? (answer as Stored | undefined) : (answer as Array<Stored | undefined>)[0]
     const entry = this.decode(raw, this.storeByRef)
     if (entry === undefined || !isUsable(entry, Date.now())) return this.nearTrusted ? near : undefined
-    if (entry.tags === undefined) return fillNear ? this.adopt(full, entry, raw as Stored, generation) : entry
-    const verdict = this.checkTags([entry])
-    const finish = (valid: boolean[]) => {
-      if (!valid[0]) return undefined
-      return fillNear ? this.adopt(full, entry, raw as Stored, generation) : entry
+    const keep = (valid: boolean) => {
+      if (!valid) return undefined
+      return fillNear ? this.adopt(info.full, entry, raw as Stored, generation) : entry
     }
-    return verdict instanceof Promise ? verdict.then(finish) : finish(verdict)
+    if (entry.tags === undefined) {
+      if (batch !== undefined) info.batch = undefined
+      return keep(true)
+    }
+    if (batch !== undefined) {
+      const verdict = this.judgeHinted(entry.tags, batch, answer as Array<Stored | undefined>)
+      if (verdict !== undefined) return keep(verdict)
+    }
+    this.hintTags(info, entry.tags)
+    const verdict = this.checkTags([entry])
+    return verdict instanceof Promise ? verdict.then((valid) => keep(valid[0]!)) : keep(verdict[0]!)
+  }
+
+  /** Checks tag epochs fetched with the entry; undefined when a tag was not among them. */
+  private judgeHinted(
+    tags: readonly TagStamp[],
+    batch: readonly string[],
+    answer: ReadonlyArray<Stored | undefined>,
+  ): boolean | undefined {
+    for (const [tag, epoch] of tags) {
+      const at = batch.indexOf(this.tagBase + tag, 1)
+      if (at === -1) return undefined
+      const current = answer[at]
+      if (current === undefined || this.epochOf(current) !== epoch) return false
+    }
+    return true
+  }
+
+  private hintTags(info: KeyInfo, tags: readonly TagStamp[]): void {
+    info.batch =
+      tags.length <= MAX_HINTED_TAGS ? [info.full, ...tags.map(([tag]) => this.tagBase + tag)] : undefined
   }
 
   /** Copies an entry read from L2 into L1, unless an invalidation arrived while it was read. */
@@ -825,10 +867,12 @@ export class CacheImpl implements Cache {
     // Encode before anything touches a store, so a bad value leaves nothing half-written.
     const entry = this.entryOf(value, ttlMs, rules)
     let bytes = this.needsBytes ? encodeEntry(entry, key, this.name) : undefined
+    info.batch = undefined
     if (tags !== undefined && tags.length > 0) {
       const stamps = await this.stampTags(tags, ttlMs)
       if (stamps === undefined) return false
       entry.tags = stamps
+      this.hintTags(info, stamps)
       if (bytes !== undefined) bytes = encodeEntry(entry, key, this.name)
     }
     const lifetime = entry.staleUntil === 0 ? undefined : entry.staleUntil - entry.createdAt
@@ -872,6 +916,7 @@ export class CacheImpl implements Cache {
       for (const p of prepared) {
         if (p.tags === undefined) continue
         p.entry.tags = p.tags.map((tag): TagStamp => [tag, epochs.get(tag)!])
+        this.hintTags(p.info, p.entry.tags)
         if (p.bytes !== undefined) p.bytes = encodeEntry(p.entry, p.key, this.name)
       }
     }

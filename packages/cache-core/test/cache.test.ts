@@ -300,6 +300,23 @@ describe('tags', () => {
     expect(await otherProcess.get('a')).toBe(10)
   })
 
+  it('reads a tagged entry and its tag epochs in one batched call', async () => {
+    const adapter = new AsyncMapAdapter()
+    const cache = createCache({ adapter, keyPrefix: 'one' })
+    await cache.set('course:1', 'ET', { tags: ['faculty:ET', 'period:2025-1A'] })
+    const before = { ...adapter.ops }
+    expect(await cache.get('course:1')).toBe('ET')
+    expect(await cache.get('course:1')).toBe('ET')
+    expect(adapter.ops.getMany! - (before.getMany ?? 0)).toBe(2)
+    expect(adapter.ops.get ?? 0).toBe(before.get ?? 0)
+    // Rewritten with other tags: the old hint misses a tag, so that read checks it separately, once.
+    await cache.set('course:1', 'BMS', { tags: ['faculty:BMS'] })
+    await cache.invalidateTags(['faculty:BMS'])
+    expect(await cache.get('course:1')).toBeUndefined()
+    await cache.set('course:1', 'plain')
+    expect(await cache.get('course:1')).toBe('plain')
+  })
+
   it('treats an evicted tag key as invalidation (safe under eviction)', async () => {
     const adapter = new MapAdapter()
     const cache = createCache({ adapter, keyPrefix: 'ev' })
