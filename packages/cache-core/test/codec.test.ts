@@ -2,8 +2,9 @@ import { serialize } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import { cloneValue, decodeEntry, encodeEntry } from '../src/codec.js'
-import { CacheError, ErrorCodes } from '../src/errors.js'
+import { ErrorCodes } from '../src/errors.js'
 import type { Entry, TagStamp } from '../src/types.js'
+import { errorOf } from './helpers/errors.js'
 
 const CREATED = 1_700_000_000_000
 const EXPIRES = 1_700_000_300_000
@@ -21,16 +22,6 @@ function roundTrip<T>(value: T): unknown {
 
 function usesV8(value: unknown): boolean {
   return (encodeEntry(entry(value), 'k')[2]! & 1) === 1
-}
-
-function errorOf(run: () => unknown): CacheError {
-  try {
-    run()
-  } catch (error) {
-    expect(error).toBeInstanceOf(CacheError)
-    return error as CacheError
-  }
-  throw new Error('expected a CacheError, nothing was thrown')
 }
 
 function chain(levels: number): unknown {

@@ -5,17 +5,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import { boundKey, canonicalize, digestArgs, sha256 } from '../src/digest.js'
-import { CacheError, ErrorCodes } from '../src/errors.js'
-
-function errorOf(run: () => unknown): CacheError {
-  try {
-    run()
-  } catch (error) {
-    expect(error).toBeInstanceOf(CacheError)
-    return error as CacheError
-  }
-  throw new Error('expected a CacheError, nothing was thrown')
-}
+import { ErrorCodes } from '../src/errors.js'
+import { errorOf } from './helpers/errors.js'
 
 function nested(levels: number): unknown {
   let value: unknown = 'leaf'

@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { parseDuration, parseOptionalDuration } from '../src/duration.js'
-import { CacheError, ErrorCodes } from '../src/errors.js'
+import { ErrorCodes } from '../src/errors.js'
+import { errorOf } from './helpers/errors.js'
 
 const where = { cache: 'queries', field: 'ttl' }
-
-function errorOf(run: () => unknown): CacheError {
-  try {
-    run()
-  } catch (error) {
-    expect(error).toBeInstanceOf(CacheError)
-    return error as CacheError
-  }
-  throw new Error('expected a CacheError, nothing was thrown')
-}
 
 describe('parseDuration', () => {
   it.each([

@@ -94,13 +94,8 @@ export class MapAdapter implements CacheAdapter {
   close() {}
 }
 
-/** Like MapAdapter, but every operation answers asynchronously, as a network store does. */
-export class AsyncMapAdapter extends MapAdapter {
-  constructor(capabilities: Partial<AdapterCapabilities> = {}, data?: MapAdapter['data']) {
-    super({ shared: true, ...capabilities }, data)
-  }
-}
-for (const method of [
+// The store operations the wrappers below re-implement.
+const OPERATIONS = [
   'get',
   'getMany',
   'set',
@@ -111,7 +106,15 @@ for (const method of [
   'clear',
   'setIfAbsent',
   'deleteIfEquals',
-] as const) {
+] as const
+
+/** Like MapAdapter, but every operation answers asynchronously, as a network store does. */
+export class AsyncMapAdapter extends MapAdapter {
+  constructor(capabilities: Partial<AdapterCapabilities> = {}, data?: MapAdapter['data']) {
+    super({ shared: true, ...capabilities }, data)
+  }
+}
+for (const method of OPERATIONS) {
   const sync = MapAdapter.prototype[method] as (...args: unknown[]) => unknown
   ;(AsyncMapAdapter.prototype as unknown as Record<string, unknown>)[method] = async function (
     this: MapAdapter,
@@ -128,18 +131,7 @@ export class BrokenAdapter extends MapAdapter {
   mode: 'throw' | 'reject' | 'hang' | 'ok' = 'reject'
   calls = 0
 }
-for (const method of [
-  'get',
-  'getMany',
-  'set',
-  'setMany',
-  'delete',
-  'deleteMany',
-  'deleteByPattern',
-  'clear',
-  'setIfAbsent',
-  'deleteIfEquals',
-] as const) {
+for (const method of OPERATIONS) {
   const real = MapAdapter.prototype[method] as (...args: unknown[]) => unknown
   ;(BrokenAdapter.prototype as unknown as Record<string, unknown>)[method] = function (
     this: BrokenAdapter,
