@@ -110,6 +110,25 @@ export function Cached(options: CachedOptions): CachedMethodDecorator {
   }) as CachedMethodDecorator
 }
 
+/** The key part for what a `key` option returned: a string as written, anything else digested. */
+function pickedKey(picked: unknown, prefix: string): string {
+  if (typeof picked === 'string' && picked !== '') return picked
+  try {
+    return digestArgs([picked])
+  } catch (error) {
+    const problem =
+      error instanceof CacheError ? error.message.replace(/^argument 1/, 'its result') : String(error)
+    throw new CacheError(
+      ErrorCodes.UNKEYABLE,
+      `the "key" option of "${prefix}" returned a value with no stable key: ${problem}`,
+      {
+        field: 'key',
+        cause: error,
+      },
+    )
+  }
+}
+
 function checkOptions(options: CachedOptions | undefined, where: string): void {
   if (options === null || typeof options !== 'object') {
     throw new CacheError(
@@ -205,7 +224,7 @@ function wrap<Args extends unknown[], R>(
     }
     if (keyFn === undefined) return `${prefix}:${digestArgs(args)}`
     const picked = keyFn.apply(self, args)
-    return `${prefix}:${typeof picked === 'string' && picked !== '' ? picked : digestArgs([picked])}`
+    return `${prefix}:${pickedKey(picked, prefix)}`
   }
 
   const wrapped = function (this: unknown, ...args: Args): Promise<R> {
@@ -299,7 +318,7 @@ export function cachedMany<K, V>(
   checkPrefix(prefix, 'cachedMany()')
   const keyOf = (item: K): string => {
     const picked = options.key === undefined ? item : options.key(item)
-    return `${prefix}:${typeof picked === 'string' && picked !== '' ? picked : digestArgs([picked])}`
+    return `${prefix}:${pickedKey(picked, prefix)}`
   }
   const getOptions: GetOrSetOptions<V> = {
     ttl: options.ttl,

@@ -194,3 +194,14 @@ describe('@Cached (standard decorators)', () => {
     expect(new Sync().count).toBeTypeOf('function')
   })
 })
+
+describe('key option errors', () => {
+  it('names the key option when what it returns has no stable key', async () => {
+    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'k' })
+    const fn = cached(async (_n: number) => 1, { cache, keyPrefix: 'bad_key', key: () => ({ run() {} }) })
+    await expect(fn(1)).rejects.toMatchObject({ code: 'E_UNKEYABLE', field: 'key' })
+    await expect(fn(1)).rejects.toThrow(
+      /the "key" option of "bad_key" returned a value with no stable key: its result/,
+    )
+  })
+})
