@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
-import { isCacheError } from '@cacheport/cache-core'
+import { isCacheError, redact } from '@cacheport/cache-core'
 import { type App, createApp } from './app.js'
+import { startInstance } from './cluster.js'
 import { type AppConfig, loadConfig } from './config.js'
 import { openDatabase } from './db/connection.js'
 import { countItems, migrateToLatest } from './db/migrations.js'
@@ -14,13 +15,16 @@ const USAGE = `usage: cli <command> [options]
 
 commands:
   demo                 seed if empty, start the simulators and the server, print the URL
+  demo --instances N   the same with N app processes on consecutive ports over one database and one
+                       Redis (CACHE_BACKEND=tiered unless set; REDIS_URL defaults to localhost)
   serve                start the server on the configured database and upstreams
   seed [--items N] [--seed S]   replace all items with N generated ones (default 20000)
   ingest <file>        ingest a Qlik export (.csv or .xlsx) and print the batch summary
   check-files [--limit N]       check items' files in Canvas and record the results
 
-environment: DATABASE_URL, CACHE_BACKEND, REDIS_URL, USE_CACHE, CACHE_TTL_*, PORT, OSIRIS_BASE_URL,
-PEOPLE_BASE_URL, CANVAS_API_URL, CANVAS_API_TOKEN, LOG_LEVEL, SIMULATOR_LATENCY_MS`
+environment: DATABASE_URL, CACHE_BACKEND (memory, redis, tiered, noop), REDIS_URL, USE_CACHE,
+CACHE_TTL_*, CACHE_GRACE_*, PORT, OSIRIS_BASE_URL, PEOPLE_BASE_URL, CANVAS_API_URL, CANVAS_API_TOKEN,
+LOG_LEVEL, INSTANCE_NAME, SIMULATOR_LATENCY_MS`
 
 function option(args: string[], name: string, fallback: number): number {
   const index = args.indexOf(name)
@@ -72,9 +76,7 @@ function onShutdown(close: () => Promise<void>): void {
   process.on('SIGTERM', () => stop('SIGTERM'))
 }
 
-async function demo(): Promise<void> {
-  const config = loadConfig()
-  await seedIfEmpty(config, 20_000)
+function simulatorLatency(): number {
   const latencyRaw = process.env.SIMULATOR_LATENCY_MS?.trim() || '150'
   const latencyMs = Number(latencyRaw)
   if (!Number.isSafeInteger(latencyMs) || latencyMs < 0) {
@@ -84,6 +86,23 @@ async function demo(): Promise<void> {
       { field: 'SIMULATOR_LATENCY_MS' },
     )
   }
+  return latencyMs
+}
+
+const simulated = (name: string, configured: string | undefined, sim: Simulator, latencyMs: number) =>
+  `${name.padEnd(8)} ${configured ? configured : `${sim.url} (simulator, ${latencyMs} ms latency)`}`
+
+async function demo(args: string[]): Promise<void> {
+  const instances = option(args, '--instances', 1)
+  if (instances < 1 || instances > MAX_INSTANCES) {
+    throw new AppError('E_VALIDATION', `--instances must be from 1 to ${MAX_INSTANCES}, got ${instances}`, {
+      field: '--instances',
+    })
+  }
+  if (instances > 1) return demoInstances(instances)
+  const config = loadConfig()
+  await seedIfEmpty(config, 20_000)
+  const latencyMs = simulatorLatency()
   const simulators = await startSimulators(config.canvasApiToken, { latencyMs })
   const upstreams = {
     osirisBaseUrl: config.osirisBaseUrl ?? simulators.osiris.url,
@@ -96,8 +115,6 @@ async function demo(): Promise<void> {
     await app.close()
     await simulators.stop()
   })
-  const simulated = (name: string, configured: string | undefined, sim: Simulator) =>
-    `${name.padEnd(8)} ${configured ? configured : `${sim.url} (simulator, ${latencyMs} ms latency)`}`
   console.log(
     [
       '',
@@ -108,9 +125,9 @@ async function demo(): Promise<void> {
         .entries()
         .map(([name, c]) => `${name}=${c.adapter.name}`)
         .join(', ')}${config.useCache ? '' : ' (USE_CACHE=false)'}`,
-      simulated('osiris', config.osirisBaseUrl, simulators.osiris),
-      simulated('people', config.peopleBaseUrl, simulators.people),
-      simulated('canvas', config.canvasApiUrl, simulators.canvas),
+      simulated('osiris', config.osirisBaseUrl, simulators.osiris, latencyMs),
+      simulated('people', config.peopleBaseUrl, simulators.people, latencyMs),
+      simulated('canvas', config.canvasApiUrl, simulators.canvas, latencyMs),
       '',
       `try: curl '${url}/api/items/counts?faculty=EEMCS'  ·  ${url}/metrics  ·  Ctrl-C to stop`,
       '',
@@ -118,11 +135,127 @@ async function demo(): Promise<void> {
   )
 }
 
+const MAX_INSTANCES = 8
+
+/** The newest item in ToDo, so the demo can print an edit that changes the counts. */
+async function sampleToDoItem(config: AppConfig): Promise<number | undefined> {
+  const database = openDatabase(config.databaseUrl)
+  try {
+    const row = await database.db
+      .selectFrom('copyright_items')
+      .select('material_id')
+      .where('workflow_status', '=', 'ToDo')
+      .orderBy('modified_at', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+    return row?.material_id
+  } finally {
+    await database.close()
+  }
+}
+
+/**
+ * Several app processes over one database and one Redis, as a deployment behind a load balancer
+ * runs them, with one set of simulators. Each instance has its own in-process tier; the invalidation
+ * bus is what makes an edit on one show on the others at once.
+ */
+async function demoInstances(count: number): Promise<void> {
+  const env: Record<string, string | undefined> = { ...process.env }
+  if (!env.CACHE_BACKEND?.trim()) env.CACHE_BACKEND = 'tiered'
+  if (env.CACHE_BACKEND.trim() === 'tiered' && !env.REDIS_URL?.trim())
+    env.REDIS_URL = 'redis://127.0.0.1:6379'
+  const config = loadConfig(env)
+  if (config.port !== 0 && config.port + count - 1 > 65_535) {
+    throw new AppError('E_VALIDATION', `PORT ${config.port} leaves no room for ${count} consecutive ports`, {
+      field: 'PORT',
+    })
+  }
+  await seedIfEmpty(config, 20_000)
+  const latencyMs = simulatorLatency()
+  const simulators = await startSimulators(config.canvasApiToken, { latencyMs })
+  const shared = {
+    ...env,
+    OSIRIS_BASE_URL: config.osirisBaseUrl ?? simulators.osiris.url,
+    PEOPLE_BASE_URL: config.peopleBaseUrl ?? simulators.people.url,
+    CANVAS_API_URL: config.canvasApiUrl ?? simulators.canvas.url,
+  }
+  const names = Array.from({ length: count }, (_, i) => String.fromCharCode(65 + i))
+  const width = Math.max(...names.map((n) => n.length))
+  const started = await Promise.allSettled(
+    names.map((name, i) =>
+      startInstance(
+        name,
+        { ...shared, PORT: String(config.port === 0 ? 0 : config.port + i) },
+        { onLine: (line) => console.log(`[${name.padEnd(width)}] ${line}`) },
+      ),
+    ),
+  )
+  const instances = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+  if (failed !== undefined) {
+    await Promise.all(instances.map((instance) => instance.stop()))
+    await simulators.stop()
+    throw failed.reason
+  }
+
+  let stopping = false
+  const stopAll = async () => {
+    stopping = true
+    await Promise.all(instances.map((instance) => instance.stop()))
+    await simulators.stop()
+  }
+  onShutdown(stopAll)
+  for (const instance of instances) {
+    void instance.exited.then((code) => {
+      if (stopping) return
+      console.error(`instance ${instance.name} exited with code ${code}; stopping the others`)
+      void stopAll().finally(() => process.exit(1))
+    })
+  }
+
+  const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]]
+  const itemId = (await sampleToDoItem(config)) ?? 1
+  const tiers = config.cacheBackend === 'tiered' && config.useCache
+  const note =
+    config.cacheBackend === 'memory' && config.useCache
+      ? 'note     each instance has a memory cache of its own: an edit on one is not seen by the others until\n' +
+        '         their entries expire. CACHE_BACKEND=tiered (or redis) shares them.'
+      : tiers
+        ? 'caches   memory (L1, per instance) in front of Redis (L2, shared); edits reach every L1 over the\n' +
+          `         invalidation bus on ${redact(config.redisUrl ?? '')}`
+        : `caches   ${config.useCache ? config.cacheBackend : 'noop (USE_CACHE=false)'}`
+  console.log(
+    [
+      '',
+      `Easy Access is running as ${count} instances over one database  (ready ${process.uptime().toFixed(1)} s after start)`,
+      '',
+      ...instances.map((instance) => `  ${instance.name.padEnd(width)}  ${instance.url}`),
+      '',
+      `database ${redact(config.databaseUrl)}`,
+      note,
+      simulated('osiris', config.osirisBaseUrl, simulators.osiris, latencyMs),
+      simulated('people', config.peopleBaseUrl, simulators.people, latencyMs),
+      simulated('canvas', config.canvasApiUrl, simulators.canvas, latencyMs),
+      '',
+      `try: open ${a.url} and ${b.url} side by side, or`,
+      `  curl -s ${b.url}/api/items/counts                    # B reads the counts (twice: the second is an L1 hit)`,
+      `  curl -s -X PATCH ${a.url}/api/items/${itemId} -H 'content-type: application/json' -d '{"workflow_status":"Done"}'`,
+      `  curl -s ${b.url}/api/items/counts                    # B at once: ToDo one less, Done one more`,
+      `  curl -s ${b.url}/api/cache/stats                     # l1Hits, staleHits per cache and key prefix`,
+      '',
+      'Ctrl-C stops every instance and the simulators.',
+      '',
+    ].join('\n'),
+  )
+}
+
 async function serve(): Promise<void> {
-  const app = await createApp(loadConfig())
+  const config = loadConfig()
+  const app = await createApp(config)
   const url = await app.listen()
   onShutdown(() => app.close())
-  console.log(`Easy Access is running at ${url}`)
+  const instance = config.instanceName ? ` (instance ${config.instanceName})` : ''
+  console.log(`Easy Access${instance} is running at ${url}`)
 }
 
 async function seed(args: string[]): Promise<void> {
@@ -213,7 +346,7 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv
   switch (command) {
     case 'demo':
-      return demo()
+      return demo(args)
     case 'serve':
       return serve()
     case 'seed':

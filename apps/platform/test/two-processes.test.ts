@@ -1,53 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type InstanceProcess, startInstance } from '../src/cluster.js'
 import { type Simulators, startSimulators } from '../src/simulators/index.js'
 import { json, prepareDatabase, REDIS_URL, TEST_TOKEN, tempDir, uniqueSuffix } from './helpers.js'
 import { scanKeys } from './service-suite.js'
-
-const APP_DIR = fileURLToPath(new URL('..', import.meta.url))
-
-interface AppProcess {
-  child: ChildProcess
-  url: string
-}
-
-/** Starts `cli.ts serve` as a child process and resolves with the URL it prints. */
-function startProcess(env: Record<string, string>): Promise<AppProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
-    cwd: APP_DIR,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  return new Promise((resolve, reject) => {
-    let output = ''
-    const timer = setTimeout(() => reject(new Error(`app process did not start:\n${output}`)), 20_000)
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString()
-      const match = /running at (http:\/\/\S+)/.exec(output)
-      if (match) {
-        clearTimeout(timer)
-        resolve({ child, url: match[1]! })
-      }
-    }
-    child.stdout!.on('data', onData)
-    child.stderr!.on('data', onData)
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`app process exited with ${code}:\n${output}`))
-    })
-  })
-}
-
-function stopProcess(app: AppProcess | undefined): Promise<void> {
-  if (!app || app.child.exitCode !== null) return Promise.resolve()
-  return new Promise((resolve) => {
-    app.child.once('exit', () => resolve())
-    app.child.kill('SIGTERM')
-  })
-}
 
 describe('two app processes on one Redis', () => {
   const suffix = uniqueSuffix()
@@ -55,8 +12,8 @@ describe('two app processes on one Redis', () => {
   let dir: ReturnType<typeof tempDir>
   let sims: Simulators
   let redis: Redis
-  let a: AppProcess | undefined
-  let b: AppProcess | undefined
+  let a: InstanceProcess | undefined
+  let b: InstanceProcess | undefined
 
   beforeAll(async () => {
     dir = tempDir()
@@ -65,6 +22,7 @@ describe('two app processes on one Redis', () => {
     sims = await startSimulators(TEST_TOKEN, { latencyMs: 0 })
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
     const env = {
+      ...process.env,
       PORT: '0',
       LOG_LEVEL: 'warn',
       DATABASE_URL: databaseUrl,
@@ -77,11 +35,11 @@ describe('two app processes on one Redis', () => {
       CANVAS_API_URL: sims.canvas.url,
       CANVAS_API_TOKEN: TEST_TOKEN,
     }
-    ;[a, b] = await Promise.all([startProcess(env), startProcess(env)])
+    ;[a, b] = await Promise.all([startInstance('A', env), startInstance('B', env)])
   }, 40_000)
 
   afterAll(async () => {
-    await Promise.all([stopProcess(a), stopProcess(b)])
+    await Promise.all([a?.stop(), b?.stop()])
     if (redis) {
       for (const prefix of Object.values(prefixes)) {
         const keys = await scanKeys(redis, `${prefix}:*`)
@@ -93,7 +51,7 @@ describe('two app processes on one Redis', () => {
     dir?.remove()
   })
 
-  const stats = async (app: AppProcess) => (await json(await fetch(`${app.url}/api/cache/stats`))).caches
+  const stats = async (app: InstanceProcess) => (await json(await fetch(`${app.url}/api/cache/stats`))).caches
 
   it('the second process hits the filter counts the first one wrote, under the same key', async () => {
     const first = await json(await fetch(`${a!.url}/api/items/counts?faculty=EEMCS&search=lecture`))

@@ -8,6 +8,8 @@ export const AppErrorCodes = {
   UPSTREAM: 'E_UPSTREAM',
   /** An uploaded file could not be read as a Qlik export; nothing was written. */
   MALFORMED_FILE: 'E_MALFORMED_FILE',
+  /** An app instance started by the CLI (`demo --instances`) did not come up; the message has its output. */
+  STARTUP: 'E_STARTUP',
 } as const
 
 /** One of {@link AppErrorCodes}. */
@@ -18,6 +20,7 @@ const STATUS: Record<AppErrorCode, number> = {
   E_NOT_FOUND: 404,
   E_UPSTREAM: 502,
   E_MALFORMED_FILE: 400,
+  E_STARTUP: 500,
 }
 
 /** An error the HTTP layer turns into a JSON answer with a fitting status. */
