@@ -67,7 +67,7 @@ const STYLE = `
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--ink)}
 header{background:#14213d;color:#fff;padding:14px 28px;display:flex;align-items:baseline;gap:16px}
 header h1{font-size:18px;margin:0}header .sub{color:#b9c3d8}
-main{display:grid;grid-template-columns:minmax(0,1fr) 420px;gap:20px;padding:20px 28px;max-width:1500px}
+main{display:grid;grid-template-columns:minmax(0,1fr) 450px;gap:20px;padding:20px 28px;max-width:1500px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px}
 .card h2{font-size:14px;margin:0 0 10px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
 .toolbar{display:flex;gap:10px;flex-wrap:wrap;margin-bottom:12px}
