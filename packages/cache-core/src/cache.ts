@@ -128,6 +128,7 @@ export class CacheImpl implements Cache {
   // L1 entries are served only while no invalidation can have been missed: with a bus, only while
   // it is subscribed. Untrusted, L1 is consulted only when L2 cannot answer.
   private nearTrusted: boolean
+  private busState: 'connecting' | 'connected' | 'disconnected' | 'off'
   // Bumped by every invalidation that reaches L1; an L2 read that started before a bump must not
   // fill L1, or it could put back a value the invalidation just removed.
   private generation = 0
@@ -183,6 +184,7 @@ export class CacheImpl implements Cache {
     }
     const wantsBus = this.near !== undefined && canBus && (settings.bus ?? this.store.capabilities.pubsub)
     this.nearTrusted = !wantsBus
+    this.busState = wantsBus ? 'connecting' : 'off'
     if (wantsBus) {
       this.bus = new InvalidationBus(
         this.store,
@@ -281,7 +283,8 @@ export class CacheImpl implements Cache {
       }
     }
     // An open circuit skips the store; L1, trusted or not, is then the best there is.
-    if (!this.guard.breaker.allow()) return near
+    if (!this.guard.breaker.allow())
+      return this.fromStore(MISS, undefined, near, this.generation, info, fillNear)
     const generation = this.generation
     const batch = info.batch
     let raw: StoreAnswer | Promise<StoreAnswer>
@@ -309,7 +312,13 @@ export class CacheImpl implements Cache {
     fillNear: boolean,
   ): Entry | undefined | Promise<Entry | undefined> {
     // The store failed: an L1 copy, even an untrusted one, beats nothing while the store is down.
-    if (answer === MISS) return near
+    if (answer === MISS) {
+      if (near !== undefined) {
+        this.recorder.total.l1Hits++
+        info.counters.l1Hits++
+      }
+      return near
+    }
     const raw =
       batch === undefined ? (answer as Stored | undefined) : (answer as Array<Stored | undefined>)[0]
     const entry = this.decode(raw, this.storeByRef)
@@ -1049,11 +1058,15 @@ export class CacheImpl implements Cache {
     // L1 is kept but only consulted when L2 cannot answer (an outage is when it helps most).
     if (trusted) this.applyToNear({ all: true })
     else this.generation++
-    if (trusted !== this.nearTrusted) {
+    const was = this.busState
+    this.busState = trusted ? 'connected' : 'disconnected'
+    if (was === 'connecting' && trusted) {
+      this.logger?.debug?.({ cache: this.name }, `cache "${this.name}": invalidation bus connected`)
+    } else if (was !== this.busState) {
       this.logger?.warn?.(
         { cache: this.name, status },
         trusted
-          ? `cache "${this.name}": invalidation bus connected, in-process tier in use`
+          ? `cache "${this.name}": invalidation bus reconnected, in-process tier emptied and in use again`
           : `cache "${this.name}": invalidation bus lost, in-process tier bypassed until it reconnects`,
       )
     }
@@ -1072,6 +1085,7 @@ export class CacheImpl implements Cache {
       hitRate: reads === 0 ? 0 : total.hits / reads,
       undecodable: this.recorder.undecodable,
       circuit: this.guard.breaker.state,
+      bus: this.busState,
       byPrefix,
     }
   }

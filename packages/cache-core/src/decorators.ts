@@ -28,6 +28,12 @@ export interface CachedOptions<Args extends unknown[] = any[], R = any> {
   condition?: (result: R) => boolean
   /** Cross-process stampede protection for this function. */
   lease?: boolean | LeaseOptions
+  /** Serve a stale result while one background refresh runs. @default the cache's */
+  staleWhileRevalidate?: Duration
+  /** Serve a stale result while the function fails. @default the cache's */
+  grace?: Duration
+  /** With a stale result at hand, wait at most this long for the function. @default the cache's */
+  softTimeout?: Duration
 }
 
 /** A function wrapped by {@link cached}: same signature, plus key helpers. */
@@ -213,6 +219,9 @@ function wrap<Args extends unknown[], R>(
     tags: staticTags,
     condition: options.condition,
     lease: options.lease,
+    staleWhileRevalidate: options.staleWhileRevalidate,
+    grace: options.grace,
+    softTimeout: options.softTimeout,
   }
   let checkedPrefix: string | undefined
 

@@ -235,6 +235,8 @@ export interface CacheStats extends CacheCounters {
   undecodable: number
   /** Whether the circuit breaker currently skips the store. */
   circuit: 'closed' | 'open' | 'half-open'
+  /** The invalidation bus of the in-process tier: `off` without an `l1` (or with `bus: false`). */
+  bus: 'connecting' | 'connected' | 'disconnected' | 'off'
   /** The same counters per key prefix (the part of a key before its first `:`). */
   byPrefix: Record<string, CacheCounters>
 }

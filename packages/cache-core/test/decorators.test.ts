@@ -205,3 +205,23 @@ describe('key option errors', () => {
     )
   })
 })
+
+describe('stale rules on cached functions', () => {
+  it('serves the last result within grace while the function fails', async () => {
+    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'g' })
+    let fail = false
+    const fetchCourse = cached(
+      async (code: string) => {
+        if (fail) throw new Error('Osiris 503')
+        return { code, name: 'Calculus' }
+      },
+      { cache, keyPrefix: 'osiris_course', ttl: 20, grace: '1h' },
+    )
+    await fetchCourse('201300069')
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    fail = true
+    expect(await fetchCourse('201300069')).toEqual({ code: '201300069', name: 'Calculus' })
+    await expect(fetchCourse('other')).rejects.toThrow('Osiris 503')
+    expect(cache.stats().staleHits).toBe(1)
+  })
+})

@@ -96,7 +96,9 @@ describe('invalidation bus', () => {
   })
 
   it('bypasses L1 while the bus is down and empties it on reconnect, so nothing missed is served', async () => {
+    expect(b.cache.stats().bus).toBe('connected')
     b.l2.dropBus()
+    expect(b.cache.stats().bus).toBe('disconnected')
     // While B cannot hear invalidations, A changes the value; B must read L2, not its L1 copy.
     await a.cache.set('faculties', ['ITC'])
     await tick()
