@@ -1,6 +1,5 @@
-import type { Cache, CachedFunction, Duration } from '@cacheport/cache-core'
+import { type Cache, type CachedFunction, cached, type Duration } from '@cacheport/cache-core'
 import { canvasFileId } from '../domain.js'
-import { cachedLookup } from '../lib/cached-lookup.js'
 import { AppError, AppErrorCodes, badInput } from '../lib/errors.js'
 import { mapWithConcurrency, parseUpstreamJson, upstreamRequest } from '../lib/http-client.js'
 
@@ -67,7 +66,7 @@ export class CanvasClient {
   constructor(options: CanvasClientOptions) {
     this.options = options
     // The key is the material id and URL only, so every process and every client instance shares it.
-    this.checkFileExistence = cachedLookup((item: FileRef) => this.check(checkRef(item)), {
+    this.checkFileExistence = cached((item: FileRef) => this.check(checkRef(item)), {
       cache: options.cache,
       keyPrefix: 'file_exists',
       ttl: options.ttl,

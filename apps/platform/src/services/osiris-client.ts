@@ -1,6 +1,5 @@
-import type { Cache, CachedFunction, Duration } from '@cacheport/cache-core'
+import { type Cache, type CachedFunction, cached, type Duration } from '@cacheport/cache-core'
 import { cursusOfCourseCode, FACULTIES } from '../domain.js'
-import { cachedLookup } from '../lib/cached-lookup.js'
 import { AppError, AppErrorCodes, badInput } from '../lib/errors.js'
 import { parseUpstreamJson, upstreamRequest } from '../lib/http-client.js'
 
@@ -117,17 +116,14 @@ export class OsirisClient {
   constructor(options: OsirisClientOptions) {
     this.options = options
     // Keys are the normalised course number and name only: never the client, its URLs or `this`.
-    this.fetchCourseDetails = cachedLookup(
-      (courseCode: string) => this.loadCourse(courseCursus(courseCode)),
-      {
-        cache: options.cache,
-        keyPrefix: 'osiris_course',
-        ttl: options.courseTtl,
-        grace: options.courseGrace ?? 0,
-        key: (courseCode: string) => courseCursus(courseCode),
-      },
-    )
-    this.fetchPersonData = cachedLookup((name: string) => this.loadPerson(personName(name)), {
+    this.fetchCourseDetails = cached((courseCode: string) => this.loadCourse(courseCursus(courseCode)), {
+      cache: options.cache,
+      keyPrefix: 'osiris_course',
+      ttl: options.courseTtl,
+      grace: options.courseGrace ?? 0,
+      key: (courseCode: string) => courseCursus(courseCode),
+    })
+    this.fetchPersonData = cached((name: string) => this.loadPerson(personName(name)), {
       cache: options.cache,
       keyPrefix: 'osiris_person',
       ttl: options.personTtl,
