@@ -57,6 +57,13 @@ export interface AdapterCapabilities {
    * Only an in-process store can do this; see the memory adapter's hazards before enabling it.
    */
   readonly byReference: boolean
+  /**
+   * When set, the adapter itself rejects every single-key and batch operation that has not settled
+   * within this many milliseconds (a client-side command timeout). The core then skips its own timer
+   * for operations whose deadline is at least this long, saving a timer per call on the hot path.
+   * Bulk operations (`deleteByPattern`, `clear`) are exempt: they may legitimately take longer.
+   */
+  readonly operationTimeoutMs?: number
 }
 
 /** Health as the adapter last saw it; reported by `/health` endpoints and `cache.status()`. */
