@@ -1,6 +1,6 @@
 import type { AdapterStatus, AnyCacheAdapter, CacheAdapter } from './adapter.js'
 import { type Invalidation, InvalidationBus } from './bus.js'
-import { decodeEntry, encodeEntry } from './codec.js'
+import { DecodeMemo, decodeEntry, encodeEntry } from './codec.js'
 import { boundKey } from './digest.js'
 import { parseDuration, parseOptionalDuration } from './duration.js'
 import { CacheError, ErrorCodes } from './errors.js'
@@ -114,6 +114,9 @@ export class CacheImpl implements Cache {
   private readonly storeByRef: boolean
   private readonly nearByRef: boolean
   private readonly needsBytes: boolean
+  // In-process tiers hand back the same bytes on every hit; their first decode is remembered.
+  private readonly storeMemo: DecodeMemo | undefined
+  private readonly nearMemo: DecodeMemo | undefined
   private readonly settings: Settings
   private readonly guard: Guard
   private readonly base: string
@@ -158,6 +161,8 @@ export class CacheImpl implements Cache {
     this.storeByRef = this.store.capabilities.byReference === true
     this.nearByRef = this.near?.capabilities.byReference === true
     this.needsBytes = !this.storeByRef || (this.near !== undefined && !this.nearByRef)
+    this.storeMemo = this.storeByRef || this.store.capabilities.shared ? undefined : new DecodeMemo()
+    this.nearMemo = this.near === undefined || this.nearByRef ? undefined : new DecodeMemo()
     this.base = `${this.keyPrefix}:${this.version}:`
     this.tagBase = `${this.keyPrefix}:${this.version}#tag:`
     this.leaseBase = `${this.keyPrefix}:${this.version}#lease:`
@@ -171,6 +176,7 @@ export class CacheImpl implements Cache {
         this.recorder.add(key === undefined ? '' : prefixOf(key), 'errors')
         this.emit('error', { operation, error, key })
       },
+      (options.adapter.capabilities.operationTimeoutMs ?? Number.POSITIVE_INFINITY) <= settings.timeoutMs,
     )
     this.logger = options.logger
 
@@ -235,10 +241,12 @@ export class CacheImpl implements Cache {
     try {
       this.assertOpen()
       const info = this.info(key)
-      const found = this.lookup(key, info)
-      if (found instanceof Promise)
-        return found.then((entry) => this.served(key, info, entry) as T | undefined)
-      return Promise.resolve(this.served(key, info, found) as T | undefined)
+      const now = Date.now()
+      const found = this.lookup(key, info, true, now)
+      if (found instanceof Promise) {
+        return found.then((entry) => this.served(key, info, entry, Date.now()) as T | undefined)
+      }
+      return Promise.resolve(this.served(key, info, found, now) as T | undefined)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -254,12 +262,13 @@ export class CacheImpl implements Cache {
     this.assertOpen()
     const infos = this.infos(keys)
     const entries = await this.lookupMany(keys, infos)
-    return entries.map((entry, i) => this.served(keys[i]!, infos[i]!, entry) as T | undefined)
+    const now = Date.now()
+    return entries.map((entry, i) => this.served(keys[i]!, infos[i]!, entry, now) as T | undefined)
   }
 
   /** A fresh entry's value (counted as a hit), or `undefined` (counted as a miss). */
-  private served(key: string, info: KeyInfo, entry: Entry | undefined): unknown {
-    if (entry !== undefined && isFresh(entry, Date.now())) return this.hit(key, info, entry.value)
+  private served(key: string, info: KeyInfo, entry: Entry | undefined, now: number): unknown {
+    if (entry !== undefined && isFresh(entry, now)) return this.hit(key, info, entry.value)
     this.missed(key, info)
     return undefined
   }
@@ -272,19 +281,21 @@ export class CacheImpl implements Cache {
     key: string,
     info: KeyInfo,
     fillNear = true,
+    now = Date.now(),
   ): Entry | undefined | Promise<Entry | undefined> {
     let near: Entry | undefined
     if (this.near !== undefined) {
-      near = this.nearGet(info.full)
-      if (near !== undefined && this.nearTrusted && isFresh(near, Date.now())) {
+      near = this.nearGet(info.full, now)
+      if (near !== undefined && this.nearTrusted && isFresh(near, now)) {
         this.recorder.total.l1Hits++
         info.counters.l1Hits++
         return near
       }
     }
     // An open circuit skips the store; L1, trusted or not, is then the best there is.
-    if (!this.guard.breaker.allow())
-      return this.fromStore(MISS, undefined, near, this.generation, info, fillNear)
+    if (!this.guard.breaker.allow()) {
+      return this.fromStore(MISS, undefined, near, this.generation, info, fillNear, now)
+    }
     const generation = this.generation
     const batch = info.batch
     let raw: StoreAnswer | Promise<StoreAnswer>
@@ -297,10 +308,10 @@ export class CacheImpl implements Cache {
     if (raw instanceof Promise) {
       return this.guard
         .settle(raw, batch === undefined ? 'get' : 'getMany', key)
-        .then((settled) => this.fromStore(settled, batch, near, generation, info, fillNear))
+        .then((settled) => this.fromStore(settled, batch, near, generation, info, fillNear, Date.now()))
     }
     this.guard.breaker.success()
-    return this.fromStore(raw, batch, near, generation, info, fillNear)
+    return this.fromStore(raw, batch, near, generation, info, fillNear, now)
   }
 
   private fromStore(
@@ -310,6 +321,7 @@ export class CacheImpl implements Cache {
     generation: number,
     info: KeyInfo,
     fillNear: boolean,
+    now: number,
   ): Entry | undefined | Promise<Entry | undefined> {
     // The store failed: an L1 copy, even an untrusted one, beats nothing while the store is down.
     if (answer === MISS) {
@@ -321,15 +333,17 @@ export class CacheImpl implements Cache {
     }
     const raw =
       batch === undefined ? (answer as Stored | undefined) : (answer as Array<Stored | undefined>)[0]
-    const entry = this.decode(raw, this.storeByRef)
-    if (entry === undefined || !isUsable(entry, Date.now())) return this.nearTrusted ? near : undefined
+    const entry = this.decode(raw, this.storeByRef, this.storeMemo)
+    if (entry === undefined || !isUsable(entry, now)) return this.nearTrusted ? near : undefined
+    if (entry.tags === undefined) {
+      if (batch !== undefined) info.batch = undefined
+      return fillNear && this.near !== undefined
+        ? this.adopt(info.full, entry, raw as Stored, generation)
+        : entry
+    }
     const keep = (valid: boolean) => {
       if (!valid) return undefined
       return fillNear ? this.adopt(info.full, entry, raw as Stored, generation) : entry
-    }
-    if (entry.tags === undefined) {
-      if (batch !== undefined) info.batch = undefined
-      return keep(true)
     }
     if (batch !== undefined) {
       const verdict = this.judgeHinted(entry.tags, batch, answer as Array<Stored | undefined>)
@@ -378,7 +392,7 @@ export class CacheImpl implements Cache {
     const nearFound: Array<Entry | undefined> = new Array(keys.length).fill(undefined)
     const wanted: number[] = []
     for (let i = 0; i < keys.length; i++) {
-      const near = this.near === undefined ? undefined : this.nearGet(infos[i]!.full)
+      const near = this.near === undefined ? undefined : this.nearGet(infos[i]!.full, now)
       if (near !== undefined && this.nearTrusted && isFresh(near, now)) {
         this.recorder.total.l1Hits++
         infos[i]!.counters.l1Hits++
@@ -397,7 +411,7 @@ export class CacheImpl implements Cache {
       return found
     }
     const entries = wanted.map((_, j) => {
-      const entry = this.decode(raws[j], this.storeByRef)
+      const entry = this.decode(raws[j], this.storeByRef, this.storeMemo)
       return entry !== undefined && isUsable(entry, now) ? entry : undefined
     })
     const valid = await this.checkTags(entries)
@@ -409,7 +423,7 @@ export class CacheImpl implements Cache {
     return found
   }
 
-  private nearGet(full: string): Entry | undefined {
+  private nearGet(full: string, now: number): Entry | undefined {
     let raw: unknown
     try {
       raw = this.near!.get(full)
@@ -418,8 +432,8 @@ export class CacheImpl implements Cache {
     }
     // L1 must answer synchronously; a promise (a misconfigured L1) counts as absent.
     if (raw === undefined || raw instanceof Promise) return undefined
-    const entry = this.decode(raw as Stored, this.nearByRef)
-    return entry !== undefined && isUsable(entry, Date.now()) ? entry : undefined
+    const entry = this.decode(raw as Stored, this.nearByRef, this.nearMemo)
+    return entry !== undefined && isUsable(entry, now) ? entry : undefined
   }
 
   private nearPut(
@@ -437,7 +451,7 @@ export class CacheImpl implements Cache {
     }
   }
 
-  private decode(raw: Stored | undefined, byRef: boolean): Entry | undefined {
+  private decode(raw: Stored | undefined, byRef: boolean, memo: DecodeMemo | undefined): Entry | undefined {
     if (raw === undefined || raw === null) return undefined
     // By reference, only entries this core wrote are usable; anything else is foreign data.
     if (byRef) {
@@ -452,7 +466,7 @@ export class CacheImpl implements Cache {
       this.recorder.undecodable++
       return undefined
     }
-    const entry = decodeEntry(raw as Uint8Array)
+    const entry = memo === undefined ? decodeEntry(raw as Uint8Array) : memo.decode(raw as Uint8Array)
     if (entry === undefined) this.recorder.undecodable++
     return entry
   }
@@ -980,8 +994,12 @@ export class CacheImpl implements Cache {
       )
     }
     const full = escapeGlob(this.base) + pattern
-    const removed = await this.invalidate({ pattern: full }, 'deletePattern', undefined, () =>
-      this.store.deleteByPattern(full),
+    const removed = await this.invalidate(
+      { pattern: full },
+      'deletePattern',
+      undefined,
+      () => this.store.deleteByPattern(full),
+      this.settings.bulkTimeoutMs,
     )
     this.recorder.add(prefixOf(pattern), 'deletes', removed)
     this.emit('delete', { key: pattern, prefix: prefixOf(pattern) })
@@ -1005,7 +1023,13 @@ export class CacheImpl implements Cache {
 
   async clear(): Promise<void> {
     this.assertOpen()
-    await this.invalidate({ all: true }, 'clear', undefined, () => this.store.clear(this.base))
+    await this.invalidate(
+      { all: true },
+      'clear',
+      undefined,
+      () => this.store.clear(this.base),
+      this.settings.bulkTimeoutMs,
+    )
     this.emit('delete', { key: '*', prefix: '*' })
   }
 
@@ -1019,12 +1043,19 @@ export class CacheImpl implements Cache {
     operation: string,
     key: string | undefined,
     run: () => R | Promise<R>,
+    deadlineMs?: number,
   ): Promise<R> {
     this.applyToNear(invalidation)
     let failure: Error | undefined
-    const result = await this.guard.call(operation, key, run, (error) => {
-      failure = error
-    })
+    const result = await this.guard.call(
+      operation,
+      key,
+      run,
+      (error) => {
+        failure = error
+      },
+      deadlineMs,
+    )
     // Again: a read that started while the store operation ran (a pattern delete takes many round
     // trips) may have put an old value back into L1.
     this.applyToNear(invalidation)

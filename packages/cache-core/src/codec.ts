@@ -172,6 +172,50 @@ export function decodeEntry(bytes: Uint8Array): Entry | undefined {
   return { value, createdAt, expiresAt, staleUntil, tags }
 }
 
+/**
+ * Decodes entries of an in-process store, which hands back the same bytes on every hit: the first
+ * decode of a JSON payload is remembered (weakly, so replaced entries are collected), and later hits
+ * get a copy made by a walk over the plain data — several times faster than `JSON.parse` — so every
+ * caller still owns what it receives. v8 payloads are decoded afresh each time (that keeps Buffers
+ * Buffers, and is what they cost anyway).
+ */
+export class DecodeMemo {
+  private readonly known = new WeakMap<Uint8Array, Entry>()
+
+  /** Like {@link decodeEntry}, for bytes that a store may hand back again. */
+  decode(bytes: Uint8Array): Entry | undefined {
+    const known = this.known.get(bytes)
+    if (known !== undefined) return copyEntry(known)
+    const entry = decodeEntry(bytes)
+    if (entry === undefined || (bytes[2]! & FLAG_V8) !== 0) return entry
+    this.known.set(bytes, entry)
+    return copyEntry(entry)
+  }
+}
+
+function copyEntry(entry: Entry): Entry {
+  const value = entry.value
+  return typeof value !== 'object' || value === null ? { ...entry } : { ...entry, value: copyJson(value) }
+}
+
+function copyJson<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value
+  if (Array.isArray(value)) {
+    const out = new Array(value.length)
+    for (let i = 0; i < value.length; i++) out[i] = copyJson(value[i])
+    return out as T
+  }
+  const out: Record<string, unknown> = {}
+  for (const key in value) {
+    const item = copyJson((value as Record<string, unknown>)[key])
+    // JSON.parse makes "__proto__" an own property; a plain assignment would set the prototype.
+    if (key === '__proto__')
+      Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true })
+    else out[key] = item
+  }
+  return out as T
+}
+
 /** Deep copy of a value with the same semantics as an encode/decode round trip (for by-reference stores that want isolation). */
 export function cloneValue<T>(value: T): T {
   const route = scan(value, 0)

@@ -26,16 +26,24 @@ export class Guard {
     cooldownMs: number,
     logger: CacheLogger | undefined,
     private readonly report: FailureSink,
+    // The store rejects any single or batch operation after this long by itself (its own command
+    // timeout); when that is within our deadline, a timer of ours per call would be pure cost.
+    private readonly selfBounded = false,
   ) {
     this.breaker = new CircuitBreaker(cache, threshold, cooldownMs, logger)
   }
 
-  /** Runs one operation; its result, or MISS when it was skipped, failed or timed out. */
+  /**
+   * Runs one operation; its result, or MISS when it was skipped, failed or timed out. `deadlineMs`
+   * replaces the usual deadline for bulk operations (pattern deletes, clear), which legitimately take
+   * many round trips.
+   */
   call<R>(
     operation: string,
     key: string | undefined,
     run: () => R | Promise<R>,
     onError?: (error: Error) => void,
+    deadlineMs?: number,
   ): R | Miss | Promise<R | Miss> {
     if (!this.breaker.allow()) return MISS
     let result: R | Promise<R>
@@ -49,7 +57,7 @@ export class Guard {
       this.breaker.success()
       return result
     }
-    return this.settle(result, operation, key, onError)
+    return this.settle(result, operation, key, onError, deadlineMs)
   }
 
   /** Waits for a store promise up to the deadline; failures and timeouts become MISS. */
@@ -58,17 +66,31 @@ export class Guard {
     operation: string,
     key: string | undefined,
     onError?: (error: Error) => void,
+    deadlineMs?: number,
   ): Promise<R | Miss> {
+    if (this.selfBounded && deadlineMs === undefined) {
+      return pending.then(
+        (value) => {
+          this.breaker.success()
+          return value
+        },
+        (error) => {
+          this.fail(operation, key, error, onError)
+          return MISS
+        },
+      )
+    }
+    const limit = deadlineMs ?? this.timeoutMs
     return new Promise<R | Miss>((resolve) => {
       const timer = setTimeout(() => {
         const error = new CacheError(
           ErrorCodes.TIMEOUT,
-          `cache "${this.cache}": store ${operation} took longer than ${this.timeoutMs}ms`,
+          `cache "${this.cache}": store ${operation} took longer than ${limit}ms`,
           { cache: this.cache, key },
         )
         this.fail(operation, key, error, onError)
         resolve(MISS)
-      }, this.timeoutMs)
+      }, limit)
       pending.then(
         (value) => {
           clearTimeout(timer)

@@ -22,6 +22,8 @@ export interface CacheConfig {
   jitter?: number
   /** Deadline of one store operation. @default '1s' */
   timeout?: Duration
+  /** Deadline of deletePattern and clear. @default '60s' */
+  bulkTimeout?: Duration
   /** Circuit breaker settings or `false`. */
   breaker?: BreakerOptions | false
   /** Cross-process stampede protection. @default false */
@@ -73,6 +75,7 @@ const CONFIG_FIELDS = new Set([
   'nullTtl',
   'jitter',
   'timeout',
+  'bulkTimeout',
   'breaker',
   'lease',
   'maxKeyLength',

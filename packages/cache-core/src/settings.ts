@@ -5,6 +5,7 @@ import type { CacheOptions, LeaseOptions } from './types.js'
 /** Default TTL: Django's default TIMEOUT. */
 export const DEFAULT_TTL = 5 * 60_000
 const DEFAULT_TIMEOUT = 1_000
+const DEFAULT_BULK_TIMEOUT = 60_000
 const DEFAULT_MAX_KEY = 200
 
 /** A lease with every duration resolved to milliseconds. */
@@ -23,6 +24,7 @@ export interface Settings {
   nullTtlMs: number | undefined
   jitter: number
   timeoutMs: number
+  bulkTimeoutMs: number
   maxKeyLength: number
   lease: ResolvedLease | undefined
   threshold: number
@@ -78,6 +80,11 @@ export function resolveSettings(options: Omit<CacheOptions, 'adapter'>): Setting
   const timeoutMs =
     options.timeout === undefined ? DEFAULT_TIMEOUT : parseDuration(options.timeout, where('timeout'))
   if (timeoutMs < 1) throw invalid('timeout', 'must be at least 1ms', options.timeout)
+  const bulkTimeoutMs =
+    options.bulkTimeout === undefined
+      ? Math.max(timeoutMs, DEFAULT_BULK_TIMEOUT)
+      : parseDuration(options.bulkTimeout, where('bulkTimeout'))
+  if (bulkTimeoutMs < 1) throw invalid('bulkTimeout', 'must be at least 1ms', options.bulkTimeout)
   const breaker = options.breaker
   if (breaker !== undefined && breaker !== false && (breaker === null || typeof breaker !== 'object')) {
     throw invalid('breaker', 'must be false or { threshold, cooldown }', breaker)
@@ -98,6 +105,7 @@ export function resolveSettings(options: Omit<CacheOptions, 'adapter'>): Setting
     nullTtlMs: parseOptionalDuration(options.nullTtl, where('nullTtl')),
     jitter,
     timeoutMs,
+    bulkTimeoutMs,
     maxKeyLength,
     lease: resolveLease(options.lease, label, 'lease'),
     threshold,

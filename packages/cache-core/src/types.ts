@@ -136,6 +136,11 @@ export interface CacheOptions {
    */
   timeout?: Duration
   /**
+   * Deadline of `deletePattern` and `clear`, which walk the keyspace in many round trips.
+   * @default '60s' (or `timeout`, if longer)
+   */
+  bulkTimeout?: Duration
+  /**
    * Circuit breaker; `false` turns it off.
    * @default { threshold: 5, cooldown: '5s' }
    */

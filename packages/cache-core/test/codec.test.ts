@@ -567,3 +567,36 @@ describe('cloneValue', () => {
     )
   })
 })
+
+describe('DecodeMemo (in-process stores)', () => {
+  it('decodes once and hands every caller its own copy', async () => {
+    const { DecodeMemo } = await import('../src/codec.js')
+    const memo = new DecodeMemo()
+    const value = JSON.parse('{"counts":{"ToDo":1},"list":[1,[2]],"__proto__":{"polluted":true}}')
+    const bytes = encodeEntry({ value, createdAt: 1, expiresAt: 0, staleUntil: 0, tags: undefined }, 'k')
+    const first = memo.decode(bytes)!
+    const second = memo.decode(bytes)!
+    expect(second.value).toEqual(first.value)
+    ;(first.value as { counts: { ToDo: number } }).counts.ToDo = 99
+    ;(first.value as { list: unknown[] }).list.push(3)
+    expect(memo.decode(bytes)!.value).toEqual(value)
+    // An own "__proto__" key stays data; it never becomes the copy's prototype.
+    expect(Object.getPrototypeOf(second.value)).toBe(Object.prototype)
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined()
+    expect(Object.keys(second.value as object)).toContain('__proto__')
+  })
+
+  it('decodes v8 payloads afresh, so Buffers stay Buffers and copies stay separate', async () => {
+    const { DecodeMemo } = await import('../src/codec.js')
+    const memo = new DecodeMemo()
+    const bytes = encodeEntry(
+      { value: { b: Buffer.from('ab') }, createdAt: 1, expiresAt: 0, staleUntil: 0, tags: undefined },
+      'k',
+    )
+    const first = memo.decode(bytes)!.value as { b: Buffer }
+    first.b[0] = 0
+    const second = memo.decode(bytes)!.value as { b: Buffer }
+    expect(Buffer.isBuffer(second.b)).toBe(true)
+    expect(second.b.toString()).toBe('ab')
+  })
+})

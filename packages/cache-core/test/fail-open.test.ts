@@ -109,4 +109,45 @@ describe('fail-open', () => {
       }),
     ).rejects.toThrow('upstream 503')
   })
+
+  it('arms no timer of its own when the adapter bounds every operation itself', async () => {
+    const adapter = new BrokenAdapter({ operationTimeoutMs: 200 })
+    adapter.mode = 'ok'
+    const timed = new BrokenAdapter()
+    timed.mode = 'ok'
+    const selfBounded = createCache({
+      adapter: Object.assign(adapter, { get: async () => undefined }),
+      keyPrefix: 'sb',
+      timeout: '1s',
+    })
+    const guarded = createCache({
+      adapter: Object.assign(timed, { get: async () => undefined }),
+      keyPrefix: 'gd',
+      timeout: '1s',
+    })
+    const a = selfBounded.get('k')
+    expect(vi.getTimerCount()).toBe(0)
+    await a
+    const b = guarded.get('k')
+    expect(vi.getTimerCount()).toBe(1)
+    await b
+  })
+
+  it('gives pattern deletes and clear a longer deadline than single operations', async () => {
+    const adapter = new BrokenAdapter()
+    adapter.mode = 'ok'
+    const slow = (ms: number) => new Promise((resolve) => setTimeout(() => resolve(0), ms))
+    Object.assign(adapter, { deleteByPattern: () => slow(5_000), get: () => slow(5_000) })
+    const cache = createCache({ adapter, keyPrefix: 'bulk', timeout: '1s', breaker: false })
+    const deleting = cache.deletePattern('filter_counts:*')
+    const reading = cache.get('k')
+    await vi.advanceTimersByTimeAsync(5_000)
+    await expect(deleting).resolves.toBe(0)
+    expect(await reading).toBeUndefined()
+    expect(cache.stats().errors).toBe(1)
+    const short = createCache({ adapter, keyPrefix: 'bulk2', bulkTimeout: '2s', breaker: false })
+    const rejection = expect(short.deletePattern('x:*')).rejects.toMatchObject({ code: 'E_ADAPTER' })
+    await vi.advanceTimersByTimeAsync(2_000)
+    await rejection
+  })
 })
