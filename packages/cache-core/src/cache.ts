@@ -511,33 +511,42 @@ export class CacheImpl implements Cache {
 
   // ---------------------------------------------------------------- getOrSet
 
-  async getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
-    this.assertOpen()
-    if (typeof loader !== 'function') {
-      throw new CacheError(
-        ErrorCodes.INVALID_CONFIG,
-        `cache "${this.name}": getOrSet("${key}") needs a loader function`,
-        {
-          cache: this.name,
-          key,
-          field: 'loader',
-        },
-      )
-    }
-    const info = this.info(key)
-    const full = info.full
-    const joined = this.inflight.get(full)
-    if (joined !== undefined) return joined as Promise<T>
-    const first = this.lookup(key, info)
-    if (!(first instanceof Promise) && first !== undefined && isFresh(first, Date.now())) {
-      return this.hit(key, info, first.value) as T
+  getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
+    // Not an async function: a hit, the common case, then costs one resolved promise and nothing more.
+    let info: KeyInfo
+    let first: Entry | undefined | Promise<Entry | undefined>
+    try {
+      this.assertOpen()
+      if (typeof loader !== 'function') {
+        throw new CacheError(
+          ErrorCodes.INVALID_CONFIG,
+          `cache "${this.name}": getOrSet("${key}") needs a loader function`,
+          {
+            cache: this.name,
+            key,
+            field: 'loader',
+          },
+        )
+      }
+      info = this.info(key)
+      const joined = this.inflight.get(info.full)
+      if (joined !== undefined) return joined as Promise<T>
+      const now = Date.now()
+      first = this.lookup(key, info, true, now)
+      if (!(first instanceof Promise) && first !== undefined && isFresh(first, now)) {
+        return Promise.resolve(this.hit(key, info, first.value) as T)
+      }
+    } catch (error) {
+      return Promise.reject(error)
     }
     // From here on, concurrent callers for this key share one read and at most one loader run.
+    const found = first
     const run = (async () => {
-      const entry = first instanceof Promise ? await first : first
+      const entry = found instanceof Promise ? await found : found
       if (entry !== undefined && isFresh(entry, Date.now())) return this.hit(key, info, entry.value) as T
       return this.resolveMiss(key, info, entry, loader, options)
     })()
+    const full = info.full
     this.inflight.set(full, run)
     const forget = () => this.inflight.delete(full)
     run.then(forget, forget)

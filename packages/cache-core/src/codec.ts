@@ -198,20 +198,30 @@ function copyEntry(entry: Entry): Entry {
   return typeof value !== 'object' || value === null ? { ...entry } : { ...entry, value: copyJson(value) }
 }
 
+// Spread and slice copy a whole level at once (V8 clones same-shaped objects in one step), so only
+// nested objects need a walk. Spread defines "__proto__" as an own data property, as JSON.parse did;
+// a plain assignment of it would set the prototype instead.
 function copyJson<T>(value: T): T {
-  if (typeof value !== 'object' || value === null) return value
   if (Array.isArray(value)) {
-    const out = new Array(value.length)
-    for (let i = 0; i < value.length; i++) out[i] = copyJson(value[i])
+    const out = value.slice()
+    for (let i = 0; i < out.length; i++) {
+      const item = out[i]
+      if (typeof item === 'object' && item !== null) out[i] = copyJson(item)
+    }
     return out as T
   }
-  const out: Record<string, unknown> = {}
-  for (const key in value) {
-    const item = copyJson((value as Record<string, unknown>)[key])
-    // JSON.parse makes "__proto__" an own property; a plain assignment would set the prototype.
-    if (key === '__proto__')
-      Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true })
-    else out[key] = item
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) }
+  for (const key in out) {
+    const item = out[key]
+    if (typeof item !== 'object' || item === null) continue
+    if (key === '__proto__') {
+      Object.defineProperty(out, key, {
+        value: copyJson(item),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
+    } else out[key] = copyJson(item)
   }
   return out as T
 }
