@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createConnection, createServer } from 'node:net'
+import type { Redis } from 'ioredis'
 
 /** A redis-server this process started; nothing else uses it, so its numbers are undisturbed. */
 export interface DedicatedRedis {
@@ -100,4 +101,30 @@ export async function startRedisServer(binary = 'redis-server'): Promise<Dedicat
       running.delete(child)
     },
   }
+}
+
+/**
+ * Runs `action` between a reset of the server's command statistics and a read of them, and counts
+ * the commands it caused. Only valid on a server nothing else talks to (the dedicated one).
+ */
+export async function commandsDuring(
+  admin: Redis,
+  action: () => Promise<void>,
+): Promise<{ total: number; byCommand: Record<string, number> }> {
+  await admin.call('CONFIG', 'RESETSTAT')
+  await action()
+  const info = String(await admin.call('INFO', 'commandstats'))
+  const byCommand: Record<string, number> = {}
+  let total = 0
+  for (const line of info.split('\n')) {
+    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim())
+    if (!match) continue
+    const command = match[1]!
+    // The measurement's own CONFIG RESETSTAT and INFO are not the contender's.
+    if (command === 'info' || command.startsWith('config')) continue
+    const calls = Number(match[2])
+    byCommand[command] = calls
+    total += calls
+  }
+  return { total, byCommand }
 }

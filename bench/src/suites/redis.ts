@@ -24,7 +24,7 @@ import {
   section,
   valueTarget,
 } from '../harness.js'
-import { type DedicatedRedis, startRedisServer } from '../redis-server.js'
+import { commandsDuring, type DedicatedRedis, startRedisServer } from '../redis-server.js'
 
 /** Sequential reads per timed call: a few milliseconds of round trips per sample. */
 const SEQUENTIAL = 200
@@ -284,32 +284,6 @@ async function stampede(
       valueTarget('stampede: Redis commands', ours.commands, '<=', 3, 'commands'),
     )
   }
-}
-
-/**
- * Runs `action` between a reset of the server's command statistics and a read of them, and counts
- * the commands it caused. Only valid on a server nothing else talks to (the dedicated one).
- */
-async function commandsDuring(
-  admin: Redis,
-  action: () => Promise<void>,
-): Promise<{ total: number; byCommand: Record<string, number> }> {
-  await admin.call('CONFIG', 'RESETSTAT')
-  await action()
-  const info = String(await admin.call('INFO', 'commandstats'))
-  const byCommand: Record<string, number> = {}
-  let total = 0
-  for (const line of info.split('\n')) {
-    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim())
-    if (!match) continue
-    const command = match[1]!
-    // The measurement's own CONFIG RESETSTAT and INFO are not the contender's.
-    if (command === 'info' || command.startsWith('config')) continue
-    const calls = Number(match[2])
-    byCommand[command] = calls
-    total += calls
-  }
-  return { total, byCommand }
 }
 
 /** Writes {@link PATTERN_KEYS} matching keys and as many foreign ones, all in database `db`. */
