@@ -15,6 +15,7 @@ import { redisAnswers } from './redis-server.js'
 import { memorySuite } from './suites/memory.js'
 import { platformSuite, platformUnavailable } from './suites/platform.js'
 import { redisSuite } from './suites/redis.js'
+import { tieredSuite } from './suites/tiered.js'
 
 interface Suite {
   /** What the suite compares, printed as its heading. */
@@ -39,6 +40,15 @@ const suites: Record<string, Suite> = {
         ? undefined
         : 'no Redis answers at 127.0.0.1:6379 (install and start Redis to run this suite)',
     run: redisSuite,
+  },
+  tiered: {
+    title:
+      'tiered — memory L1 over Redis L2: L1 hits beside bentocache and cache-manager, invalidation latency',
+    unavailable: async () =>
+      (await redisAnswers('127.0.0.1', 6379))
+        ? undefined
+        : 'no Redis answers at 127.0.0.1:6379 (install and start Redis to run this suite)',
+    run: tieredSuite,
   },
   platform: {
     title: "platform — the example app's filter-counts endpoint, cache off vs warm",
