@@ -24,13 +24,40 @@ const CAPABILITIES: AdapterCapabilities = Object.freeze({
   byReference: false,
 })
 
+/** A Lua script run by `EVALSHA`, sent whole by `EVAL` only when the server does not have it yet. */
+interface LuaScript {
+  readonly source: string
+  readonly sha: string
+}
+
+function luaScript(source: string): LuaScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') }
+}
+
 // Compare-and-delete in one server-side step, so a lease holder never removes a lease that expired
 // and was taken by another process in between.
-const DELETE_IF_EQUALS_LUA =
-  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('UNLINK', KEYS[1]) end return 0"
-const DELETE_IF_EQUALS_SHA = createHash('sha1').update(DELETE_IF_EQUALS_LUA).digest('hex')
+const DELETE_IF_EQUALS = luaScript(
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('UNLINK', KEYS[1]) end return 0",
+)
 
 const TIMED_OUT = 'Command timed out'
+
+// One SCAN page of a pattern delete, unlinked where it was found: the matched keys never travel to
+// the client and back, which is most of the time a pattern delete takes. The server matches the
+// same MATCH glob as a plain SCAN would, so exactly the same keys go. ARGV: cursor, pattern, COUNT;
+// replies with the next cursor and how many keys were removed. UNLINK goes in slices, since Lua's
+// unpack() fails beyond a few thousand values and a SCAN page can be that large.
+const SCAN_UNLINK = luaScript(
+  [
+    "local page = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])",
+    'local keys = page[2]',
+    'local removed = 0',
+    'for i = 1, #keys, 1000 do',
+    "  removed = removed + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))",
+    'end',
+    'return {page[1], removed}',
+  ].join('\n'),
+)
 
 type Settle<T> = (value: T) => void
 
@@ -91,6 +118,11 @@ function describeTarget(target: Target): string {
 }
 
 function noop(): void {}
+
+/** An error reply from the server (ioredis' ReplyError), as opposed to a lost connection or a timeout. */
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError'
+}
 
 /**
  * The Redis adapter: stores the core's encoded entries as binary strings in Redis (single node,
@@ -233,9 +265,10 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   }
 
   /**
-   * Removes every key matching the glob with `SCAN MATCH` + `UNLINK` on every primary (all of a
-   * cluster's), never `KEYS`, which would block the server. Only keys the server itself matched
-   * against `pattern` are removed.
+   * Removes every key matching the glob, a `SCAN MATCH` page at a time, never with `KEYS`, which
+   * would block the server. On a single node (or Sentinel) a script unlinks each page on the server;
+   * on a cluster, each primary is scanned and its keys unlinked per hash slot. Only keys the server
+   * itself matched against `pattern` are removed.
    */
   async deleteByPattern(pattern: string): Promise<number> {
     if (typeof pattern !== 'string' || pattern === '') {
@@ -246,7 +279,11 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     }
     try {
       await this.ready()
-      const nodes = this.isCluster ? (this.client as Cluster).nodes('master') : [this.client as Redis]
+      if (!this.isCluster) return await this.scanAndUnlinkOnServer(this.client as Redis, pattern)
+      // On a cluster, a script may only touch keys of the slots its node serves, and Redis 7 refuses
+      // one whose keys span slots unless they were declared; the keys of each page therefore come
+      // to the client and go back as one UNLINK per hash slot.
+      const nodes = (this.client as Cluster).nodes('master')
       if (nodes.length === 0) throw new Error('no primary node is known yet')
       let removed = 0
       for (const n of await Promise.all(nodes.map((node) => this.scanAndUnlink(node, pattern)))) removed += n
@@ -281,11 +318,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     // Copied: the script may have to be sent again after a NOSCRIPT reply, a round trip later.
     const bytes = Buffer.from(value)
     return this.send('compare-and-delete', key, () =>
-      this.client.evalsha(DELETE_IF_EQUALS_SHA, 1, key, bytes).catch((error: unknown) => {
-        // First use on this server (or after SCRIPT FLUSH): send the script itself, which caches it.
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
-        return this.client.eval(DELETE_IF_EQUALS_LUA, 1, key, bytes)
-      }),
+      this.script(this.client, DELETE_IF_EQUALS, [key], [bytes]),
     ).then((removed) => Number(removed) > 0)
   }
 
@@ -436,9 +469,50 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     return removed
   }
 
-  private async scanAndUnlink(node: Redis, pattern: string): Promise<number> {
-    const unlinks: Array<Promise<number>> = []
+  /**
+   * Pattern delete on one server, a page per script call (see {@link SCAN_UNLINK}). A server that
+   * refuses the script (an ACL user without scripting rights, a proxy without EVAL) gets the same
+   * SCAN + UNLINK from the client instead, from the cursor reached so far.
+   */
+  private async scanAndUnlinkOnServer(node: Redis, pattern: string): Promise<number> {
+    const count = String(this.opts.scanCount)
     let cursor = '0'
+    let removed = 0
+    do {
+      let page: [next: string, removed: number]
+      try {
+        page = await this.bound(
+          this.script<[string, number]>(node, SCAN_UNLINK, [], [cursor, pattern, count]),
+        )
+      } catch (error) {
+        if (!isReplyError(error)) throw error
+        return removed + (await this.scanAndUnlink(node, pattern, cursor))
+      }
+      cursor = String(page[0])
+      removed += Number(page[1])
+    } while (cursor !== '0')
+    return removed
+  }
+
+  /** Runs `script` by its digest, sending its source once if the server does not know it yet. */
+  private script<T = unknown>(
+    target: RedisClient,
+    script: LuaScript,
+    keys: readonly string[],
+    args: ReadonlyArray<string | Buffer>,
+  ): Promise<T> {
+    return (target.evalsha(script.sha, keys.length, ...keys, ...args) as Promise<T>).catch(
+      (error: unknown) => {
+        // First use on this server (or after SCRIPT FLUSH): send the script itself, which caches it.
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
+        return target.eval(script.source, keys.length, ...keys, ...args) as Promise<T>
+      },
+    )
+  }
+
+  private async scanAndUnlink(node: Redis, pattern: string, from = '0'): Promise<number> {
+    const unlinks: Array<Promise<number>> = []
+    let cursor = from
     try {
       do {
         const [next, keys] = await this.bound(

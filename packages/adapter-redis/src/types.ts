@@ -145,8 +145,12 @@ export interface RedisAdapterOptions {
    */
   autoPipelining?: boolean
   /**
-   * `COUNT` hint of each `SCAN` in `deleteByPattern` and `clear`: keys examined per round trip.
-   * @default 1000
+   * `COUNT` hint of each `SCAN` in `deleteByPattern` and `clear`: keys examined per round trip. On
+   * a single node each page is scanned and unlinked by one script call, which holds the server for
+   * that long (about 2ms per 2000 keys on a small machine); larger pages mean fewer round trips but
+   * longer pauses for other clients. Measured with 100,000 matching keys among as many others,
+   * 1000 took ~10% longer than 2000, and 5000 was no faster than 2000.
+   * @default 2000
    */
   scanCount?: number
   /**

@@ -1,3 +1,5 @@
+import { escapeGlob, globToRegExp } from '@cacheport/cache-core'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type RedisAdapter, redisAdapter } from '../src/index.js'
 import { type RedisProcess, rawCommand, startRedis } from './helpers/redis-server.js'
@@ -22,6 +24,24 @@ afterAll(async () => {
   await adapter?.close()
   await server?.stop()
 })
+
+/** Calls of `command` since the last reset that the server answered with an error. */
+async function failedCalls(command: string): Promise<number> {
+  const info = await rawCommand(server.port, 'INFO commandstats')
+  const match = new RegExp(`^cmdstat_${command}:.*failed_calls=(\\d+)`, 'm').exec(info)
+  return match === null ? 0 : Number(match[1])
+}
+
+/** Which of `keys` the server still holds, in the order given (read by a client of its own). */
+async function survivors(keys: readonly string[]): Promise<string[]> {
+  const reader = new Redis(server.url)
+  try {
+    const values = await reader.mget(keys as string[])
+    return keys.filter((_, i) => values[i] !== null)
+  } finally {
+    reader.disconnect()
+  }
+}
 
 /** Calls per command since the last reset, e.g. `{ mget: 1 }`. */
 async function commandCalls(): Promise<Record<string, number>> {
@@ -72,6 +92,29 @@ describe('commands sent', () => {
     expect(calls.del).toBeUndefined()
   })
 
+  it('deletes by pattern with one script call per SCAN page, the keys never leaving the server', async () => {
+    await rawCommand(server.port, 'SCRIPT FLUSH')
+    const paged = redisAdapter({ url: server.url, scanCount: 100 })
+    try {
+      await untilStatus(paged, 'ready')
+      await paged.setMany(
+        Array.from({ length: 300 }, (_, i) => ({ key: `sp:${i}`, value: bytes('v'), ttlMs: 10_000 })),
+      )
+      await rawCommand(server.port, 'CONFIG RESETSTAT')
+      expect(await paged.deleteByPattern('sp:*')).toBe(300)
+      const calls = await commandCalls()
+      // The first call finds the script missing and sends it once. SCAN and UNLINK run inside the
+      // script (the server counts them too), at least one per page of 100 keys; KEYS never runs.
+      expect(calls.eval).toBe(1)
+      expect(calls.evalsha).toBeGreaterThanOrEqual(3)
+      expect(calls.scan).toBeGreaterThanOrEqual(3)
+      expect(calls.unlink).toBeGreaterThanOrEqual(3)
+      expect(calls.keys).toBeUndefined()
+    } finally {
+      await paged.close()
+    }
+  })
+
   it('runs compare-and-delete from the script cache, loading the script once after a flush', async () => {
     await rawCommand(server.port, 'SCRIPT FLUSH')
     await adapter.setIfAbsent('lease', bytes('me'), 5000)
@@ -79,5 +122,81 @@ describe('commands sent', () => {
     await adapter.setIfAbsent('lease', bytes('me'), 5000)
     expect(await adapter.deleteIfEquals('lease', bytes('me'))).toBe(true)
     expect(await commandCalls()).toMatchObject({ set: 2, evalsha: 2, eval: 1 })
+  })
+})
+
+describe('pattern deletes on the server', () => {
+  // Prefixes full of glob specials, and lookalikes that a sloppy glob or a lost escape would catch.
+  const base = 'pd:a*[1]?\\:'
+  const matching = [
+    ...Array.from({ length: 1200 }, (_, i) => `${base}${i}`),
+    `${base}`,
+    `${base}é ü`,
+    `${base}*`,
+  ]
+  const lookalikes = [
+    'pd:a*[1]?:1',
+    'pd:aX[1]?\\:1',
+    'pd:a*1?\\:1',
+    'pd:a*[1]X\\:1',
+    'pd:a*[1]?\\',
+    'xpd:a*[1]?\\:1',
+    'pd:a*[1]?\\;1',
+  ]
+  const pattern = `${escapeGlob(base)}*`
+
+  it.each([
+    ['pages of 7 keys', 7],
+    ['one page larger than one UNLINK takes', 5000],
+  ])('removes exactly the keys the glob matches, in %s', async (_, scanCount) => {
+    const keys = [...matching, ...lookalikes]
+    const matcher = globToRegExp(pattern)
+    // The glob itself picks the same keys as the lists above, so those are what must go.
+    expect(keys.filter((key) => matcher.test(key))).toEqual(matching)
+    const deleter = redisAdapter({ url: server.url, scanCount })
+    try {
+      await untilStatus(deleter, 'ready')
+      await deleter.deleteByPattern('pd:warm-up:*') // loads the script, so the calls below all run it
+      await deleter.setMany(keys.map((key) => ({ key, value: bytes('v'), ttlMs: 30_000 })))
+      await rawCommand(server.port, 'CONFIG RESETSTAT')
+
+      expect(await deleter.deleteByPattern(pattern)).toBe(matching.length)
+      expect(await survivors(keys)).toEqual(lookalikes)
+      // Every page was unlinked by the script: one SCAN per script run and none from the client.
+      const calls = await commandCalls()
+      expect(calls.evalsha).toBeGreaterThanOrEqual(1)
+      expect(await failedCalls('evalsha')).toBe(0)
+      expect(calls.scan).toBe(calls.evalsha)
+      if (scanCount === 7) expect(calls.evalsha).toBeGreaterThan(100)
+      else expect(calls.unlink).toBeGreaterThanOrEqual(2)
+    } finally {
+      await deleter.deleteMany(lookalikes)
+      await deleter.close()
+    }
+  })
+
+  it('deletes from the client (SCAN + UNLINK) for a user that may not run scripts', async () => {
+    expect(await rawCommand(server.port, 'ACL SETUSER noscripts on >pw ~* &* +@all -@scripting')).toBe(
+      '+OK\r\n',
+    )
+    const limited = redisAdapter({ url: `redis://noscripts:pw@127.0.0.1:${server.port}`, scanCount: 50 })
+    try {
+      await untilStatus(limited, 'ready')
+      const doomed = Array.from({ length: 300 }, (_, i) => `acl:doomed:${i}`)
+      const kept = ['acl:kept:1', 'acl:doomedX', 'xacl:doomed:1']
+      await limited.setMany([...doomed, ...kept].map((key) => ({ key, value: bytes('v'), ttlMs: 30_000 })))
+      await rawCommand(server.port, 'CONFIG RESETSTAT')
+
+      expect(await limited.deleteByPattern('acl:doomed:*')).toBe(doomed.length)
+      expect(await survivors([...doomed, ...kept])).toEqual(kept)
+      const calls = await commandCalls()
+      expect(calls.eval ?? 0).toBe(0)
+      expect(calls.scan).toBeGreaterThan(1)
+      expect(calls.unlink).toBeGreaterThan(1)
+    } finally {
+      await limited.deleteMany(['acl:kept:1', 'acl:doomedX', 'xacl:doomed:1'])
+      await limited.close()
+      await rawCommand(server.port, 'ACL DELUSER noscripts')
+    }
   })
 })
