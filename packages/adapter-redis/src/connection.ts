@@ -148,12 +148,15 @@ export function connect(options: RedisAdapterOptions): Connection {
     const ownTimeout = client.isCluster
       ? (client as Cluster).options.redisOptions?.commandTimeout
       : (client as Redis).options.commandTimeout
+    const hasOwnTimeout = typeof ownTimeout === 'number'
     return {
       client,
       owned: false,
       endpoint: describeClient(client),
-      needsOwnTimeout: typeof ownTimeout !== 'number',
-      resolved,
+      needsOwnTimeout: !hasOwnTimeout,
+      // The client's own timeout is the one its commands keep, so messages and the declared
+      // operationTimeoutMs use it.
+      resolved: hasOwnTimeout ? { ...resolved, commandTimeoutMs: ownTimeout as number } : resolved,
     }
   }
 

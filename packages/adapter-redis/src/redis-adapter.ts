@@ -13,16 +13,17 @@ import {
 import type { Cluster, Redis } from 'ioredis'
 import { connect, type ResolvedOptions } from './connection.js'
 import { groupBySlot } from './key-slot.js'
+import { ReplyWatchdog, TIMED_OUT, WatchedCommand } from './reply-watchdog.js'
 import type { RedisAdapterOptions, RedisClient } from './types.js'
 
-const CAPABILITIES: AdapterCapabilities = Object.freeze({
+const CAPABILITIES = {
   shared: true,
   ttlPrecisionMs: 1,
   nativeBatch: true,
   atomicSetIfAbsent: true,
   pubsub: true,
   byReference: false,
-})
+} as const
 
 /** A Lua script run by `EVALSHA`, sent whole by `EVAL` only when the server does not have it yet. */
 interface LuaScript {
@@ -39,8 +40,6 @@ function luaScript(source: string): LuaScript {
 const DELETE_IF_EQUALS = luaScript(
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('UNLINK', KEYS[1]) end return 0",
 )
-
-const TIMED_OUT = 'Command timed out'
 
 // One SCAN page of a pattern delete, unlinked where it was found: the matched keys never travel to
 // the client and back, which is most of the time a pattern delete takes. The server matches the
@@ -85,9 +84,38 @@ function toBuffer(value: Uint8Array, copy: boolean): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
 }
 
-/** A plain Uint8Array view of a reply, as the contract promises (no copy). */
+/**
+ * A reply as the contract's bytes. The Buffer ioredis made for this reply is handed over as it is: it
+ * is a Uint8Array, nobody else holds it, and the core reads Buffers without wrapping them again.
+ */
 function toBytes(reply: Buffer | null | undefined): Uint8Array | undefined {
-  return reply == null ? undefined : new Uint8Array(reply.buffer, reply.byteOffset, reply.byteLength)
+  return reply ?? undefined
+}
+
+/**
+ * A single `GET` on a single node, shaped so that its own promise is what the caller gets: it
+ * resolves with the bytes or `undefined` and rejects with the adapter's error naming the key, with
+ * no promise step of the adapter's in between, and its timeout is kept by the adapter's
+ * {@link ReplyWatchdog} instead of a timer of its own.
+ */
+class SingleGet extends WatchedCommand {
+  declare promise: Promise<Uint8Array | undefined>
+
+  constructor(
+    watchdog: ReplyWatchdog,
+    key: string,
+    keyPrefix: string | undefined,
+    explain: (error: unknown, key: string) => Error,
+  ) {
+    super(watchdog, 'get', [key], { replyEncoding: null, keyPrefix })
+    const reject = this.reject
+    this.reject = (error: Error) => reject(explain(error, key))
+  }
+
+  // ioredis passes every reply through here; a missing key is null in RESP, undefined in the contract.
+  override transformReply(reply: Buffer | Buffer[]): Buffer {
+    return (reply ?? undefined) as Buffer
+  }
 }
 
 /** Redis wants whole milliseconds >= 1; rounding up keeps a tiny TTL from meaning "forever". */
@@ -142,8 +170,12 @@ function isReplyError(error: unknown): boolean {
 export class RedisAdapter implements CacheAdapter<Uint8Array> {
   /** Identifies the adapter in stats, logs and health output. */
   readonly name = 'redis'
-  /** Everything Redis offers the core: shared, 1ms TTLs, batches, SET NX, pub/sub; bytes only. */
-  readonly capabilities: AdapterCapabilities = CAPABILITIES
+  /**
+   * Everything Redis offers the core: shared, 1ms TTLs, batches, SET NX, pub/sub; bytes only. Every
+   * single and batch operation settles within `commandTimeout` (`operationTimeoutMs`), so the core
+   * needs no timer of its own around them.
+   */
+  readonly capabilities: AdapterCapabilities
   /** The ioredis client in use, for commands the adapter does not cover. */
   readonly client: RedisClient
   /** Where the adapter connects, safe to print: the password is always redacted. */
@@ -154,11 +186,20 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   private readonly opts: ResolvedOptions
   private readonly ownTimeout: boolean
   private readonly copyValues: boolean
+  // Single GETs on a single node go out as commands whose timeout one shared timer keeps.
+  private readonly directGets: boolean
+  private readonly keyPrefix: string | undefined
+  private readonly watchdog = new ReplyWatchdog()
+  // The latest of those GETs: replies come in order on one connection, so while it is answered,
+  // every GET sent before it is too.
+  private lastGet: SingleGet | undefined
   private closed = false
   private everReady: boolean
   private lastError: string | undefined
   private firstConnect: Promise<boolean> | undefined
   private pending: PendingGets | undefined
+  /** GETs and coalesced MGETs sent by `get` and not answered yet. */
+  private getsInFlight = 0
   private subscriber: RedisClient | undefined
   private subscribed = false
   private readonly channels = new Map<string, Set<Subscription>>()
@@ -180,17 +221,28 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     this.owned = connection.owned
     this.endpoint = connection.endpoint
     this.opts = connection.resolved
+    this.capabilities = Object.freeze({ ...CAPABILITIES, operationTimeoutMs: this.opts.commandTimeoutMs })
     this.ownTimeout = connection.needsOwnTimeout
     this.isCluster = (this.client as { isCluster?: boolean }).isCluster === true
     this.copyValues = this.client.options.enableAutoPipelining === true
+    // Auto-pipelined clients keep ioredis' own path, which batches the commands of a tick.
+    this.directGets = !this.isCluster && !this.ownTimeout && !this.copyValues
+    this.keyPrefix = this.isCluster ? undefined : (this.client as Redis).options.keyPrefix
     this.everReady = this.client.status === 'ready'
     this.client.on('error', this.onError)
     this.client.on('ready', this.onReady)
   }
 
-  /** The entry under `key`, or `undefined`. Concurrent calls of one tick share one `MGET`. */
+  /**
+   * The entry under `key`, or `undefined`. A get made while other gets are waiting for Redis waits
+   * for the end of the tick, and all such gets of the tick share one `MGET`.
+   */
   get(key: string): Promise<Uint8Array | undefined> {
-    if (!this.opts.coalesceGets) return this.getOne(key)
+    // Batching pays only when several gets share the round trip; a lone get goes out at once, and
+    // the gets that follow it in the same tick still travel together.
+    if (!this.opts.coalesceGets || (this.getsInFlight === 0 && (this.lastGet?.isSettled ?? true))) {
+      return this.getOne(key)
+    }
     return new Promise((resolve, reject) => {
       let batch = this.pending
       if (batch === undefined) {
@@ -257,8 +309,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   async deleteMany(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return 0
     try {
-      await this.ready()
-      return await this.unlink(this.client, keys)
+      return await this.whenReady(() => this.unlink(this.client, keys))
     } catch (error) {
       throw this.failure('UNLINK', error, keys)
     }
@@ -317,8 +368,9 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   deleteIfEquals(key: string, value: Uint8Array): Promise<boolean> {
     // Copied: the script may have to be sent again after a NOSCRIPT reply, a round trip later.
     const bytes = Buffer.from(value)
+    // Bounded as a whole: after a NOSCRIPT reply, the script itself is a second round trip.
     return this.send('compare-and-delete', key, () =>
-      this.script(this.client, DELETE_IF_EQUALS, [key], [bytes]),
+      this.deadline(this.script(this.client, DELETE_IF_EQUALS, [key], [bytes])),
     ).then((removed) => Number(removed) > 0)
   }
 
@@ -422,23 +474,63 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
       this.getOne(keys[0]!).then(resolves[0], rejects[0])
       return
     }
+    this.getsInFlight++
     this.fetch(keys).then(
       (replies) => {
+        this.getsInFlight--
         for (let i = 0; i < replies.length; i++) resolves[i]!(toBytes(replies[i]))
       },
       (error: unknown) => {
+        this.getsInFlight--
         for (let i = 0; i < keys.length; i++) rejects[i]!(this.failure('GET', error, keys[i]!))
       },
     )
   }
 
+  /**
+   * One `GET`. On a ready single node, the caller gets the command's own promise (see
+   * {@link SingleGet}); elsewhere, a single promise step between ioredis and the caller.
+   */
   private getOne(key: string): Promise<Uint8Array | undefined> {
-    return this.send('GET', key, () => this.client.getBuffer(key)).then(toBytes)
+    if (this.client.status !== 'ready' || this.closed || this.ownTimeout) {
+      return this.send('GET', key, () => this.client.getBuffer(key)).then(toBytes)
+    }
+    if (this.directGets) {
+      const command = new SingleGet(this.watchdog, key, this.keyPrefix, this.getFailed)
+      this.lastGet = command
+      try {
+        ;(this.client as Redis).sendCommand(command)
+      } catch (error) {
+        command.reject(error instanceof Error ? error : new Error(String(error)))
+      }
+      return command.promise
+    }
+    let reply: Promise<Buffer | null>
+    try {
+      reply = this.client.getBuffer(key)
+    } catch (error) {
+      return Promise.reject(this.failure('GET', error, key))
+    }
+    this.getsInFlight++
+    return reply.then(this.gotOne, (error: unknown) => {
+      this.getsInFlight--
+      throw this.failure('GET', error, key)
+    })
+  }
+
+  private readonly getFailed = (error: unknown, key: string): CacheError => this.failure('GET', error, key)
+
+  private readonly gotOne = (reply: Buffer | null): Uint8Array | undefined => {
+    this.getsInFlight--
+    return toBytes(reply)
   }
 
   /** MGET in batches; on a cluster one MGET per hash slot, all sent at once. Raw errors. */
-  private async fetch(keys: readonly string[]): Promise<Array<Buffer | null>> {
-    await this.ready()
+  private fetch(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    return this.whenReady(() => this.fetchNow(keys))
+  }
+
+  private async fetchNow(keys: readonly string[]): Promise<Array<Buffer | null>> {
     if (!this.isCluster) {
       const parts = chunk(keys, this.opts.batchSize)
       if (parts.length === 1) return await this.bound(this.client.mgetBuffer(parts[0]!))
@@ -545,7 +637,8 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
         return Promise.reject(this.failure(command, error, target))
       }
     } else {
-      reply = this.readySlow().then(() => this.bound(issue()))
+      // The wait for the first connection counts against the same command timeout.
+      reply = this.deadline(this.readySlow().then(() => this.bound(issue())))
     }
     return reply.catch((error: unknown) => {
       throw this.failure(command, error, target)
@@ -555,6 +648,15 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   /** A value as ioredis takes it; copied when it will not be serialized right away. */
   private bytes(value: Uint8Array): Buffer {
     return toBuffer(value, this.copyValues || this.client.status !== 'ready' || this.closed)
+  }
+
+  /**
+   * Runs `run` at once when connected, or else after the first connection (see `ready`), the whole
+   * within one command timeout, so that every operation keeps the `operationTimeoutMs` it declares.
+   */
+  private whenReady<T>(run: () => Promise<T>): Promise<T> {
+    const waiting = this.ready()
+    return waiting === undefined ? run() : this.deadline(waiting.then(run))
   }
 
   /**
@@ -600,10 +702,14 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
 
   /** Bounds a command by the command timeout when the client (one passed in) has none of its own. */
   private bound<T>(command: Promise<T>): Promise<T> {
-    if (!this.ownTimeout) return command
+    return this.ownTimeout ? this.deadline(command) : command
+  }
+
+  /** Rejects as a timed-out command when `work` has not settled within the command timeout. */
+  private deadline<T>(work: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(TIMED_OUT)), this.opts.commandTimeoutMs)
-      command.then(
+      work.then(
         (value) => {
           clearTimeout(timer)
           resolve(value)

@@ -24,10 +24,11 @@ export interface SentinelAddress {
  * ioredis does not pool connections: one socket carries every command of a client, and replies
  * come back in order, so any number of concurrent operations share it without waiting for a free
  * connection. django-redis' `CONNECTION_POOL_KWARGS.max_connections` therefore has no equivalent.
- * What a pool buys in Python (concurrency), the adapter gets by batching on that one socket:
- * concurrent `get`s of the same tick go out as one `MGET` (`coalesceGets`), `getMany` is one `MGET`,
- * `setMany` one pipeline, and `autoPipelining` can merge the remaining commands of a tick into one
- * write. A second socket is opened only for pub/sub, which Redis requires to be separate.
+ * What a pool buys in Python (concurrency), the adapter gets by batching on that one socket: the
+ * `get`s made while another is waiting for Redis go out as one `MGET` (`coalesceGets`), `getMany`
+ * is one `MGET`, `setMany` one pipeline, and `autoPipelining` can merge the remaining commands of a
+ * tick into one write. A second socket is opened only for pub/sub, which Redis requires to be
+ * separate.
  */
 export interface RedisAdapterOptions {
   /**
@@ -104,9 +105,11 @@ export interface RedisAdapterOptions {
    */
   connectTimeout?: Duration
   /**
-   * Longest wait for the reply to any one command; a command past it rejects with `E_TIMEOUT`.
-   * django-redis: `SOCKET_TIMEOUT`. The cache's own `timeout` (default 1s) bounds whole operations
-   * on top of this.
+   * Longest wait for the reply to any one command; a command past it rejects with `E_TIMEOUT`. A
+   * call made before the first connection is ready waits for it within the same time. The adapter
+   * declares it as `capabilities.operationTimeoutMs`, so a cache whose own `timeout` is at least as
+   * long arms no timer of its own per call; a shorter cache `timeout` still cuts each call short.
+   * django-redis: `SOCKET_TIMEOUT`.
    * @default '1s'
    */
   commandTimeout?: Duration
@@ -130,9 +133,10 @@ export interface RedisAdapterOptions {
    */
   retryStrategy?: (attempt: number) => number | null
   /**
-   * Send concurrent single `get`s of the same tick as one `MGET` (per hash slot on a cluster).
-   * Measured on a local Redis 7: ~4–7x more reads per second with 100 concurrent readers, ~2x with
-   * 10, the same with one reader.
+   * Batch concurrent single `get`s: a `get` made while none is waiting for Redis goes out at once
+   * as `GET`; those made while one is waiting are held to the end of the tick and go out as one
+   * `MGET` (per hash slot on a cluster). Measured on a local Redis 7: ~4–7x more reads per second
+   * with 100 concurrent readers, ~2x with 10, and nothing lost with one reader.
    * @default true
    */
   coalesceGets?: boolean

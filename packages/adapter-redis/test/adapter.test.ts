@@ -36,8 +36,11 @@ describe('values and TTLs', () => {
     await adapter.set(key('bin'), all, undefined)
     expect([...((await raw.getBuffer(key('bin'))) ?? [])]).toEqual([...all])
     const back = await adapter.get(key('bin'))
-    expect(back?.constructor).toBe(Uint8Array)
+    expect(back).toBeInstanceOf(Uint8Array)
     expect([...(back ?? [])]).toEqual([...all])
+    const [many] = await adapter.getMany([key('bin')])
+    expect(many).toBeInstanceOf(Uint8Array)
+    expect([...(many ?? [])]).toEqual([...all])
   })
 
   it('writes a view into a larger buffer as only its own bytes', async () => {
@@ -199,6 +202,27 @@ describe('connection lifecycle', () => {
     }
     expect(fresh.status()).toBe('closed')
     await expect(fresh.get(key('early'))).rejects.toMatchObject({ code: ErrorCodes.CLOSED })
+  })
+
+  it('declares the command timeout that bounds each of its operations', async () => {
+    const bounded = (options: ConstructorParameters<typeof RedisAdapter>[0]) => {
+      const a = new RedisAdapter(options)
+      void a.close()
+      return a.capabilities.operationTimeoutMs
+    }
+    expect(bounded({ url: SHARED_URL })).toBe(1000)
+    expect(bounded({ url: SHARED_URL, commandTimeout: '250ms' })).toBe(250)
+    const timed = new Redis(SHARED_URL, { lazyConnect: true, commandTimeout: 700 })
+    const untimed = new Redis(SHARED_URL, { lazyConnect: true })
+    try {
+      // A client's own timeout is the one its commands keep; without one, the adapter's applies.
+      expect(bounded({ client: timed })).toBe(700)
+      expect(bounded({ client: untimed })).toBe(1000)
+      expect(bounded({ client: untimed, commandTimeout: '300ms' })).toBe(300)
+    } finally {
+      timed.disconnect()
+      untimed.disconnect()
+    }
   })
 
   it('leaves a client it was given open, and takes its listeners back', async () => {

@@ -116,6 +116,31 @@ describe('a server that goes away', () => {
     // The replies arrive late and are matched to their (abandoned) commands; the connection goes on.
     await until(async () => (await cache.get('k')) === 'v', 'reads after the server thawed', 3000)
   })
+
+  it('counts the wait for the first connection against the same command timeout', async () => {
+    // The adapter declares its command timeout as the bound of every operation, and the core then
+    // arms no timer of its own: a call that first waits for the connection may not get a second one.
+    const timeoutMs = 600
+    const thawAfterMs = 400
+    server.signal('SIGSTOP')
+    const late = redisAdapter({ url: server.url, commandTimeout: timeoutMs, connectTimeout: '2s' })
+    // Thawed halfway through the first connection, and frozen again the moment it is ready, so the
+    // GET that was waiting for it goes out to a server that will not answer.
+    late.client.once('ready', () => server.signal('SIGSTOP'))
+    const thaw = setTimeout(() => server.signal('SIGCONT'), thawAfterMs)
+    try {
+      const call = await timed(() => late.get('first:1:k').catch((error: unknown) => error))
+      expect(late.status()).toBe('ready')
+      expect(call.value).toMatchObject({ code: ErrorCodes.TIMEOUT })
+      expect((call.value as Error).message).toContain(`no reply within ${timeoutMs}ms`)
+      expect(call.ms).toBeGreaterThanOrEqual(timeoutMs - 5)
+      expect(call.ms).toBeLessThan(thawAfterMs + timeoutMs - 100)
+    } finally {
+      clearTimeout(thaw)
+      server.signal('SIGCONT')
+      await late.close()
+    }
+  })
 })
 
 describe('a server that answers with errors', () => {
