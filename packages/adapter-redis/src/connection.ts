@@ -139,7 +139,7 @@ export function connect(options: RedisAdapterOptions): Connection {
   const resolved: ResolvedOptions = {
     commandTimeoutMs,
     coalesceGets: options.coalesceGets ?? true,
-    scanCount: positiveInt(options.scanCount, 'scanCount', 2000),
+    scanCount: positiveInt(options.scanCount, 'scanCount', 3000),
     batchSize: positiveInt(options.batchSize, 'batchSize', 1000),
   }
 

@@ -41,22 +41,33 @@ const DELETE_IF_EQUALS = luaScript(
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('UNLINK', KEYS[1]) end return 0",
 )
 
-// One SCAN page of a pattern delete, unlinked where it was found: the matched keys never travel to
-// the client and back, which is most of the time a pattern delete takes. The server matches the
-// same MATCH glob as a plain SCAN would, so exactly the same keys go. ARGV: cursor, pattern, COUNT;
-// replies with the next cursor and how many keys were removed. UNLINK goes in slices, since Lua's
-// unpack() fails beyond a few thousand values and a SCAN page can be that large.
+// A stretch of a pattern delete: a few SCAN pages, each unlinked where it was found, so the
+// matched keys never travel to the client and back, which is most of the time a client-side loop
+// takes. The server matches the same MATCH glob as a plain SCAN would, so exactly the same keys go.
+// ARGV: cursor, pattern, COUNT per page, most pages; replies with the next cursor and how many keys
+// were removed. Several pages per call save round trips; pages of at most SCAN_PAGE keys keep each
+// SCAN reply and Lua table small, which costs the server less than one large page (measured).
+// UNLINK goes in slices, since Lua's unpack() fails beyond a few thousand values.
 const SCAN_UNLINK = luaScript(
   [
-    "local page = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])",
-    'local keys = page[2]',
+    'local cursor = ARGV[1]',
+    'local pages = tonumber(ARGV[4])',
     'local removed = 0',
-    'for i = 1, #keys, 1000 do',
-    "  removed = removed + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))",
-    'end',
-    'return {page[1], removed}',
+    'repeat',
+    "  local page = redis.call('SCAN', cursor, 'MATCH', ARGV[2], 'COUNT', ARGV[3])",
+    '  cursor = page[1]',
+    '  local keys = page[2]',
+    '  for i = 1, #keys, 1000 do',
+    "    removed = removed + redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys)))",
+    '  end',
+    '  pages = pages - 1',
+    "until cursor == '0' or pages == 0",
+    'return {cursor, removed}',
   ].join('\n'),
 )
+
+/** Most keys one SCAN page of {@link SCAN_UNLINK} examines. */
+const SCAN_PAGE = 1000
 
 type Settle<T> = (value: T) => void
 
@@ -562,19 +573,21 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   }
 
   /**
-   * Pattern delete on one server, a page per script call (see {@link SCAN_UNLINK}). A server that
-   * refuses the script (an ACL user without scripting rights, a proxy without EVAL) gets the same
-   * SCAN + UNLINK from the client instead, from the cursor reached so far.
+   * Pattern delete on one server, `scanCount` keys examined per script call (see
+   * {@link SCAN_UNLINK}). A server that refuses the script (an ACL user without scripting rights, a
+   * proxy without EVAL) gets the same SCAN + UNLINK from the client instead, from the cursor reached
+   * so far.
    */
   private async scanAndUnlinkOnServer(node: Redis, pattern: string): Promise<number> {
-    const count = String(this.opts.scanCount)
+    const pages = Math.ceil(this.opts.scanCount / SCAN_PAGE)
+    const count = String(Math.ceil(this.opts.scanCount / pages))
     let cursor = '0'
     let removed = 0
     do {
       let page: [next: string, removed: number]
       try {
         page = await this.bound(
-          this.script<[string, number]>(node, SCAN_UNLINK, [], [cursor, pattern, count]),
+          this.script<[string, number]>(node, SCAN_UNLINK, [], [cursor, pattern, count, String(pages)]),
         )
       } catch (error) {
         if (!isReplyError(error)) throw error
