@@ -167,9 +167,11 @@ function isReplyError(error: unknown): boolean {
  * The Redis adapter: stores the core's encoded entries as binary strings in Redis (single node,
  * Sentinel or Cluster) through ioredis, and fails fast so the cache can fail open.
  *
- * - `get` → `GET` (concurrent gets of a tick: one `MGET`), `getMany` → `MGET` (per slot on a
- *   cluster), `set` → `SET key value PX ttl`, `setMany` → one pipeline, deletes → `UNLINK`.
- * - `deleteByPattern`/`clear` → `SCAN MATCH COUNT` + batched `UNLINK` on every primary; never `KEYS`.
+ * - `get` → `GET` (the gets made while one is waiting for Redis: one `MGET`), `getMany` → `MGET`
+ *   (per slot on a cluster), `set` → `SET key value PX ttl`, `setMany` → one pipeline, deletes →
+ *   `UNLINK`.
+ * - `deleteByPattern`/`clear` → a script scanning `SCAN MATCH` pages and unlinking them on the
+ *   server (on a cluster, `SCAN` + batched `UNLINK` from the client on every primary); never `KEYS`.
  * - `setIfAbsent` → `SET NX PX`; `deleteIfEquals` → a compare-and-delete script (EVALSHA).
  * - `publish`/`subscribe` → Redis pub/sub over a second connection opened on first use.
  *
