@@ -46,11 +46,11 @@ export class ReplyWatchdog {
   private head = 0
   private timer: NodeJS.Timeout | undefined
 
-  /** Rejects `command` unless it has been answered within `ms` from now. */
+  /** Rejects `command` unless it has been answered within `ms` from now (on the monotonic clock). */
   watch(command: Command, ms: number): void {
     this.dropAnswered()
     this.commands.push(command)
-    this.deadlines.push(Date.now() + ms)
+    this.deadlines.push(performance.now() + ms)
     this.timer ??= this.arm(ms)
   }
 
@@ -80,7 +80,7 @@ export class ReplyWatchdog {
 
   private readonly check = (): void => {
     this.timer = undefined
-    const now = Date.now()
+    const now = performance.now()
     const commands = this.commands
     for (; this.head < commands.length; this.head++) {
       const command = commands[this.head]!
@@ -91,7 +91,7 @@ export class ReplyWatchdog {
       commands[this.head] = undefined
     }
     this.compact()
-    if (this.head < commands.length) this.timer = this.arm(this.deadlines[this.head]! - now)
+    if (this.head < commands.length) this.timer = this.arm(Math.ceil(this.deadlines[this.head]! - now))
   }
 
   private arm(ms: number): NodeJS.Timeout {

@@ -1,5 +1,5 @@
 import type { Command } from 'ioredis'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { ReplyWatchdog, TIMED_OUT, WatchedCommand } from '../src/reply-watchdog.js'
 
 // The watchdog on its own, with ioredis commands that are never sent: their timeouts are what it
@@ -56,6 +56,28 @@ describe('reply watchdog', () => {
     const { ms, error } = await outcome(command, start)
     expect(error).toBe(TIMED_OUT)
     expect(ms).toBeLessThan(75)
+  })
+
+  it('measures time on the monotonic clock, so a jump of the wall clock times nothing out', async () => {
+    const watchdog = new ReplyWatchdog()
+    const start = performance.now()
+    const first = watched(watchdog, 'a')
+    first.setTimeout(50)
+    first.resolve(Buffer.from('v'))
+    const second = watched(watchdog, 'b')
+    second.setTimeout(1000)
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      vi.setSystemTime(Date.now() + 3_600_000)
+      // The timer armed for the first command fires meanwhile and finds the second one in time.
+      await new Promise((resolve) => setTimeout(resolve, 150))
+      second.resolve(Buffer.from('answered'))
+      const { ms, error } = await outcome(second, start)
+      expect(error).toBeUndefined()
+      expect(ms).toBeGreaterThanOrEqual(150)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('holds on to no answered command once the next one is sent', async () => {
