@@ -26,9 +26,22 @@ export function lifecycleTests(options: ResolvedSuiteOptions): void {
         expect(typeof adapter.name).toBe('string')
         expect(adapter.name.length).toBeGreaterThan(0)
         const caps = adapter.capabilities
-        expect(Object.keys(caps).sort()).toEqual(
-          ['atomicSetIfAbsent', 'byReference', 'nativeBatch', 'pubsub', 'shared', 'ttlPrecisionMs'].sort(),
-        )
+        const required = [
+          'atomicSetIfAbsent',
+          'byReference',
+          'nativeBatch',
+          'pubsub',
+          'shared',
+          'ttlPrecisionMs',
+        ]
+        const optional = caps.operationTimeoutMs === undefined ? [] : ['operationTimeoutMs']
+        expect(Object.keys(caps).sort()).toEqual([...required, ...optional].sort())
+        if (caps.operationTimeoutMs !== undefined) {
+          expect(
+            caps.operationTimeoutMs,
+            'capabilities.operationTimeoutMs is a positive number',
+          ).toBeGreaterThan(0)
+        }
         for (const flag of ['shared', 'nativeBatch', 'atomicSetIfAbsent', 'pubsub', 'byReference'] as const) {
           expect(typeof caps[flag], `capabilities.${flag}`).toBe('boolean')
         }
