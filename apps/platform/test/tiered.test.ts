@@ -150,7 +150,12 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
       ['A', a],
       ['B', b],
     ] as const) {
-      const health = await getJson(`${url}/health`)
+      // Right after start a Redis connection may still be opening ("connecting", so "degraded").
+      let health = await getJson(`${url}/health`)
+      for (let tries = 0; health.status !== 'ok' && tries < 50; tries++) {
+        await sleep(100)
+        health = await getJson(`${url}/health`)
+      }
       expect(health).toMatchObject({
         status: 'ok',
         instance: name,

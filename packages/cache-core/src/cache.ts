@@ -306,8 +306,22 @@ export class CacheImpl implements Cache {
       return near
     }
     if (raw instanceof Promise) {
+      const operation = batch === undefined ? 'get' : 'getMany'
+      if (this.guard.selfBounded) {
+        // The store times itself out: one promise step instead of a guarded wait and then a decode.
+        return raw.then(
+          (answer) => {
+            this.guard.breaker.success()
+            return this.fromStore(answer, batch, near, generation, info, fillNear, Date.now())
+          },
+          (error) => {
+            this.guard.fail(operation, key, error)
+            return this.fromStore(MISS, batch, near, generation, info, fillNear, Date.now())
+          },
+        )
+      }
       return this.guard
-        .settle(raw, batch === undefined ? 'get' : 'getMany', key)
+        .settle(raw, operation, key)
         .then((settled) => this.fromStore(settled, batch, near, generation, info, fillNear, Date.now()))
     }
     this.guard.breaker.success()

@@ -28,7 +28,7 @@ export class Guard {
     private readonly report: FailureSink,
     // The store rejects any single or batch operation after this long by itself (its own command
     // timeout); when that is within our deadline, a timer of ours per call would be pure cost.
-    private readonly selfBounded = false,
+    readonly selfBounded = false,
   ) {
     this.breaker = new CircuitBreaker(cache, threshold, cooldownMs, logger)
   }
