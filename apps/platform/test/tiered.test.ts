@@ -312,11 +312,15 @@ describe('tiered instances when Redis goes away', () => {
     }
   }
 
-  /** Reads and times a request; fail-open means an answer well within the cache's 1 s store deadline. */
+  /**
+   * Reads and times a request. Fail-open bounds each store operation by the cache's 1 s deadline; a
+   * request makes at most a read, a write and a publish, so it answers within 3 s even on a busy
+   * machine, where a hung store would keep it waiting for good.
+   */
   async function timed<T>(read: () => Promise<T>): Promise<T> {
     const started = performance.now()
     const value = await read()
-    expect(performance.now() - started).toBeLessThan(1_000)
+    expect(performance.now() - started).toBeLessThan(3_000)
     return value
   }
 
