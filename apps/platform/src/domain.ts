@@ -1,5 +1,7 @@
 /** The Easy Access domain: the vocabularies of copyright items and the faculties they belong to. */
 
+import type { CopyrightItemTable } from './db/schema.js'
+
 /** Workflow states of a copyright item, in the order the dashboard shows them. */
 export const WORKFLOW_STATUSES = ['ToDo', 'InProgress', 'Done'] as const
 /** One of {@link WORKFLOW_STATUSES}. */
@@ -93,40 +95,29 @@ export function facultyOfDepartment(department: string | null | undefined): stri
   return (department && DEPARTMENTS[department]) || 'UNM'
 }
 
-/** A copyright item as the API returns it. */
-export interface CopyrightItem {
-  material_id: number
-  filename: string | null
-  title: string | null
-  author: string | null
-  publisher: string | null
-  remarks: string | null
-  period: string | null
-  department: string | null
-  course_code: string | null
-  course_name: string | null
-  owner: string | null
-  status: string | null
-  filetype: string | null
+/** Columns of `copyright_items` that stay inside the app: Qlik's own bookkeeping, not shown by the API. */
+type InternalColumn =
+  | 'type'
+  | 'ml_prediction'
+  | 'manual_identifier'
+  | 'scope'
+  | 'auditor'
+  | 'last_change'
+  | 'in_collection'
+  | 'reliability'
+  | 'pages_x_students'
+
+/** Columns the API types more narrowly than the database stores them. */
+interface ApiColumnTypes {
   workflow_status: WorkflowStatus
-  classification: string | null
-  manual_classification: string | null
-  v2_manual_classification: string | null
-  v2_overnamestatus: string | null
-  v2_lengte: string | null
-  faculty: string
-  url: string | null
   file_exists: boolean | null
-  last_canvas_check: string | null
-  canvas_course_id: number | null
-  isbn: string | null
-  doi: string | null
-  pagecount: number | null
-  wordcount: number | null
-  picturecount: number | null
-  count_students_registered: number | null
-  created_at: string
-  modified_at: string
+}
+
+/** A copyright item as the API returns it: its `copyright_items` row without the internal columns. */
+export type CopyrightItem = {
+  [K in Exclude<keyof CopyrightItemTable, InternalColumn>]: K extends keyof ApiColumnTypes
+    ? ApiColumnTypes[K]
+    : CopyrightItemTable[K]
 }
 
 /**
