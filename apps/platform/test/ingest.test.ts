@@ -2,28 +2,8 @@ import { join } from 'node:path'
 import ExcelJS from 'exceljs'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseCsv } from '../src/services/qlik-parser.js'
+import { parseCsv, QLIK_COLUMNS } from '../src/services/qlik-parser.js'
 import { json, prepareDatabase, qlikCsv, startTestApp, type TestApp, tempDir, uploadQlik } from './helpers.js'
-
-const HEADER = [
-  'Material id',
-  'Period',
-  'Department',
-  'Course code',
-  'Course name',
-  'url',
-  'Filename',
-  'Title',
-  'Owner',
-  'Filetype',
-  'Classification',
-  'ISBN',
-  'DOI',
-  'pagecount',
-  'wordcount',
-  'picturecount',
-  '#students_registered',
-]
 
 describe('Qlik CSV parsing', () => {
   it('reads quoted fields, doubled quotes, CRLF and a semicolon delimiter; - and blanks are null', () => {
@@ -193,7 +173,7 @@ describe('Qlik ingest', () => {
   it('reads XLSX exports with the same rules', async () => {
     const workbook = new ExcelJS.Workbook()
     const sheet = workbook.addWorksheet('Export')
-    sheet.addRow(HEADER)
+    sheet.addRow([...QLIK_COLUMNS])
     sheet.addRow([
       880020,
       '2025-2B',
