@@ -68,6 +68,16 @@ export async function prepareDatabase(databaseUrl: string, items = SEED_ITEMS): 
   }
 }
 
+/** The env that points an app at the test's simulators. */
+export function simulatorEnv(sims: Simulators): Record<string, string> {
+  return {
+    OSIRIS_BASE_URL: sims.osiris.url,
+    PEOPLE_BASE_URL: sims.people.url,
+    CANVAS_API_URL: sims.canvas.url,
+    CANVAS_API_TOKEN: TEST_TOKEN,
+  }
+}
+
 /** A running app on a free port with its simulators (no latency). */
 export interface TestApp {
   app: App
@@ -87,10 +97,7 @@ export async function startTestApp(databaseUrl: string, env: Record<string, stri
     PORT: '0',
     DATABASE_URL: databaseUrl,
     REDIS_URL,
-    OSIRIS_BASE_URL: sims.osiris.url,
-    PEOPLE_BASE_URL: sims.people.url,
-    CANVAS_API_URL: sims.canvas.url,
-    CANVAS_API_TOKEN: TEST_TOKEN,
+    ...simulatorEnv(sims),
     UPSTREAM_TIMEOUT_MS: '5000',
     CACHE_DEFAULT_KEY_PREFIX: prefixes.default,
     CACHE_QUERIES_KEY_PREFIX: prefixes.queries,

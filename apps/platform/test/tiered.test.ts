@@ -1,24 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type InstanceProcess, startInstance } from '../src/cluster.js'
 import { openDatabase } from '../src/db/connection.js'
-import { type Simulators, startSimulators } from '../src/simulators/index.js'
-import {
-  json,
-  prepareDatabase,
-  qlikCsv,
-  REDIS_URL,
-  TEST_TOKEN,
-  tempDir,
-  uniqueSuffix,
-  uploadQlik,
-} from './helpers.js'
+import { type ProcessFixture, startProcessFixture, unlinkPrefixes } from './app-processes.js'
+import { json, qlikCsv, REDIS_URL, uniqueSuffix, uploadQlik } from './helpers.js'
 import { type RedisServer, startRedisServer } from './redis-server.js'
-import { scanKeys } from './service-suite.js'
 
 const APP_DIR = fileURLToPath(new URL('..', import.meta.url))
 /** How soon an edit on one instance must show in another instance's counts. */
@@ -68,9 +57,7 @@ function baseEnv(): Record<string, string | undefined> {
 describe('demo --instances 2: tiered instances over one Redis and one database', () => {
   const suffix = uniqueSuffix()
   const prefixes = { default: `ea_platform_c${suffix}`, queries: `ea_queries_c${suffix}` }
-  let dir: ReturnType<typeof tempDir>
-  let databaseUrl: string
-  let sims: Simulators
+  let fixture: ProcessFixture
   let redis: Redis
   let demo: ChildProcess | undefined
   let demoExit: Promise<number | null>
@@ -80,29 +67,19 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
   let printedItem: number
 
   beforeAll(async () => {
-    dir = tempDir()
-    databaseUrl = join(dir.path, 'shared.sqlite')
-    await prepareDatabase(databaseUrl, 300)
-    sims = await startSimulators(TEST_TOKEN, { latencyMs: 0 })
+    fixture = await startProcessFixture(300)
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
     // The demo as a user starts it; only the upstreams are the test's, so it can fail them on purpose.
     demo = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'demo', '--instances', '2'], {
       cwd: APP_DIR,
-      env: {
-        ...baseEnv(),
-        PORT: '0',
+      env: fixture.env(baseEnv(), {
         LOG_LEVEL: 'warn',
-        DATABASE_URL: databaseUrl,
         REDIS_URL,
         CACHE_DEFAULT_KEY_PREFIX: prefixes.default,
         CACHE_QUERIES_KEY_PREFIX: prefixes.queries,
         CACHE_TTL_OSIRIS_COURSE: '300ms',
-        OSIRIS_BASE_URL: sims.osiris.url,
-        PEOPLE_BASE_URL: sims.people.url,
-        CANVAS_API_URL: sims.canvas.url,
-        CANVAS_API_TOKEN: TEST_TOKEN,
         SIMULATOR_LATENCY_MS: '0',
-      },
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     demoExit = new Promise((resolve) => demo!.once('close', (code) => resolve(code)))
@@ -133,14 +110,10 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
       await demoExit
     }
     if (redis) {
-      for (const prefix of Object.values(prefixes)) {
-        const keys = await scanKeys(redis, `${prefix}:*`)
-        if (keys.length > 0) await redis.unlink(...keys)
-      }
+      await unlinkPrefixes(redis, prefixes)
       redis.disconnect()
     }
-    await sims?.stop()
-    dir?.remove()
+    await fixture?.stop()
   })
 
   it('prints two instances on two ports, both tiered, named in /health', async () => {
@@ -225,13 +198,13 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
   it('an Osiris outage within grace: both instances answer with the expired course', async () => {
     const course = await getJson(`${a}/api/osiris/courses/2025-202561006-1B`)
     expect(course.cursuscode).toBe('202561006')
-    sims.osiris.resetCounters()
+    fixture.sims.osiris.resetCounters()
     await sleep(350) // past the 300 ms TTL the demo was started with, well within the 24 h grace
-    sims.osiris.force('/cursussen/zoeken', 503)
+    fixture.sims.osiris.force('/cursussen/zoeken', 503)
     expect(await getJson(`${a}/api/osiris/courses/202561006`)).toEqual(course)
     // B never asked Osiris for it: the expired entry it serves comes from the shared tier.
     expect(await getJson(`${b}/api/osiris/courses/202561006`)).toEqual(course)
-    expect(sims.osiris.requests('search')).toBe(2)
+    expect(fixture.sims.osiris.requests('search')).toBe(2)
     for (const url of [a, b]) {
       expect((await stats(url)).default.byPrefix.osiris_course.staleHits).toBe(1)
       const metrics = await (await fetch(`${url}/metrics`)).text()
@@ -240,9 +213,9 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
       )
     }
 
-    sims.osiris.clearForced()
+    fixture.sims.osiris.clearForced()
     expect(await getJson(`${b}/api/osiris/courses/202561006`)).toEqual(course)
-    expect(sims.osiris.requests('search')).toBe(3)
+    expect(fixture.sims.osiris.requests('search')).toBe(3)
     expect((await stats(b)).default.byPrefix.osiris_course).toMatchObject({ staleHits: 1, loads: 2 })
   })
 
@@ -256,44 +229,27 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
 })
 
 describe('tiered instances when Redis goes away', () => {
-  let dir: ReturnType<typeof tempDir>
-  let databaseUrl: string
+  let fixture: ProcessFixture
   let server: RedisServer
-  let sims: Simulators
   let a: InstanceProcess | undefined
   let b: InstanceProcess | undefined
 
   beforeAll(async () => {
-    dir = tempDir()
-    databaseUrl = join(dir.path, 'shared.sqlite')
-    await prepareDatabase(databaseUrl, 300)
+    fixture = await startProcessFixture(300)
     server = await startRedisServer()
-    sims = await startSimulators(TEST_TOKEN, { latencyMs: 0 })
-    const env = {
-      ...baseEnv(),
-      PORT: '0',
-      LOG_LEVEL: 'error',
-      DATABASE_URL: databaseUrl,
-      CACHE_BACKEND: 'tiered',
-      REDIS_URL: server.url,
-      OSIRIS_BASE_URL: sims.osiris.url,
-      PEOPLE_BASE_URL: sims.people.url,
-      CANVAS_API_URL: sims.canvas.url,
-      CANVAS_API_TOKEN: TEST_TOKEN,
-    }
+    const env = fixture.env(baseEnv(), { LOG_LEVEL: 'error', CACHE_BACKEND: 'tiered', REDIS_URL: server.url })
     ;[a, b] = await Promise.all([startInstance('A', env), startInstance('B', env)])
   }, 40_000)
 
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()])
     await server?.kill()
-    await sims?.stop()
-    dir?.remove()
+    await fixture?.stop()
   })
 
   /** The counts as the database has them, asked directly. */
   async function truth(faculty?: string): Promise<Counts> {
-    const database = openDatabase(databaseUrl)
+    const database = openDatabase(fixture.databaseUrl)
     try {
       let query = database.db
         .selectFrom('copyright_items')

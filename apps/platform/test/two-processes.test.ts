@@ -1,54 +1,38 @@
-import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type InstanceProcess, startInstance } from '../src/cluster.js'
-import { type Simulators, startSimulators } from '../src/simulators/index.js'
-import { json, prepareDatabase, REDIS_URL, TEST_TOKEN, tempDir, uniqueSuffix } from './helpers.js'
+import { type ProcessFixture, startProcessFixture, unlinkPrefixes } from './app-processes.js'
+import { json, REDIS_URL, uniqueSuffix } from './helpers.js'
 import { scanKeys } from './service-suite.js'
 
 describe('two app processes on one Redis', () => {
   const suffix = uniqueSuffix()
   const prefixes = { default: `ea_platform_p${suffix}`, queries: `ea_queries_p${suffix}` }
-  let dir: ReturnType<typeof tempDir>
-  let sims: Simulators
+  let fixture: ProcessFixture
   let redis: Redis
   let a: InstanceProcess | undefined
   let b: InstanceProcess | undefined
 
   beforeAll(async () => {
-    dir = tempDir()
-    const databaseUrl = join(dir.path, 'shared.sqlite')
-    await prepareDatabase(databaseUrl, 300)
-    sims = await startSimulators(TEST_TOKEN, { latencyMs: 0 })
+    fixture = await startProcessFixture(300)
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 })
-    const env = {
-      ...process.env,
-      PORT: '0',
+    const env = fixture.env(process.env, {
       LOG_LEVEL: 'warn',
-      DATABASE_URL: databaseUrl,
       CACHE_BACKEND: 'redis',
       REDIS_URL,
       CACHE_DEFAULT_KEY_PREFIX: prefixes.default,
       CACHE_QUERIES_KEY_PREFIX: prefixes.queries,
-      OSIRIS_BASE_URL: sims.osiris.url,
-      PEOPLE_BASE_URL: sims.people.url,
-      CANVAS_API_URL: sims.canvas.url,
-      CANVAS_API_TOKEN: TEST_TOKEN,
-    }
+    })
     ;[a, b] = await Promise.all([startInstance('A', env), startInstance('B', env)])
   }, 40_000)
 
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()])
     if (redis) {
-      for (const prefix of Object.values(prefixes)) {
-        const keys = await scanKeys(redis, `${prefix}:*`)
-        if (keys.length > 0) await redis.unlink(...keys)
-      }
+      await unlinkPrefixes(redis, prefixes)
       redis.disconnect()
     }
-    await sims?.stop()
-    dir?.remove()
+    await fixture?.stop()
   })
 
   const stats = async (app: InstanceProcess) => (await json(await fetch(`${app.url}/api/cache/stats`))).caches
@@ -68,10 +52,10 @@ describe('two app processes on one Redis', () => {
   it('an Osiris lookup made by one process is not repeated by the other', async () => {
     const course = await json(await fetch(`${a!.url}/api/osiris/courses/2025-202561006-1B`))
     expect(course.cursuscode).toBe('202561006')
-    const served = sims.osiris.requests()
+    const served = fixture.sims.osiris.requests()
     expect(served).toBe(2)
     expect(await json(await fetch(`${b!.url}/api/osiris/courses/202561006`))).toEqual(course)
-    expect(sims.osiris.requests()).toBe(served)
+    expect(fixture.sims.osiris.requests()).toBe(served)
     expect((await stats(b!)).default.byPrefix.osiris_course).toMatchObject({ hits: 1, loads: 0 })
   })
 
