@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createConnection, createServer } from 'node:net'
-import type { Redis } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
+import { note, type SuiteReport } from './harness.js'
 
 /** A redis-server this process started; nothing else uses it, so its numbers are undisturbed. */
 export interface DedicatedRedis {
@@ -11,6 +12,8 @@ export interface DedicatedRedis {
   readonly pid: number
   /** `redis://127.0.0.1:{port}`, plus `/{db}` when asked. */
   url(db?: number): string
+  /** A new ioredis client of this server; `options` on top of its host and port. */
+  client(options?: RedisOptions): Redis
   /** Stops the server (SIGTERM to its PID, SIGKILL if it lingers) and waits for it to exit. */
   stop(): Promise<void>
 }
@@ -91,6 +94,7 @@ export async function startRedisServer(binary = 'redis-server'): Promise<Dedicat
     port,
     pid,
     url: (db?: number) => `redis://127.0.0.1:${port}${db === undefined ? '' : `/${db}`}`,
+    client: (options?: RedisOptions) => new Redis({ ...options, host: '127.0.0.1', port }),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return
       const exited = once(child, 'exit')
@@ -100,6 +104,23 @@ export async function startRedisServer(binary = 'redis-server'): Promise<Dedicat
       clearTimeout(timer)
       running.delete(child)
     },
+  }
+}
+
+/**
+ * Runs `suite` against a redis-server of its own, named in the report, and stops the server after it
+ * whatever happened.
+ */
+export async function withDedicatedRedis(
+  report: SuiteReport,
+  suite: (server: DedicatedRedis) => Promise<void>,
+): Promise<void> {
+  const server = await startRedisServer()
+  note(report, `dedicated redis-server on 127.0.0.1:${server.port} (pid ${server.pid}), persistence off`)
+  try {
+    await suite(server)
+  } finally {
+    await server.stop()
   }
 }
 

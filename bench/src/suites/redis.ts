@@ -5,7 +5,7 @@ import KeyvRedis from '@keyv/redis'
 import { BentoCache, bentostore } from 'bentocache'
 import { redisDriver } from 'bentocache/drivers/redis'
 import { createCache as createCacheManager } from 'cache-manager'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { Keyv } from 'keyv'
 import { KEY_COUNT, KEY_MASK, keys, largeValue, sampleValue } from '../fixtures.js'
 import {
@@ -24,7 +24,7 @@ import {
   section,
   valueTarget,
 } from '../harness.js'
-import { commandsDuring, type DedicatedRedis, startRedisServer } from '../redis-server.js'
+import { commandsDuring, type DedicatedRedis, withDedicatedRedis } from '../redis-server.js'
 
 /** Sequential reads per timed call: a few milliseconds of round trips per sample. */
 const SEQUENTIAL = 200
@@ -65,26 +65,25 @@ interface Reader {
  * ioredis and the peer libraries in turn.
  */
 export async function redisSuite(report: SuiteReport): Promise<void> {
-  const server = await startRedisServer()
-  note(report, `dedicated redis-server on 127.0.0.1:${server.port} (pid ${server.pid}), persistence off`)
-  const closers: Array<() => Promise<unknown>> = []
-  try {
-    await runAll(report, server, closers)
-  } finally {
-    for (const close of closers.reverse()) await close().catch(() => {})
-    await server.stop()
-  }
+  await withDedicatedRedis(report, async (server) => {
+    const closers: Array<() => Promise<unknown>> = []
+    try {
+      await runAll(report, server, closers)
+    } finally {
+      for (const close of closers.reverse()) await close().catch(() => {})
+    }
+  })
 }
 
 async function runAll(report: SuiteReport, server: DedicatedRedis, closers: Array<() => Promise<unknown>>) {
-  const rawOff = new Redis({ port: server.port, host: '127.0.0.1', enableAutoPipelining: false })
-  const rawOn = new Redis({ port: server.port, host: '127.0.0.1', enableAutoPipelining: true })
+  const rawOff = server.client({ enableAutoPipelining: false })
+  const rawOn = server.client({ enableAutoPipelining: true })
   closers.push(
     () => rawOff.quit(),
     () => rawOn.quit(),
   )
 
-  const bentoConnection = new Redis({ port: server.port, host: '127.0.0.1' })
+  const bentoConnection = server.client()
   const bento = new BentoCache({
     default: 'redis',
     stores: { redis: bentostore().useL2Layer(redisDriver({ connection: bentoConnection })) },
@@ -337,7 +336,7 @@ async function countKeys(client: Redis, pattern: string): Promise<number> {
 async function patternDelete(report: SuiteReport, server: DedicatedRedis): Promise<void> {
   // A database of its own, so DBSIZE counts exactly the keys written here.
   const db = 1
-  const client = new Redis({ port: server.port, host: '127.0.0.1', db })
+  const client = server.client({ db })
   // Deleting 100,000 keys takes longer than the default per-operation deadline (1s) on a busy
   // machine; an application that invalidates that much gives the cache a longer one too.
   const cache = createCache({

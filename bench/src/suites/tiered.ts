@@ -7,7 +7,7 @@ import { BentoCache, bentostore } from 'bentocache'
 import { memoryDriver } from 'bentocache/drivers/memory'
 import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis'
 import { createCache as createCacheManager } from 'cache-manager'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import { Keyv } from 'keyv'
 import { KEY_COUNT, KEY_MASK, keys, sampleValue } from '../fixtures.js'
 import {
@@ -25,7 +25,7 @@ import {
   section,
   valueTarget,
 } from '../harness.js'
-import { commandsDuring, type DedicatedRedis, startRedisServer } from '../redis-server.js'
+import { commandsDuring, type DedicatedRedis, withDedicatedRedis } from '../redis-server.js'
 
 /** Reads per timed call of the L1 tables: enough to bury the timer's own cost under microsecond hits. */
 const BATCH = 1024
@@ -88,16 +88,15 @@ interface Latency {
  * takes to reach another instance's L1. All on a redis-server of its own, never the shared one.
  */
 export async function tieredSuite(report: SuiteReport): Promise<void> {
-  const server = await startRedisServer()
-  note(report, `dedicated redis-server on 127.0.0.1:${server.port} (pid ${server.pid}), persistence off`)
-  const admin = new Redis({ port: server.port, host: '127.0.0.1' })
-  try {
-    await part(report, 'tiered get hits', () => tieredGets(report, server, admin))
-    await part(report, 'invalidation latency', () => invalidationLatency(report, server, admin))
-  } finally {
-    await admin.quit().catch(() => {})
-    await server.stop()
-  }
+  await withDedicatedRedis(report, async (server) => {
+    const admin = server.client()
+    try {
+      await part(report, 'tiered get hits', () => tieredGets(report, server, admin))
+      await part(report, 'invalidation latency', () => invalidationLatency(report, server, admin))
+    } finally {
+      await admin.quit().catch(() => {})
+    }
+  })
 }
 
 /** L1 hits of the three libraries, then Cacheport's L1 against its L2 on the same entries. */
