@@ -8,6 +8,7 @@ import { scanKeys } from './service-suite.js'
 export interface ProcessFixture {
   /** The SQLite file every process opens. */
   databaseUrl: string
+  /** The upstream simulators every process is pointed at. */
   sims: Simulators
   /** An app process's env: `base`, then a free port, the shared database and the simulators, then `env`. */
   env(base: NodeJS.ProcessEnv, env: Record<string, string>): Record<string, string | undefined>
