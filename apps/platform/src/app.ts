@@ -55,6 +55,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     throw error
   }
   const caches = buildCaches(config, logger)
+  // In tiered mode, the first reads are served in-process only once the invalidation bus is up.
+  await caches.ready()
   const defaultCache = caches.get('default')
   const queries = new ItemQueryService(database, defaultCache, config.ttl.faculties)
   const osiris =

@@ -42,6 +42,8 @@ type Listener = (payload: never) => void
 const KEY_MEMO_LIMIT = 10_000
 const TAG_TTL_FLOOR = 30 * 24 * 60 * 60_000
 const MAX_TTL = 10 * 365 * 24 * 60 * 60_000
+// The longest ready() waits for the invalidation bus's first answer.
+const READY_WAIT_MS = 5_000
 
 /** What a read needs to know about a key, computed once per key instead of once per read. */
 interface KeyInfo {
@@ -132,6 +134,7 @@ export class CacheImpl implements Cache {
   // it is subscribed. Untrusted, L1 is consulted only when L2 cannot answer.
   private nearTrusted: boolean
   private busState: 'connecting' | 'connected' | 'disconnected' | 'off'
+  private readonly readyWaiters: Array<() => void> = []
   // Bumped by every invalidation that reaches L1; an L2 read that started before a bump must not
   // fill L1, or it could put back a value the invalidation just removed.
   private generation = 0
@@ -1114,6 +1117,8 @@ export class CacheImpl implements Cache {
     else this.generation++
     const was = this.busState
     this.busState = trusted ? 'connected' : 'disconnected'
+    // The first answer of the bus, either way, ends start-up: callers of ready() stop waiting.
+    for (const wake of this.readyWaiters.splice(0)) wake()
     if (was === 'connecting' && trusted) {
       this.logger?.debug?.({ cache: this.name }, `cache "${this.name}": invalidation bus connected`)
     } else if (was !== this.busState) {
@@ -1148,6 +1153,19 @@ export class CacheImpl implements Cache {
     if (this.closed) return 'closed'
     if (this.guard.breaker.state === 'open') return 'unavailable'
     return this.store.status?.() ?? 'ready'
+  }
+
+  ready(): Promise<void> {
+    if (this.busState !== 'connecting') return Promise.resolve()
+    return new Promise((resolve) => {
+      // A store that is down at start-up must not hold start-up up: give up waiting after a while.
+      const timer = setTimeout(resolve, Math.max(this.settings.timeoutMs, READY_WAIT_MS))
+      timer.unref?.()
+      this.readyWaiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
   }
 
   on<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {

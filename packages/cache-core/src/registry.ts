@@ -125,6 +125,11 @@ export class CacheRegistry {
     return [...this.caches.entries()]
   }
 
+  /** Resolves once every cache is ready (see `Cache.ready`). */
+  async ready(): Promise<void> {
+    await Promise.all(this.entries().map(([, cache]) => cache.ready()))
+  }
+
   /** Stats of every cache by name. */
   stats(): Record<string, CacheStats> {
     return Object.fromEntries(this.entries().map(([name, cache]) => [name, cache.stats()]))

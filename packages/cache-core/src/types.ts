@@ -307,6 +307,12 @@ export interface Cache {
   status(): AdapterStatus
   /** The key as stored: `{keyPrefix}:{version}:{key}`. */
   fullKey(key: string): string
+  /**
+   * Resolves once every tier can be used: at once without an invalidation bus, else when the bus has
+   * first connected (or failed to), and after 5 s at most, so a store that is down never blocks
+   * start-up. Until then an `l1` is bypassed; awaiting this before serving makes the first reads fast.
+   */
+  ready(): Promise<void>
   /** Subscribes to an event; returns the unsubscribe function. */
   on<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void
   /** Closes the adapter; later calls reject with `E_CLOSED`. */

@@ -394,3 +394,41 @@ describe('fixes found against real Redis', () => {
     expect(await cache.getOrSetMany(['a', 'b'], loader)).toEqual(['new a', 'new b'])
   })
 })
+
+describe('ready()', () => {
+  it('resolves at once without a bus, and when the bus first connects with one', async () => {
+    expect(await createCache({ adapter: new MapAdapter(), keyPrefix: 'r1' }).ready()).toBeUndefined()
+    const shared = new SharedStore()
+    const cache = createCache({
+      adapter: shared.connect(),
+      l1: new MapAdapter({ shared: false }),
+      keyPrefix: 'r2',
+    })
+    expect(cache.stats().bus).toBe('connecting')
+    await cache.ready()
+    expect(cache.stats().bus).toBe('connected')
+    await cache.set('k', 1)
+    await cache.get('k')
+    expect(cache.stats().l1Hits).toBe(1)
+  })
+
+  it('stops waiting after a while when the bus never answers', async () => {
+    vi.useFakeTimers()
+    try {
+      const l2 = new SharedStore().connect()
+      Object.assign(l2, { subscribe: () => new Promise(() => {}) })
+      const cache = createCache({ adapter: l2, l1: new MapAdapter({ shared: false }), keyPrefix: 'r3' })
+      let done = false
+      const waiting = cache.ready().then(() => {
+        done = true
+      })
+      await vi.advanceTimersByTimeAsync(4_999)
+      expect(done).toBe(false)
+      await vi.advanceTimersByTimeAsync(1)
+      await waiting
+      expect(done).toBe(true)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
