@@ -24,8 +24,6 @@ import type {
   TagStamp,
 } from './types.js'
 
-export { resolveSettings } from './settings.js'
-
 /** Creates a cache: the core's rules on top of one adapter, or of an L1 in front of it. */
 export function createCache(options: CacheOptions): Cache {
   return new CacheImpl(options)
@@ -120,6 +118,7 @@ export class CacheImpl implements Cache {
   private readonly storeMemo: DecodeMemo | undefined
   private readonly nearMemo: DecodeMemo | undefined
   private readonly settings: Settings
+  private readonly logger: CacheOptions['logger']
   private readonly guard: Guard
   private readonly base: string
   private readonly tagBase: string
@@ -208,8 +207,6 @@ export class CacheImpl implements Cache {
       void this.bus.start()
     }
   }
-
-  private readonly logger: CacheOptions['logger']
 
   // ---------------------------------------------------------------- keys
 

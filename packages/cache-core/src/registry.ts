@@ -1,7 +1,8 @@
 import type { AdapterFactory, AnyCacheAdapter } from './adapter.js'
-import { createCache, resolveSettings } from './cache.js'
+import { createCache } from './cache.js'
 import { parseDuration } from './duration.js'
 import { CacheError, ErrorCodes, redact } from './errors.js'
+import { resolveSettings } from './settings.js'
 import type { BreakerOptions, Cache, CacheLogger, CacheStats, Duration, LeaseOptions } from './types.js'
 
 /** One named cache of a registry, like an entry of Django's `CACHES`. */
