@@ -106,6 +106,28 @@ export interface RedisProcess {
   stop(): Promise<void>
 }
 
+/** The handle of a server process; `current` gives the process of the latest (re)start. */
+function processHandle(
+  port: number,
+  current: () => ChildProcess,
+  kill: () => Promise<void>,
+  launch: () => Promise<void>,
+  dir: string,
+): RedisProcess {
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    pid: () => current().pid!,
+    signal: (signal) => process.kill(current().pid!, signal),
+    kill,
+    restart: launch,
+    stop: async () => {
+      await kill()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
 /** Starts `redis-server` on a free loopback port with no persistence; `args` are extra config pairs. */
 export async function startRedis(args: string[] = [], port?: number): Promise<RedisProcess> {
   const chosen = port ?? (await freePort())
@@ -143,18 +165,7 @@ export async function startRedis(args: string[] = [], port?: number): Promise<Re
     await exited
   }
   await launch()
-  return {
-    port: chosen,
-    url: `redis://127.0.0.1:${chosen}`,
-    pid: () => child.pid!,
-    signal: (signal) => process.kill(child.pid!, signal),
-    kill,
-    restart: launch,
-    stop: async () => {
-      await kill()
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
+  return processHandle(chosen, () => child, kill, launch, dir)
 }
 
 /** A local Redis Cluster of three primaries. */
@@ -252,16 +263,5 @@ export async function startSentinel(primaryPort: number, name: string): Promise<
     await exited
   }
   await launch()
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    pid: () => child.pid!,
-    signal: (signal) => process.kill(child.pid!, signal),
-    kill,
-    restart: launch,
-    stop: async () => {
-      await kill()
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
+  return processHandle(port, () => child, kill, launch, dir)
 }
