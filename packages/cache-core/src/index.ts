@@ -14,7 +14,7 @@ export type {
   MessageHandler,
 } from './adapter.js'
 export type { CircuitState } from './breaker.js'
-export { CacheImpl, createCache } from './cache.js'
+export { createCache } from './cache.js'
 export { cloneValue, decodeEntry, encodeEntry } from './codec.js'
 export {
   Cached,

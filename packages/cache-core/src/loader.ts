@@ -1,0 +1,259 @@
+import { parseOptionalDuration } from './duration.js'
+import { CacheError, ErrorCodes } from './errors.js'
+import { type Guard, MISS } from './guard.js'
+import type { KeyInfo, KeySpace } from './keys.js'
+import type { Reporter } from './reporter.js'
+import { type ResolvedLease, resolveLease, type Settings } from './settings.js'
+import { prefixOf } from './stats.js'
+import { newEpoch, type TagEpochs } from './tags.js'
+import { isFresh, type Tiers } from './tiers.js'
+import type { Duration, Entry, GetOrSetOptions } from './types.js'
+import type { StaleRules, Writer } from './writer.js'
+
+/** The TTL of a loaded value: `nullTtl` for "not found" (null or undefined), else `ttl`. */
+export function ttlFor(
+  value: unknown,
+  options: { ttl?: Duration; nullTtl?: Duration } | undefined,
+  nullTtlMs: number | undefined,
+): Duration | undefined {
+  if (value !== null && value !== undefined) return options?.ttl
+  return options?.nullTtl ?? nullTtlMs ?? options?.ttl
+}
+
+/**
+ * Runs loaders by the rules: one load per key at a time in this process (and, with a lease, across
+ * processes), stale-while-revalidate, grace and soft timeouts, errors never cached.
+ */
+export class Loader {
+  /** Per full key: the read-and-maybe-load that concurrent callers of that key join. */
+  readonly inflight = new Map<string, Promise<unknown>>()
+  /** Per full key: the load running for it, whether a caller waits for it or it refreshes in the background. */
+  readonly loading = new Map<string, Promise<unknown>>()
+
+  constructor(
+    private readonly cache: string,
+    private readonly settings: Settings,
+    private readonly keys: KeySpace,
+    private readonly tiers: Tiers,
+    private readonly tags: TagEpochs,
+    private readonly writer: Writer,
+    private readonly guard: Guard,
+    private readonly reporter: Reporter,
+  ) {}
+
+  /** `getOrSet`: a hit answers at once; a miss joins or starts the key's single flight. */
+  getOrSet<T>(
+    key: string,
+    loader: () => T | Promise<T>,
+    options: GetOrSetOptions<T> | undefined,
+  ): Promise<T> {
+    // Not an async function: a hit, the common case, then costs one resolved promise and nothing more.
+    let info: KeyInfo
+    let first: Entry | undefined | Promise<Entry | undefined>
+    try {
+      if (typeof loader !== 'function') {
+        throw new CacheError(
+          ErrorCodes.INVALID_CONFIG,
+          `cache "${this.cache}": getOrSet("${key}") needs a loader function`,
+          {
+            cache: this.cache,
+            key,
+            field: 'loader',
+          },
+        )
+      }
+      info = this.keys.info(key)
+      const joined = this.inflight.get(info.full)
+      if (joined !== undefined) return joined as Promise<T>
+      const now = Date.now()
+      first = this.tiers.lookup(info, true, now)
+      if (!(first instanceof Promise) && first !== undefined && isFresh(first, now)) {
+        return Promise.resolve(this.reporter.hit(info, first.value) as T)
+      }
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    // From here on, concurrent callers for this key share one read and at most one loader run.
+    const found = first
+    const run = (async () => {
+      const entry = found instanceof Promise ? await found : found
+      if (entry !== undefined && isFresh(entry, Date.now())) return this.reporter.hit(info, entry.value) as T
+      return this.resolveMiss(info, entry, loader, options)
+    })()
+    const full = info.full
+    this.inflight.set(full, run)
+    const forget = () => this.inflight.delete(full)
+    run.then(forget, forget)
+    return run
+  }
+
+  /** The stale/grace/soft-timeout windows of one call, resolved from its options and the cache's. */
+  rules(options: GetOrSetOptions<any> | undefined): StaleRules {
+    if (
+      options === undefined ||
+      (options.staleWhileRevalidate === undefined &&
+        options.grace === undefined &&
+        options.softTimeout === undefined)
+    ) {
+      return this.settings
+    }
+    const where = (field: string) => ({ cache: this.cache, field })
+    return {
+      staleMs:
+        parseOptionalDuration(options.staleWhileRevalidate, where('staleWhileRevalidate')) ??
+        this.settings.staleMs,
+      graceMs: parseOptionalDuration(options.grace, where('grace')) ?? this.settings.graceMs,
+      softTimeoutMs:
+        parseOptionalDuration(options.softTimeout, where('softTimeout')) ?? this.settings.softTimeoutMs,
+    }
+  }
+
+  /**
+   * A miss, or a stale entry: serve it stale while one background refresh runs (within the
+   * stale-while-revalidate window), or load — falling back to the stale value within the grace window
+   * when the loader fails or, with a soft timeout, is slow.
+   */
+  private async resolveMiss<T>(
+    info: KeyInfo,
+    stale: Entry | undefined,
+    loader: () => T | Promise<T>,
+    options: GetOrSetOptions<T> | undefined,
+  ): Promise<T> {
+    const rules = this.rules(options)
+    const now = Date.now()
+    if (stale !== undefined && stale.expiresAt + rules.staleMs > now) {
+      this.reporter.staleHit(info)
+      this.refresh(info, loader, options, rules)
+      return stale.value as T
+    }
+    this.reporter.missed(info)
+    const loading = this.loadOnce(info, loader, options, rules)
+    const fallback = stale !== undefined && stale.expiresAt + rules.graceMs > now ? stale : undefined
+    if (fallback === undefined) return loading
+    try {
+      if (rules.softTimeoutMs === undefined) return await loading
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const slow = new Promise<typeof MISS>((resolve) => {
+        timer = setTimeout(() => resolve(MISS), rules.softTimeoutMs)
+      })
+      const first = await Promise.race([loading, slow]).finally(() => clearTimeout(timer))
+      if (first !== MISS) return first as T
+      // Slow loader: answer with the stale value; the load goes on and stores its result.
+      loading.catch(() => {})
+      this.reporter.staleHit(info)
+      return fallback.value as T
+    } catch (error) {
+      this.reporter.warn(
+        { key: info.key, err: error },
+        `cache "${this.cache}": loader for "${info.key}" failed, serving the stale value within its grace period`,
+      )
+      this.reporter.staleHit(info)
+      return fallback.value as T
+    }
+  }
+
+  /** Runs at most one load per key at a time, whether a caller waits for it or it refreshes in the background. */
+  private loadOnce<T>(
+    info: KeyInfo,
+    loader: () => T | Promise<T>,
+    options: GetOrSetOptions<T> | undefined,
+    rules: StaleRules,
+  ): Promise<T> {
+    const running = this.loading.get(info.full)
+    if (running !== undefined) return running as Promise<T>
+    const lease =
+      options?.lease === undefined ? this.settings.lease : resolveLease(options.lease, this.cache, 'lease')
+    const store = this.tiers.store
+    const loading =
+      lease && store.capabilities.atomicSetIfAbsent && store.setIfAbsent
+        ? this.loadWithLease(info, loader, options, rules, lease)
+        : this.load(info, loader, options, rules)
+    this.loading.set(info.full, loading)
+    const forget = () => this.loading.delete(info.full)
+    loading.then(forget, forget)
+    return loading
+  }
+
+  private refresh<T>(
+    info: KeyInfo,
+    loader: () => T | Promise<T>,
+    options: GetOrSetOptions<T> | undefined,
+    rules: StaleRules,
+  ): void {
+    this.loadOnce(info, loader, options, rules).catch((error) => {
+      this.reporter.warn(
+        { key: info.key, err: error },
+        `cache "${this.cache}": background refresh of "${info.key}" failed; the stale value stays until its window ends`,
+      )
+    })
+  }
+
+  /** Runs the loader and stores its result by the rules: errors never cached, null cached with nullTtl. */
+  private async load<T>(
+    info: KeyInfo,
+    loader: () => T | Promise<T>,
+    options: GetOrSetOptions<T> | undefined,
+    rules: StaleRules,
+  ): Promise<T> {
+    const started = performance.now()
+    let value: T
+    try {
+      value = await loader()
+    } finally {
+      this.reporter.recorder.load(prefixOf(info.key), performance.now() - started)
+    }
+    if (options?.condition && !options.condition(value)) return value
+    const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
+    await this.writer.write(
+      [{ key: info.key, value, ttl: ttlFor(value, options, this.settings.nullTtlMs), tags }],
+      rules,
+      true,
+    )
+    return value
+  }
+
+  /**
+   * Cross-process single flight: the process that wins `SET NX PX` on the lease key runs the loader;
+   * the others poll for its value and run the loader themselves only when the wait runs out.
+   */
+  private async loadWithLease<T>(
+    info: KeyInfo,
+    loader: () => T | Promise<T>,
+    options: GetOrSetOptions<T> | undefined,
+    rules: StaleRules,
+    lease: ResolvedLease,
+  ): Promise<T> {
+    const store = this.tiers.store
+    const leaseKey = this.keys.leaseOf(info)
+    const token = this.tags.stored(newEpoch())
+    const deadline = Date.now() + lease.waitMs
+    const freshValue = async (): Promise<{ value: T } | undefined> => {
+      const entry = await this.tiers.lookup(info)
+      return entry !== undefined && isFresh(entry, Date.now()) ? { value: entry.value as T } : undefined
+    }
+    for (;;) {
+      const acquired = await this.guard.call('setIfAbsent', info.key, () =>
+        store.setIfAbsent!(leaseKey, token, lease.ttlMs),
+      )
+      if (acquired === MISS) return this.load(info, loader, options, rules)
+      if (acquired) {
+        try {
+          // The previous holder may have written the value between our read and our lease.
+          const found = await freshValue()
+          if (found !== undefined) return found.value
+          return await this.load(info, loader, options, rules)
+        } finally {
+          await this.guard.call('deleteIfEquals', info.key, () => store.deleteIfEquals!(leaseKey, token))
+        }
+      }
+      while (Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, lease.pollMs))
+        const found = await freshValue()
+        if (found !== undefined) return found.value
+        const holder = await this.guard.call('get', info.key, () => store.get(leaseKey))
+        if (holder === undefined) break
+      }
+      if (Date.now() >= deadline) return this.load(info, loader, options, rules)
+    }
+  }
+}

@@ -1,0 +1,424 @@
+import type { AdapterStatus, AnyCacheAdapter, CacheAdapter } from './adapter.js'
+import { type Invalidation, InvalidationBus } from './bus.js'
+import { DecodeMemo, decodeEntry, encodeEntry } from './codec.js'
+import { CacheError, ErrorCodes } from './errors.js'
+import { type Guard, MISS, type Miss } from './guard.js'
+import type { KeyInfo, KeySpace } from './keys.js'
+import type { Reporter } from './reporter.js'
+import type { TagEpochs } from './tags.js'
+import type { Entry } from './types.js'
+
+/** Stored form of an entry: bytes for ordinary adapters, the entry itself for by-reference ones. */
+export type Stored = Uint8Array | Entry
+// What a read gets from the store: one entry, or the entry and its tag epochs from one batched call.
+type StoreAnswer = Stored | undefined | Array<Stored | undefined>
+
+/** The state of the invalidation bus, as `stats().bus` shows it. */
+export type BusState = 'connecting' | 'connected' | 'disconnected' | 'off'
+
+/** Whether an entry is still fresh at `now`. */
+export const isFresh = (entry: Entry, now: number): boolean => entry.expiresAt === 0 || entry.expiresAt > now
+
+const isUsable = (entry: Entry, now: number): boolean => entry.staleUntil === 0 || entry.staleUntil > now
+
+/** One write of {@link Tiers.put}. */
+export interface Put {
+  info: KeyInfo
+  entry: Entry
+  /** The encoded entry, when a tier stores bytes. */
+  bytes: Uint8Array | undefined
+  /** How long the store keeps it (fresh + stale/grace windows); undefined = no expiry. */
+  lifetimeMs: number | undefined
+}
+
+/**
+ * The two tiers of a cache and what keeps them coherent: the store (L2), an optional in-process L1,
+ * the invalidation bus between instances' L1s, and the generation that stops a read which raced an
+ * invalidation from putting an old value back into L1.
+ *
+ * Reads try L1, then the store, and fill L1 from the store with the entry's remaining lifetime.
+ * Writes and invalidations go to both, and are announced on the bus so other instances drop their L1
+ * copies.
+ */
+export class Tiers {
+  /** The shared store. */
+  readonly store: CacheAdapter<any>
+  /** The in-process first tier, when configured. */
+  readonly near: CacheAdapter<any> | undefined
+  /** The store keeps entries as objects, not bytes. */
+  readonly storeByRef: boolean
+  /** Some tier needs the entry encoded. */
+  readonly needsBytes: boolean
+  readonly #nearByRef: boolean
+  // In-process tiers hand back the same bytes on every hit; their first decode is remembered.
+  readonly #storeMemo: DecodeMemo | undefined
+  readonly #nearMemo: DecodeMemo | undefined
+  readonly #bus: InvalidationBus | undefined
+  readonly #readyWaiters: Array<() => void> = []
+  // L1 entries are served only while no invalidation can have been missed: with a bus, only while
+  // it is subscribed. Untrusted, L1 is consulted only when L2 cannot answer.
+  #nearTrusted: boolean
+  #busState: BusState
+  // Bumped by every invalidation that reaches L1; an L2 read that started before a bump must not
+  // fill L1, or it could put back a value the invalidation just removed.
+  #generation = 0
+
+  constructor(
+    private readonly cache: string,
+    store: AnyCacheAdapter,
+    near: AnyCacheAdapter | undefined,
+    bus: boolean | undefined,
+    private readonly keys: KeySpace,
+    private readonly guard: Guard,
+    private readonly tags: () => TagEpochs,
+    private readonly reporter: Reporter,
+    /** Told of every invalidation this instance applies, local or from the bus. */
+    private readonly onInvalidation: (invalidation: Invalidation) => void,
+  ) {
+    this.store = store as CacheAdapter<any>
+    this.near = near as CacheAdapter<any> | undefined
+    this.storeByRef = this.store.capabilities.byReference === true
+    this.#nearByRef = this.near?.capabilities.byReference === true
+    this.needsBytes = !this.storeByRef || (this.near !== undefined && !this.#nearByRef)
+    this.#storeMemo = this.storeByRef || this.store.capabilities.shared ? undefined : new DecodeMemo()
+    this.#nearMemo = this.near === undefined || this.#nearByRef ? undefined : new DecodeMemo()
+
+    const canBus = typeof this.store.publish === 'function' && typeof this.store.subscribe === 'function'
+    if (bus === true && (!canBus || this.near === undefined)) {
+      throw new CacheError(
+        ErrorCodes.INVALID_CONFIG,
+        `cache "${cache}": option "bus" needs an "l1" and an adapter with pub/sub; "${this.store.name}" ${canBus ? 'has it, but there is no l1' : 'has no pub/sub'}`,
+        { cache, field: 'bus' },
+      )
+    }
+    const wantsBus = this.near !== undefined && canBus && (bus ?? this.store.capabilities.pubsub)
+    this.#nearTrusted = !wantsBus
+    this.#busState = wantsBus ? 'connecting' : 'off'
+    if (wantsBus) {
+      this.#bus = new InvalidationBus(
+        this.store,
+        keys.channel,
+        {
+          onInvalidation: (invalidation) => this.applyToNear(invalidation),
+          onStatus: (status) => this.busStatus(status),
+        },
+        reporter.logger,
+        cache,
+      )
+      void this.#bus.start()
+    }
+  }
+
+  /** The state of the invalidation bus. */
+  get busState(): BusState {
+    return this.#busState
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /**
+   * The entry for `info` — fresh, or stale but still within its stale/grace window — or undefined.
+   * The hot path of every hit: no closure and no promise when the tiers answer synchronously.
+   */
+  lookup(info: KeyInfo, fillNear = true, now = Date.now()): Entry | undefined | Promise<Entry | undefined> {
+    let near: Entry | undefined
+    if (this.near !== undefined) {
+      near = this.nearGet(info.full, now)
+      if (near !== undefined && this.#nearTrusted && isFresh(near, now)) {
+        this.reporter.l1Hit(info)
+        return near
+      }
+    }
+    // An open circuit skips the store; L1, trusted or not, is then the best there is.
+    if (!this.guard.breaker.allow()) {
+      return this.fromStore(MISS, undefined, near, this.#generation, info, fillNear, now)
+    }
+    const generation = this.#generation
+    const batch = info.batch
+    let raw: StoreAnswer | Promise<StoreAnswer>
+    try {
+      raw = batch === undefined ? this.store.get(info.full) : this.store.getMany(batch)
+    } catch (error) {
+      this.guard.fail('get', info.key, error)
+      return near
+    }
+    if (raw instanceof Promise) {
+      const operation = batch === undefined ? 'get' : 'getMany'
+      if (this.guard.selfBounded) {
+        // The store times itself out: one promise step instead of a guarded wait and then a decode.
+        return raw.then(
+          (answer) => {
+            this.guard.breaker.success()
+            return this.fromStore(answer, batch, near, generation, info, fillNear, Date.now())
+          },
+          (error) => {
+            this.guard.fail(operation, info.key, error)
+            return this.fromStore(MISS, batch, near, generation, info, fillNear, Date.now())
+          },
+        )
+      }
+      return this.guard
+        .settle(raw, operation, info.key)
+        .then((settled) => this.fromStore(settled, batch, near, generation, info, fillNear, Date.now()))
+    }
+    this.guard.breaker.success()
+    return this.fromStore(raw, batch, near, generation, info, fillNear, now)
+  }
+
+  private fromStore(
+    answer: StoreAnswer | Miss,
+    batch: string[] | undefined,
+    near: Entry | undefined,
+    generation: number,
+    info: KeyInfo,
+    fillNear: boolean,
+    now: number,
+  ): Entry | undefined | Promise<Entry | undefined> {
+    // The store failed: an L1 copy, even an untrusted one, beats nothing while the store is down.
+    if (answer === MISS) {
+      if (near !== undefined) this.reporter.l1Hit(info)
+      return near
+    }
+    const raw =
+      batch === undefined ? (answer as Stored | undefined) : (answer as Array<Stored | undefined>)[0]
+    const entry = this.decode(raw, this.storeByRef, this.#storeMemo)
+    if (entry === undefined || !isUsable(entry, now)) return this.#nearTrusted ? near : undefined
+    if (entry.tags === undefined) {
+      if (batch !== undefined) info.batch = undefined
+      return fillNear && this.near !== undefined
+        ? this.adopt(info.full, entry, raw as Stored, generation)
+        : entry
+    }
+    const keep = (valid: boolean) => {
+      if (!valid) return undefined
+      return fillNear ? this.adopt(info.full, entry, raw as Stored, generation) : entry
+    }
+    const tags = this.tags()
+    if (batch !== undefined) {
+      const verdict = tags.judgeHinted(entry.tags, batch, answer as Array<Stored | undefined>)
+      if (verdict !== undefined) return keep(verdict)
+    }
+    this.keys.hintTags(info, entry.tags)
+    const verdict = tags.check([entry])
+    return verdict instanceof Promise ? verdict.then((valid) => keep(valid[0]!)) : keep(verdict[0]!)
+  }
+
+  /** Copies an entry read from L2 into L1, unless an invalidation arrived while it was read. */
+  private adopt(full: string, entry: Entry, raw: Stored, generation: number): Entry {
+    if (this.near !== undefined && generation === this.#generation) {
+      const bytes = this.storeByRef ? undefined : (raw as Uint8Array)
+      this.nearPut(full, entry, bytes, entry.staleUntil === 0 ? undefined : entry.staleUntil - Date.now())
+    }
+    return entry
+  }
+
+  /** The entries of many keys: L1 first, then one batched store read for the rest. */
+  async lookupMany(infos: readonly KeyInfo[]): Promise<Array<Entry | undefined>> {
+    const now = Date.now()
+    const found: Array<Entry | undefined> = new Array(infos.length).fill(undefined)
+    const nearFound: Array<Entry | undefined> = new Array(infos.length).fill(undefined)
+    const wanted: number[] = []
+    for (let i = 0; i < infos.length; i++) {
+      const near = this.near === undefined ? undefined : this.nearGet(infos[i]!.full, now)
+      if (near !== undefined && this.#nearTrusted && isFresh(near, now)) {
+        this.reporter.l1Hit(infos[i]!)
+        found[i] = near
+      } else {
+        nearFound[i] = near
+        wanted.push(i)
+      }
+    }
+    if (wanted.length === 0) return found
+    const generation = this.#generation
+    const fulls = wanted.map((i) => infos[i]!.full)
+    const raws = await this.guard.call('getMany', undefined, () => this.store.getMany(fulls))
+    if (raws === MISS) {
+      for (const i of wanted) found[i] = nearFound[i]
+      return found
+    }
+    const entries = wanted.map((_, j) => {
+      const entry = this.decode(raws[j], this.storeByRef, this.#storeMemo)
+      return entry !== undefined && isUsable(entry, now) ? entry : undefined
+    })
+    const valid = await this.tags().check(entries)
+    wanted.forEach((i, j) => {
+      const entry = entries[j]
+      if (entry !== undefined && valid[j]) found[i] = this.adopt(fulls[j]!, entry, raws[j]!, generation)
+      else found[i] = this.#nearTrusted ? nearFound[i] : undefined
+    })
+    return found
+  }
+
+  private nearGet(full: string, now: number): Entry | undefined {
+    let raw: unknown
+    try {
+      raw = this.near!.get(full)
+    } catch {
+      return undefined
+    }
+    // L1 must answer synchronously; a promise (a misconfigured L1) counts as absent.
+    if (raw === undefined || raw instanceof Promise) return undefined
+    const entry = this.decode(raw as Stored, this.#nearByRef, this.#nearMemo)
+    return entry !== undefined && isUsable(entry, now) ? entry : undefined
+  }
+
+  private nearPut(
+    full: string,
+    entry: Entry,
+    bytes: Uint8Array | undefined,
+    ttlMs: number | undefined,
+  ): void {
+    if (this.near === undefined || (ttlMs !== undefined && ttlMs <= 0)) return
+    try {
+      const stored = this.#nearByRef ? entry : (bytes ?? encodeEntry(entry, full, this.cache))
+      void this.near.set(full, stored, ttlMs === undefined ? undefined : Math.ceil(ttlMs))
+    } catch {
+      // L1 is an optimisation: failing to fill it must never fail a read or a write.
+    }
+  }
+
+  private decode(raw: Stored | undefined, byRef: boolean, memo: DecodeMemo | undefined): Entry | undefined {
+    if (raw === undefined || raw === null) return undefined
+    // By reference, only entries this core wrote are usable; anything else is foreign data.
+    if (byRef) {
+      const entry = raw as Entry
+      if (
+        typeof entry === 'object' &&
+        typeof entry.expiresAt === 'number' &&
+        typeof entry.staleUntil === 'number'
+      ) {
+        return entry
+      }
+      this.reporter.recorder.undecodable++
+      return undefined
+    }
+    const entry = memo === undefined ? decodeEntry(raw as Uint8Array) : memo.decode(raw as Uint8Array)
+    if (entry === undefined) this.reporter.recorder.undecodable++
+    return entry
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Writes entries to the store, then L1, then tells other instances; false when the store failed. */
+  async put(puts: readonly Put[], single: boolean): Promise<boolean> {
+    let ok: boolean
+    if (single) {
+      const { info, entry, bytes, lifetimeMs } = puts[0]!
+      const stored = this.storeByRef ? entry : bytes
+      ok =
+        (await this.guard.call('set', info.key, () => this.store.set(info.full, stored, lifetimeMs))) !== MISS
+    } else {
+      const batch = puts.map((p) => ({
+        key: p.info.full,
+        value: this.storeByRef ? p.entry : p.bytes,
+        ttlMs: p.lifetimeMs,
+      }))
+      ok = (await this.guard.call('setMany', undefined, () => this.store.setMany(batch))) !== MISS
+    }
+    this.#generation++
+    for (const p of puts) this.nearPut(p.info.full, p.entry, p.bytes, p.lifetimeMs)
+    if (this.#bus !== undefined) await this.#bus.publish({ keys: puts.map((p) => p.info.full) })
+    return ok
+  }
+
+  // ---------------------------------------------------------------- invalidation
+
+  /**
+   * Applies an invalidation to L1, to the store and to every other instance's L1. L1 goes first and
+   * regardless of the store, so this instance never serves what it was told to remove; a store
+   * failure still rejects, because the caller must know the entries may remain there.
+   */
+  async invalidate<R>(
+    invalidation: Invalidation,
+    operation: string,
+    key: string | undefined,
+    run: () => R | Promise<R>,
+    deadlineMs?: number,
+  ): Promise<R> {
+    this.applyToNear(invalidation)
+    let failure: Error | undefined
+    const result = await this.guard.call(
+      operation,
+      key,
+      run,
+      (error) => {
+        failure = error
+      },
+      deadlineMs,
+    )
+    // Again: a read that started while the store operation ran (a pattern delete takes many round
+    // trips) may have put an old value back into L1.
+    this.applyToNear(invalidation)
+    if (this.#bus !== undefined) await this.#bus.publish(invalidation)
+    if (result !== MISS) return result as R
+    throw new CacheError(
+      ErrorCodes.ADAPTER,
+      `cache "${this.cache}": ${operation} could not reach the store (${failure?.message ?? 'circuit open'}); the entries may still be there`,
+      { cache: this.cache, key, cause: failure },
+    )
+  }
+
+  private applyToNear(invalidation: Invalidation): void {
+    this.#generation++
+    this.onInvalidation(invalidation)
+    const near = this.near
+    if (near === undefined) return
+    try {
+      if (invalidation.all) void near.clear(this.keys.base)
+      if (invalidation.keys !== undefined && invalidation.keys.length > 0)
+        void near.deleteMany(invalidation.keys)
+      if (invalidation.pattern !== undefined) void near.deleteByPattern(invalidation.pattern)
+    } catch {
+      // An in-process store that throws on delete is broken beyond repair; stop trusting it.
+      this.#nearTrusted = false
+    }
+  }
+
+  private busStatus(status: AdapterStatus): void {
+    const trusted = status === 'ready'
+    // Back on the bus: whatever was published meanwhile is unknown, so L1 starts over. Off the bus,
+    // L1 is kept but only consulted when L2 cannot answer (an outage is when it helps most).
+    if (trusted) this.applyToNear({ all: true })
+    else this.#generation++
+    const was = this.#busState
+    this.#busState = trusted ? 'connected' : 'disconnected'
+    // The first answer of the bus, either way, ends start-up: callers of ready() stop waiting.
+    for (const wake of this.#readyWaiters.splice(0)) wake()
+    if (was === 'connecting' && trusted) {
+      this.reporter.logger?.debug?.(
+        { cache: this.cache },
+        `cache "${this.cache}": invalidation bus connected`,
+      )
+    } else if (was !== this.#busState) {
+      this.reporter.warn(
+        { status },
+        trusted
+          ? `cache "${this.cache}": invalidation bus reconnected, in-process tier emptied and in use again`
+          : `cache "${this.cache}": invalidation bus lost, in-process tier bypassed until it reconnects`,
+      )
+    }
+    this.#nearTrusted = trusted
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Resolves once the bus first answered (or at once without one), after `maxWaitMs` at most. */
+  ready(maxWaitMs: number): Promise<void> {
+    if (this.#busState !== 'connecting') return Promise.resolve()
+    return new Promise((resolve) => {
+      // A store that is down at start-up must not hold start-up up: give up waiting after a while.
+      const timer = setTimeout(resolve, maxWaitMs)
+      timer.unref?.()
+      this.#readyWaiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+
+  /** Ends the bus subscription and closes both tiers. */
+  async close(): Promise<void> {
+    await this.#bus?.close()
+    await Promise.all([this.store.close(), this.near?.close()])
+  }
+}

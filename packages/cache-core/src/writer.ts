@@ -1,0 +1,117 @@
+import { encodeEntry } from './codec.js'
+import { parseDuration } from './duration.js'
+import { CacheError, ErrorCodes } from './errors.js'
+import type { KeyInfo, KeySpace } from './keys.js'
+import type { Reporter } from './reporter.js'
+import type { Settings } from './settings.js'
+import type { TagEpochs } from './tags.js'
+import type { Put, Tiers } from './tiers.js'
+import type { Duration, Entry, SetManyEntry, TagStamp } from './types.js'
+
+/** The windows an entry may be served in after its TTL, resolved from call and cache options. */
+export interface StaleRules {
+  staleMs: number
+  graceMs: number
+  softTimeoutMs: number | undefined
+}
+
+/** One value to write. */
+export interface Write {
+  key: string
+  value: unknown
+  ttl: Duration | undefined
+  tags: readonly string[] | undefined
+}
+
+/**
+ * Turns values into entries and writes them: TTL (with jitter), the stale and grace windows, tag
+ * stamps, encoding — all before anything touches a store, so a bad value leaves nothing half-written.
+ */
+export class Writer {
+  constructor(
+    private readonly cache: string,
+    private readonly settings: Settings,
+    private readonly keys: KeySpace,
+    private readonly tiers: Tiers,
+    private readonly tags: TagEpochs,
+    private readonly reporter: Reporter,
+  ) {}
+
+  /** A TTL in milliseconds, the cache's default when absent, shortened by the cache's jitter. */
+  ttlOf(ttl: Duration | undefined): number {
+    const ms =
+      ttl === undefined ? this.settings.ttlMs : parseDuration(ttl, { cache: this.cache, field: 'ttl' })
+    if (ms === 0 || this.settings.jitter === 0) return ms
+    return Math.max(1, Math.round(ms * (1 - Math.random() * this.settings.jitter)))
+  }
+
+  /** Writes one value or a batch; false when the store failed (fail-open), rejects on bad input. */
+  async write(writes: readonly Write[], rules: StaleRules, single: boolean): Promise<boolean> {
+    // Validate and encode every entry first: one bad value rejects the batch before any write.
+    const prepared = writes.map((item) => {
+      const info = this.keys.info(item.key)
+      const ttlMs = this.ttlOf(item.ttl)
+      return { item, info, ttlMs }
+    })
+    // A single write with a TTL of 0 stores nothing, so there is nothing to encode either.
+    if (single && prepared[0]!.ttlMs === 0) return true
+    return this.writePrepared(prepared, rules, single)
+  }
+
+  private async writePrepared(
+    items: ReadonlyArray<{ item: Write; info: KeyInfo; ttlMs: number }>,
+    rules: StaleRules,
+    single: boolean,
+  ): Promise<boolean> {
+    const prepared = items.map(({ item, info, ttlMs }) => {
+      const entry = this.entryOf(item.value, ttlMs, rules)
+      const bytes = this.tiers.needsBytes ? encodeEntry(entry, item.key, this.cache) : undefined
+      if (single) info.batch = undefined
+      return { key: item.key, info, ttlMs, entry, bytes, tags: this.tags.valid(item.tags) }
+    })
+    const allTags = [...new Set(prepared.flatMap((p) => p.tags ?? []))]
+    if (allTags.length > 0) {
+      const stamps = await this.tags.stamp(allTags, Math.max(...prepared.map((p) => p.ttlMs)))
+      if (stamps === undefined) return false
+      const epochs = new Map(stamps)
+      for (const p of prepared) {
+        if (p.tags === undefined) continue
+        p.entry.tags = p.tags.map((tag): TagStamp => [tag, epochs.get(tag)!])
+        this.keys.hintTags(p.info, p.entry.tags)
+        if (p.bytes !== undefined) p.bytes = encodeEntry(p.entry, p.key, this.cache)
+      }
+    }
+    const kept = prepared.filter((p) => p.ttlMs > 0)
+    if (kept.length === 0) return true
+    const puts: Put[] = kept.map((p) => ({
+      info: p.info,
+      entry: p.entry,
+      bytes: p.bytes,
+      lifetimeMs: p.entry.staleUntil === 0 ? undefined : p.entry.staleUntil - p.entry.createdAt,
+    }))
+    const ok = await this.tiers.put(puts, single)
+    if (ok) for (const p of kept) this.reporter.counted('sets', p.info)
+    return ok
+  }
+
+  /** `setMany`'s input, checked. */
+  batch(entries: readonly SetManyEntry[]): Write[] {
+    if (!Array.isArray(entries)) {
+      throw new CacheError(
+        ErrorCodes.INVALID_CONFIG,
+        `cache "${this.cache}": setMany takes an array of { key, value }`,
+        {
+          cache: this.cache,
+        },
+      )
+    }
+    return entries.map((e) => ({ key: e.key, value: e.value, ttl: e.ttl, tags: e.tags }))
+  }
+
+  private entryOf(value: unknown, ttlMs: number, rules: StaleRules): Entry {
+    const now = Date.now()
+    const expiresAt = ttlMs > 0 ? now + ttlMs : 0
+    const staleUntil = expiresAt === 0 ? 0 : expiresAt + Math.max(rules.staleMs, rules.graceMs)
+    return { value, createdAt: now, expiresAt, staleUntil, tags: undefined }
+  }
+}
