@@ -122,16 +122,17 @@ export class Tiers {
    */
   lookup(info: KeyInfo, fillNear = true, now = Date.now()): Entry | undefined | Promise<Entry | undefined> {
     let near: Entry | undefined
+    const trusted = this.#nearTrusted
     if (this.near !== undefined) {
       near = this.nearGet(info.full, now)
-      if (near !== undefined && this.#nearTrusted && isFresh(near, now)) {
+      if (near !== undefined && trusted && isFresh(near, now)) {
         this.reporter.l1Hit(info)
         return near
       }
     }
     // An open circuit skips the store; L1, trusted or not, is then the best there is.
     if (!this.guard.breaker.allow()) {
-      return this.fromStore(MISS, undefined, near, this.#generation, info, fillNear, now)
+      return this.fromStore(MISS, undefined, near, this.#generation, trusted, info, fillNear, now)
     }
     const generation = this.#generation
     const batch = info.batch
@@ -149,20 +150,22 @@ export class Tiers {
         return raw.then(
           (answer) => {
             this.guard.breaker.success()
-            return this.fromStore(answer, batch, near, generation, info, fillNear, Date.now())
+            return this.fromStore(answer, batch, near, generation, trusted, info, fillNear, Date.now())
           },
           (error) => {
             this.guard.fail(operation, info.key, error)
-            return this.fromStore(MISS, batch, near, generation, info, fillNear, Date.now())
+            return this.fromStore(MISS, batch, near, generation, trusted, info, fillNear, Date.now())
           },
         )
       }
       return this.guard
         .settle(raw, operation, info.key)
-        .then((settled) => this.fromStore(settled, batch, near, generation, info, fillNear, Date.now()))
+        .then((settled) =>
+          this.fromStore(settled, batch, near, generation, trusted, info, fillNear, Date.now()),
+        )
     }
     this.guard.breaker.success()
-    return this.fromStore(raw, batch, near, generation, info, fillNear, now)
+    return this.fromStore(raw, batch, near, generation, trusted, info, fillNear, now)
   }
 
   private fromStore(
@@ -170,10 +173,13 @@ export class Tiers {
     batch: string[] | undefined,
     near: Entry | undefined,
     generation: number,
+    nearTrusted: boolean,
     info: KeyInfo,
     fillNear: boolean,
     now: number,
   ): Entry | undefined | Promise<Entry | undefined> {
+    // An invalidation since L1 was read (a reconnecting bus empties L1 too) makes that copy suspect.
+    if (generation !== this.#generation) near = undefined
     // The store failed: an L1 copy, even an untrusted one, beats nothing while the store is down.
     if (answer === MISS) {
       if (near !== undefined) this.reporter.l1Hit(info)
@@ -182,7 +188,9 @@ export class Tiers {
     const raw =
       batch === undefined ? (answer as Stored | undefined) : (answer as Array<Stored | undefined>)[0]
     const entry = this.decode(raw, this.storeByRef, this.#storeMemo)
-    if (entry === undefined || !isUsable(entry, now)) return this.#nearTrusted ? near : undefined
+    // The store has nothing: only an L1 copy trusted when it was read (a stale one kept for
+    // stale-while-revalidate) may still answer.
+    if (entry === undefined || !isUsable(entry, now)) return nearTrusted ? near : undefined
     if (entry.tags === undefined) {
       if (batch !== undefined) info.batch = undefined
       return fillNear && this.near !== undefined
@@ -230,10 +238,13 @@ export class Tiers {
     }
     if (wanted.length === 0) return found
     const generation = this.#generation
+    const trusted = this.#nearTrusted
     const fulls = wanted.map((i) => infos[i]!.full)
     const raws = await this.guard.call('getMany', undefined, () => this.store.getMany(fulls))
+    // As in fromStore: L1 copies read before an invalidation are not to be served.
+    const nearValid = generation === this.#generation
     if (raws === MISS) {
-      for (const i of wanted) found[i] = nearFound[i]
+      for (const i of wanted) found[i] = nearValid ? nearFound[i] : undefined
       return found
     }
     const entries = wanted.map((_, j) => {
@@ -244,7 +255,7 @@ export class Tiers {
     wanted.forEach((i, j) => {
       const entry = entries[j]
       if (entry !== undefined && valid[j]) found[i] = this.adopt(fulls[j]!, entry, raws[j]!, generation)
-      else found[i] = this.#nearTrusted ? nearFound[i] : undefined
+      else found[i] = trusted && nearValid ? nearFound[i] : undefined
     })
     return found
   }
