@@ -1,4 +1,5 @@
 import { CacheError, ErrorCodes } from './errors.js'
+import type { Fence } from './fences.js'
 import type { KeyInfo, KeySpace } from './keys.js'
 import { type Loader, ttlFor } from './loader.js'
 import type { Reporter } from './reporter.js'
@@ -153,7 +154,24 @@ export class BatchLoads {
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
   ): Promise<T[]> {
+    const fences = this.loader.fences
+    const open = infos.map((info) => fences.open(info.full))
+    try {
+      return await this.loadAndStore(infos, open, loader, options, rules)
+    } finally {
+      for (const fence of open) fences.close(fence)
+    }
+  }
+
+  private async loadAndStore<T>(
+    infos: KeyInfo[],
+    fences: Fence[],
+    loader: BatchLoader<T>,
+    options: GetOrSetOptions<T> | undefined,
+    rules: StaleRules,
+  ): Promise<T[]> {
     const keys = infos.map((info) => info.key)
+    const stamps = await this.loader.stampsBefore(options?.tags)
     const started = performance.now()
     let result: Awaited<ReturnType<BatchLoader<T>>>
     try {
@@ -181,11 +199,14 @@ export class BatchLoads {
         { cache: this.cache },
       )
     }
+    // Tag epochs could not be read before the load (store down): nothing is stored, as with a set.
+    if (stamps === null) return values
     const writes: Write[] = []
     values.forEach((value, i) => {
       if (options?.condition && !options.condition(value)) return
       const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
-      writes.push({ key: keys[i]!, value, ttl: ttlFor(value, options, this.settings.nullTtlMs), tags })
+      const ttl = ttlFor(value, options, this.settings.nullTtlMs)
+      writes.push({ key: keys[i]!, value, ttl, tags, fence: fences[i], stamps })
     })
     if (writes.length > 0) await this.writer.write(writes, rules, false)
     return values

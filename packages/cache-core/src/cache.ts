@@ -197,12 +197,16 @@ class CacheFacade implements Cache {
   async set<T>(key: string, value: T, options?: SetOptions): Promise<boolean> {
     this.#assertOpen()
     const tags = this.#tags.valid(options?.tags)
+    // An explicit write wins over a load of the same key that is still running.
+    this.#loader.fences.revoke({ keys: [this.#keys.info(key).full] })
     return this.#writer.write([{ key, value, ttl: options?.ttl, tags }], this.#settings, true)
   }
 
   async setMany(entries: readonly SetManyEntry[]): Promise<boolean> {
     this.#assertOpen()
-    return this.#writer.write(this.#writer.batch(entries), this.#settings, false)
+    const writes = this.#writer.batch(entries)
+    this.#loader.fences.revoke({ keys: this.#keys.infos(writes.map((w) => w.key)).map((info) => info.full) })
+    return this.#writer.write(writes, this.#settings, false)
   }
 
   // ---------------------------------------------------------------- invalidation
@@ -258,7 +262,7 @@ class CacheFacade implements Cache {
     // A new epoch per tag: every entry stamped with an older one now reads as a miss, on every process.
     // L1 copies are not checked against epochs on each hit, so every L1 drops its entries instead.
     const bumps = this.#tags.bumps(valid)
-    await this.#tiers.invalidate({ all: true }, 'invalidateTags', undefined, () =>
+    await this.#tiers.invalidate({ all: true, tags: valid }, 'invalidateTags', undefined, () =>
       this.#tiers.store.setMany(bumps),
     )
     for (const tag of valid) this.#reporter.emit('delete', { key: `tag:${tag}`, prefix: `tag:${tag}` })
@@ -277,7 +281,9 @@ class CacheFacade implements Cache {
   }
 
   /** Every invalidation this instance applies, local or delivered by the bus, passes here. */
-  #invalidated(_invalidation: Invalidation): void {}
+  #invalidated(invalidation: Invalidation): void {
+    this.#loader.fences.revoke(invalidation)
+  }
 
   // ---------------------------------------------------------------- observability and lifecycle
 
