@@ -117,6 +117,9 @@ class CacheFacade implements Cache {
       (): TagEpochs => tags,
       reporter,
       (invalidation) => this.#invalidated(invalidation),
+      settings.timeoutMs,
+      settings.bulkTimeoutMs,
+      settings.backlogLimit,
     )
     const tags: TagEpochs = new TagEpochs(name, keys, tiers.store, guard, tiers.storeByRef)
     const writer = new Writer(name, settings, keys, tiers, tags, reporter)
@@ -299,6 +302,7 @@ class CacheFacade implements Cache {
       undecodable: this.#reporter.recorder.undecodable,
       circuit: this.#guard.breaker.state,
       bus: this.#tiers.busState,
+      invalidationBacklog: this.#tiers.backlog,
       byPrefix,
     }
   }

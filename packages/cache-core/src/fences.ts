@@ -61,7 +61,10 @@ export class Fences {
         for (const fence of set) {
           // A tag invalidation names its tags; anything else that empties every L1 revokes every load.
           if (invalidation.tags === undefined) fence.revoked = true
-          else for (const tag of invalidation.tags) (fence.revokedTags ??= new Set()).add(tag)
+          else {
+            fence.revokedTags ??= new Set()
+            for (const tag of invalidation.tags) fence.revokedTags.add(tag)
+          }
         }
       }
     }

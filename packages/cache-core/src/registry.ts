@@ -31,6 +31,8 @@ export interface CacheConfig {
   lease?: boolean | LeaseOptions
   /** Longest key kept readable. @default 200 */
   maxKeyLength?: number
+  /** Failed invalidations kept for replay before the whole keyspace is cleared instead. @default 1000 */
+  maxPendingInvalidations?: number
   /** Options passed to the adapter factory (connect timeout, memory bounds, ...). */
   options?: Record<string, unknown>
   /**
@@ -80,6 +82,7 @@ const CONFIG_FIELDS = new Set([
   'breaker',
   'lease',
   'maxKeyLength',
+  'maxPendingInvalidations',
   'options',
   'l1',
   'bus',

@@ -7,6 +7,7 @@ export const DEFAULT_TTL = 5 * 60_000
 const DEFAULT_TIMEOUT = 1_000
 const DEFAULT_BULK_TIMEOUT = 60_000
 const DEFAULT_MAX_KEY = 200
+const DEFAULT_BACKLOG = 1_000
 
 /** A lease with every duration resolved to milliseconds. */
 export interface ResolvedLease {
@@ -33,6 +34,7 @@ export interface Settings {
   graceMs: number
   softTimeoutMs: number | undefined
   bus: boolean | undefined
+  backlogLimit: number
 }
 
 /**
@@ -97,6 +99,14 @@ export function resolveSettings(options: Omit<CacheOptions, 'adapter'>): Setting
     throw invalid('bus', 'must be true or false', options.bus)
   }
   const softTimeoutMs = parseOptionalDuration(options.softTimeout, where('softTimeout'))
+  const backlogLimit = options.maxPendingInvalidations ?? DEFAULT_BACKLOG
+  if (!Number.isInteger(backlogLimit) || backlogLimit < 0) {
+    throw invalid(
+      'maxPendingInvalidations',
+      'must be a whole number of invalidations, 0 or more',
+      backlogLimit,
+    )
+  }
   return {
     name: label,
     keyPrefix,
@@ -114,6 +124,7 @@ export function resolveSettings(options: Omit<CacheOptions, 'adapter'>): Setting
     graceMs: parseOptionalDuration(options.grace, where('grace')) ?? 0,
     softTimeoutMs,
     bus: options.bus,
+    backlogLimit,
   }
 }
 

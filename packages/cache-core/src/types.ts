@@ -162,6 +162,13 @@ export interface CacheOptions {
    * @default 200
    */
   maxKeyLength?: number
+  /**
+   * Invalidations the store could not take (it was down) are kept, coalesced, and replayed when it
+   * answers again, before any read is served from it. Past this many (keys, patterns and tags), the
+   * cache keeps one "clear everything" instead: correct, only colder.
+   * @default 1000
+   */
+  maxPendingInvalidations?: number
 }
 
 /** Options of `set` and `setMany` entries. */
@@ -242,6 +249,8 @@ export interface CacheStats extends CacheCounters {
   circuit: 'closed' | 'open' | 'half-open'
   /** The invalidation bus of the in-process tier: `off` without an `l1` (or with `bus: false`). */
   bus: 'connecting' | 'connected' | 'disconnected' | 'off'
+  /** Invalidations waiting for the store to answer again, to be replayed before it serves reads. */
+  invalidationBacklog: number
   /** The same counters per key prefix (the part of a key before its first `:`). */
   byPrefix: Record<string, CacheCounters>
 }

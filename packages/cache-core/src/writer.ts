@@ -82,7 +82,11 @@ export class Writer {
     let current: Map<string, string> | undefined
     if (unstamped.length > 0) {
       const stamps = await this.tags.stamp(unstamped, Math.max(...prepared.map((p) => p.ttlMs)))
-      if (stamps === undefined) return false
+      if (stamps === undefined) {
+        // Nothing was written, so the store keeps its older values: they go when it is back.
+        this.tiers.keep({ keys: prepared.map((p) => p.info.full) })
+        return false
+      }
       current = new Map(stamps)
     }
     for (const p of prepared) {
