@@ -20,6 +20,15 @@ export function isReplyError(error: unknown): boolean {
 }
 
 /**
+ * A reply saying the key holds another kind of value than the command works on, such as `WRONGTYPE`
+ * for a `GET` of a list, also when a script's `redis.call` got it. It says something about that one
+ * key, written by someone else, and nothing about the health of the server.
+ */
+export function isForeignType(error: unknown): boolean {
+  return isReplyError(error) && /\bWRONGTYPE\b/.test((error as Error).message)
+}
+
+/**
  * A CacheError for a failed command: `E_TIMEOUT` when no reply came within `timeoutMs`, otherwise
  * `E_ADAPTER` with the server's or the connection's reason. A CacheError passes through unchanged.
  */

@@ -5,6 +5,7 @@
 import type { CacheError } from '@cacheport/cache-core'
 import type { Redis } from 'ioredis'
 import { chunk } from './batches.js'
+import { isForeignType } from './errors.js'
 import { groupBySlot } from './key-slot.js'
 import type { Link } from './link.js'
 import { type ReplyWatchdog, WatchedCommand } from './reply-watchdog.js'
@@ -22,8 +23,25 @@ interface PendingGets {
  * A reply as the contract's bytes. The Buffer ioredis made for this reply is handed over as it is: it
  * is a Uint8Array, nobody else holds it, and the core reads Buffers without wrapping them again.
  */
-function toBytes(reply: Buffer | null | undefined): Uint8Array | undefined {
+function toBytes(reply: Uint8Array | null | undefined): Uint8Array | undefined {
   return reply ?? undefined
+}
+
+/**
+ * What a `GET` of a key holding another Redis type (a list, a hash) reads as: bytes that are no
+ * cache entry, so the core reads a miss for that key and counts it as undecodable. Rejecting
+ * instead would count as a store failure, and a few such reads would open the circuit breaker for
+ * every key: whoever can write one key under the prefix could switch caching off. (`MGET` answers
+ * nil for such keys, a plain miss.)
+ */
+function notAnEntry(): Uint8Array {
+  return new Uint8Array(0)
+}
+
+/** `GET`'s failure handling: a foreign-typed key is {@link notAnEntry}, anything else rethrown. */
+function foreignAsNotAnEntry(error: unknown): Uint8Array {
+  if (isForeignType(error)) return notAnEntry()
+  throw error
 }
 
 /**
@@ -42,8 +60,9 @@ class SingleGet extends WatchedCommand {
     explain: (error: unknown, key: string) => Error,
   ) {
     super(watchdog, 'get', [key], { replyEncoding: null, keyPrefix })
-    const reject = this.reject
-    this.reject = (error: Error) => reject(explain(error, key))
+    const { resolve, reject } = this
+    this.reject = (error: Error) =>
+      isForeignType(error) ? resolve(notAnEntry() as Buffer) : reject(explain(error, key))
   }
 
   // ioredis passes every reply through here; a missing key is null in RESP, undefined in the contract.
@@ -134,7 +153,7 @@ export class Reads {
   #getOne(key: string): Promise<Uint8Array | undefined> {
     const link = this.#link
     if (!link.isReady || link.ownTimeout) {
-      return link.send('GET', key, () => link.client.getBuffer(key)).then(toBytes)
+      return link.send('GET', key, () => link.client.getBuffer(key).catch(foreignAsNotAnEntry)).then(toBytes)
     }
     if (this.#directGets) {
       const command = new SingleGet(this.#watchdog, key, link.keyPrefix, this.#getFailed)
@@ -155,6 +174,7 @@ export class Reads {
     this.#getsInFlight++
     return reply.then(this.#gotOne, (error: unknown) => {
       this.#getsInFlight--
+      if (isForeignType(error)) return notAnEntry()
       throw link.failure('GET', error, key)
     })
   }

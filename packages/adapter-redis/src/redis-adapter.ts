@@ -13,6 +13,7 @@ import {
 import type { Redis } from 'ioredis'
 import { adapterOptionsOf, namingCache } from './config.js'
 import { connect } from './connection.js'
+import { isForeignType } from './errors.js'
 import { Link } from './link.js'
 import { deleteByPattern, unlinkKeys } from './pattern-delete.js'
 import { PubSub } from './pubsub.js'
@@ -36,6 +37,12 @@ function pxOf(ttlMs: number): number {
 }
 
 function noop(): void {}
+
+/** A key of another Redis type (a list, planted by someone else) does not hold the value compared. */
+function foreignIsNotEqual(error: unknown): number {
+  if (isForeignType(error)) return 0
+  throw error
+}
 
 /**
  * The Redis adapter: stores the core's encoded entries as binary strings in Redis (single node,
@@ -192,7 +199,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     // Bounded as a whole: after a NOSCRIPT reply, the script itself is a second round trip.
     return link
       .send('compare-and-delete', key, () =>
-        link.deadline(runScript(link.client, DELETE_IF_EQUALS, [key], [bytes])),
+        link.deadline(runScript(link.client, DELETE_IF_EQUALS, [key], [bytes]).catch(foreignIsNotEqual)),
       )
       .then((removed) => Number(removed) > 0)
   }
