@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import {
   type AdapterCapabilities,
   type AdapterConfig,
@@ -226,6 +227,22 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   /** `ready`, `connecting` (first connection under way), `unavailable` (lost, retrying) or `closed`. */
   status(): AdapterStatus {
     return this.#link.status()
+  }
+
+  /** `RedisAdapter(<endpoint>)`: where it connects, password redacted. */
+  toString(): string {
+    return `RedisAdapter(${this.endpoint})`
+  }
+
+  /** What `JSON.stringify` (and JSON loggers) show: the name and the redacted endpoint, not the client. */
+  toJSON(): { name: string; endpoint: string } {
+    return { name: this.name, endpoint: this.endpoint }
+  }
+
+  // Printing the adapter (console.log, a logger serialising its context) would otherwise show the
+  // ioredis client and its options, password included.
+  [inspect.custom](): string {
+    return `RedisAdapter { endpoint: '${this.endpoint}', status: '${this.status()}' }`
   }
 
   /**
