@@ -200,6 +200,11 @@ export function connect(options: RedisAdapterOptions): Connection {
     commandTimeout: commandTimeoutMs,
     maxRetriesPerRequest,
     connectionName: options.connectionName ?? options.redisOptions?.connectionName ?? 'cacheport',
+    // How long ioredis lets a socket it ends close by itself before destroying it. Its default (2s)
+    // runs on a timer that is only cleared by the socket's `close` event, which a socket lost
+    // before close() never emits again: the process then stays up 2s after close(). The adapter
+    // sends QUIT first when connected, so there is nothing to wait for.
+    disconnectTimeout: 0,
   }
   if (socketTimeoutMs > 0) common.socketTimeout = socketTimeoutMs
   const username = options.username ?? fromUrl?.username ?? options.redisOptions?.username
