@@ -7,6 +7,7 @@ import { describe } from 'vitest'
 import { basicTests } from './basic.js'
 import { batchTests } from './batch.js'
 import { failureTests } from './failures.js'
+import { foreignTypeTests } from './foreign-types.js'
 import { isolationTests } from './isolation.js'
 import { leaseTests } from './leases.js'
 import { lifecycleTests } from './lifecycle.js'
@@ -35,6 +36,7 @@ const registrars: Record<SuiteTopic, (options: ResolvedSuiteOptions) => void> = 
   pubsub: pubsubTests,
   lifecycle: lifecycleTests,
   failures: failureTests,
+  'foreign-types': foreignTypeTests,
 }
 
 /**
@@ -85,6 +87,7 @@ function resolveOptions(options: AdapterSuiteOptions): ResolvedSuiteOptions {
     skip: options.skip ?? [],
     unreachable: options.unreachable,
     unreachableTimeoutMs: options.unreachableTimeoutMs ?? 3000,
+    plantForeignValue: options.plantForeignValue,
     messageTimeoutMs: options.messageTimeoutMs ?? 2000,
     cacheOptions: options.cacheOptions ?? {},
   }

@@ -12,6 +12,7 @@ export type SuiteTopic =
   | 'pubsub'
   | 'lifecycle'
   | 'failures'
+  | 'foreign-types'
 
 /** Every topic, in the order the suite registers them. */
 export const SUITE_TOPICS: readonly SuiteTopic[] = [
@@ -25,6 +26,7 @@ export const SUITE_TOPICS: readonly SuiteTopic[] = [
   'pubsub',
   'lifecycle',
   'failures',
+  'foreign-types',
 ]
 
 /** Options of {@link runAdapterTestSuite}. */
@@ -74,6 +76,13 @@ export interface AdapterSuiteOptions {
    */
   unreachableTimeoutMs?: number
   /**
+   * Writes, under the store key `fullKey`, a value of another kind than the adapter stores (for
+   * Redis: a list, as `RPUSH fullKey a`), the way another program sharing the store could. When
+   * given, the foreign-types tests check that such a key reads as a miss counted as undecodable and
+   * never as a store failure. Leave it out for stores that hold one kind of value only.
+   */
+  plantForeignValue?: (fullKey: string) => Promise<void>
+  /**
    * How long the pub/sub tests wait for a message to arrive.
    * @default 2000
    */
@@ -87,6 +96,8 @@ export interface AdapterSuiteOptions {
 }
 
 /** {@link AdapterSuiteOptions} with every default applied. */
-export interface ResolvedSuiteOptions extends Required<Omit<AdapterSuiteOptions, 'unreachable'>> {
+export interface ResolvedSuiteOptions
+  extends Required<Omit<AdapterSuiteOptions, 'unreachable' | 'plantForeignValue'>> {
   unreachable: AdapterSuiteOptions['unreachable']
+  plantForeignValue: AdapterSuiteOptions['plantForeignValue']
 }

@@ -67,10 +67,38 @@ export function isCacheError(error: unknown, code?: ErrorCode): error is CacheEr
   return error instanceof CacheError && (code === undefined || error.code === code)
 }
 
-/** Removes the password (and user) of every URL in `text`, so it can be logged. */
+// Where a URL's userinfo can end: the last '@' followed by a host, within the stretch of text the
+// URL may span. Passwords hold '/', '@', ':', '#', '%' and spaces, so neither the first '@' nor the
+// first space ends them; a line break, a quote or bracket around the URL, or the next URL does.
+const SCHEME = /[a-z][a-z0-9+.-]*:\/\//gi
+const URL_SPAN_END = /[\r\n"'`<>]|[a-z][a-z0-9+.-]*:\/\//i
+const AT_BEFORE_HOST = /@(?=[\w.[-])/g
+// A userinfo this function already redacted, so a text redacted twice stays the same.
+const REDACTED = /^[^\s@:/]*:?\*\*\*@/
+
+/**
+ * Replaces the password of every URL in `text` with `***`, so it can be logged: the whole userinfo
+ * up to the last `@` before the host, whatever the password holds (`/`, `@`, `:`, `#`, `%`,
+ * spaces). The user name stays (`redis://app:***@host`); a userinfo without `:` becomes `***`.
+ * It errs towards hiding: an unquoted `@` later on the same line (`... failed for a@b`) is taken
+ * for the end of the userinfo, which then hides the host too.
+ */
 export function redact(text: string): string {
-  // user:password@ and :password@ forms, in any scheme (redis, rediss, postgres, ...).
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s]*)@/gi, (_m, scheme: string, auth: string) =>
-    auth.includes(':') ? `${scheme}${auth.slice(0, auth.indexOf(':'))}:***@` : `${scheme}***@`,
-  )
+  let out = ''
+  let from = 0
+  for (const match of text.matchAll(SCHEME)) {
+    const start = match.index + match[0].length
+    if (start <= from || REDACTED.test(text.slice(start, start + 256))) continue
+    const rest = text.slice(start)
+    const stop = URL_SPAN_END.exec(rest)
+    const span = stop === null ? rest : rest.slice(0, stop.index)
+    let at = -1
+    for (const found of span.matchAll(AT_BEFORE_HOST)) at = found.index
+    if (at === -1) continue
+    const userinfo = span.slice(0, at)
+    const colon = userinfo.indexOf(':')
+    out += text.slice(from, start) + (colon === -1 ? '***' : `${userinfo.slice(0, colon)}:***`)
+    from = start + at
+  }
+  return from === 0 ? text : out + text.slice(from)
 }
