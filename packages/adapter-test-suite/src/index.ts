@@ -21,6 +21,7 @@ import {
   type SuiteTopic,
 } from './types.js'
 
+export { GLOB_CASES, type GlobCase } from './glob-table.js'
 export type { AdapterSuiteOptions, SuiteTopic } from './types.js'
 export { SUITE_TOPICS } from './types.js'
 

@@ -36,7 +36,7 @@ export {
   isCacheError,
   redact,
 } from './errors.js'
-export { escapeGlob, globToRegExp } from './glob.js'
+export { compileGlob, escapeGlob, type GlobMatcher, globToRegExp, matchGlob } from './glob.js'
 export {
   type CacheConfig,
   CacheRegistry,
