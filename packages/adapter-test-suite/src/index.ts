@@ -8,6 +8,7 @@ import { basicTests } from './basic.js'
 import { batchTests } from './batch.js'
 import { failureTests } from './failures.js'
 import { isolationTests } from './isolation.js'
+import { keyTests } from './keys.js'
 import { leaseTests } from './leases.js'
 import { lifecycleTests } from './lifecycle.js'
 import { patternTests } from './patterns.js'
@@ -30,6 +31,7 @@ const registrars: Record<SuiteTopic, (options: ResolvedSuiteOptions) => void> = 
   batch: batchTests,
   ttl: ttlTests,
   patterns: patternTests,
+  keys: keyTests,
   tags: tagTests,
   isolation: isolationTests,
   leases: leaseTests,

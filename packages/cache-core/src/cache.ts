@@ -6,6 +6,7 @@ import { parseDuration, parseOptionalDuration } from './duration.js'
 import { CacheError, ErrorCodes } from './errors.js'
 import { escapeGlob } from './glob.js'
 import { Guard, MISS, type Miss } from './guard.js'
+import { assertKey, assertPattern, loneSurrogateAt } from './keys.js'
 import { type ResolvedLease, resolveLease, resolveSettings, type Settings } from './settings.js'
 import { prefixOf, StatsRecorder } from './stats.js'
 import type {
@@ -211,13 +212,7 @@ export class CacheImpl implements Cache {
   // ---------------------------------------------------------------- keys
 
   fullKey(key: string): string {
-    if (typeof key !== 'string' || key.length === 0) {
-      throw new CacheError(
-        ErrorCodes.INVALID_KEY,
-        `cache "${this.name}": a key must be a non-empty string, got ${key === '' ? 'an empty string' : typeof key}`,
-        { cache: this.name },
-      )
-    }
+    assertKey(key, this.name)
     return (
       this.base + (key.length > this.settings.maxKeyLength ? boundKey(key, this.settings.maxKeyLength) : key)
     )
@@ -1013,13 +1008,7 @@ export class CacheImpl implements Cache {
 
   async deletePattern(pattern: string): Promise<number> {
     this.assertOpen()
-    if (typeof pattern !== 'string' || pattern.length === 0) {
-      throw new CacheError(
-        ErrorCodes.INVALID_PATTERN,
-        `cache "${this.name}": a pattern must be a non-empty glob such as "filter_counts:*", got ${JSON.stringify(pattern)}`,
-        { cache: this.name },
-      )
-    }
+    assertPattern(pattern, this.name)
     const full = escapeGlob(this.base) + pattern
     const removed = await this.invalidate(
       { pattern: full },
@@ -1220,10 +1209,13 @@ export class CacheImpl implements Cache {
 
   private validTags(tags: readonly string[] | undefined): string[] | undefined {
     if (tags === undefined) return undefined
-    if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string' || tag.length === 0)) {
+    if (
+      !Array.isArray(tags) ||
+      tags.some((tag) => typeof tag !== 'string' || tag.length === 0 || loneSurrogateAt(tag) !== -1)
+    ) {
       throw new CacheError(
         ErrorCodes.INVALID_CONFIG,
-        `cache "${this.name}": tags must be an array of non-empty strings`,
+        `cache "${this.name}": tags must be an array of non-empty strings of well-formed Unicode (no lone surrogates)`,
         {
           cache: this.name,
           field: 'tags',

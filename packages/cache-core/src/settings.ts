@@ -1,5 +1,6 @@
 import { parseDuration, parseOptionalDuration } from './duration.js'
 import { CacheError, ErrorCodes } from './errors.js'
+import { loneSurrogateAt } from './keys.js'
 import type { CacheOptions, LeaseOptions } from './types.js'
 
 /** Default TTL: Django's default TIMEOUT. */
@@ -53,6 +54,9 @@ export function resolveSettings(options: Omit<CacheOptions, 'adapter'>): Setting
     )
   if (typeof keyPrefix !== 'string' || keyPrefix.length === 0) {
     throw invalid('keyPrefix', 'must be a non-empty string', keyPrefix)
+  }
+  if (loneSurrogateAt(keyPrefix) !== -1) {
+    throw invalid('keyPrefix', 'must be well-formed Unicode (it has a lone surrogate)', keyPrefix)
   }
   if (keyPrefix.includes(':')) {
     throw invalid('keyPrefix', 'must not contain ":" (it separates prefix, version and key)', keyPrefix)
