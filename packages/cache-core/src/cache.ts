@@ -154,6 +154,7 @@ export class CacheImpl implements Cache {
       }
     }
     this.settings = settings
+    for (const prefix of settings.statsPrefixes) this.recorder.declare(prefix)
     this.name = settings.name
     this.keyPrefix = settings.keyPrefix
     this.version = settings.version
@@ -176,7 +177,7 @@ export class CacheImpl implements Cache {
       settings.cooldownMs,
       options.logger,
       (operation, key, error) => {
-        this.recorder.add(key === undefined ? '' : prefixOf(key), 'errors')
+        this.recorder.add(key, 'errors')
         this.emit('error', { operation, error, key })
       },
       (options.adapter.capabilities.operationTimeoutMs ?? Number.POSITIVE_INFINITY) <= settings.timeoutMs,
@@ -227,7 +228,7 @@ export class CacheImpl implements Cache {
     let info = this.keyInfos.get(key)
     if (info === undefined) {
       const full = this.fullKey(key)
-      info = { full, counters: this.recorder.of(prefixOf(key)), batch: undefined }
+      info = { full, counters: this.recorder.of(key), batch: undefined }
       if (this.keyInfos.size >= KEY_MEMO_LIMIT) this.keyInfos.clear()
       this.keyInfos.set(key, info)
     }
@@ -680,7 +681,7 @@ export class CacheImpl implements Cache {
     try {
       value = await loader()
     } finally {
-      this.recorder.load(prefixOf(key), performance.now() - started)
+      this.recorder.load(key, performance.now() - started)
     }
     if (options?.condition && !options.condition(value)) return value
     const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
@@ -860,7 +861,7 @@ export class CacheImpl implements Cache {
       result = await loader(keys)
     } finally {
       const elapsed = performance.now() - started
-      for (const key of keys) this.recorder.load(prefixOf(key), elapsed / keys.length)
+      for (const key of keys) this.recorder.load(key, elapsed / keys.length)
     }
     let values: T[]
     if (Array.isArray(result)) {
@@ -1017,7 +1018,7 @@ export class CacheImpl implements Cache {
       () => this.store.deleteByPattern(full),
       this.settings.bulkTimeoutMs,
     )
-    this.recorder.add(prefixOf(pattern), 'deletes', removed)
+    this.recorder.add(pattern, 'deletes', removed)
     this.emit('delete', { key: pattern, prefix: prefixOf(pattern) })
     return removed
   }
@@ -1137,6 +1138,11 @@ export class CacheImpl implements Cache {
       bus: this.busState,
       byPrefix,
     }
+  }
+
+  declareStatsPrefix(prefix: string): void {
+    // Remembered keys were given their counters before this prefix counted apart: look them up again.
+    if (typeof prefix === 'string' && prefix !== '' && this.recorder.declare(prefix)) this.keyInfos.clear()
   }
 
   status(): AdapterStatus {

@@ -132,7 +132,7 @@ function parse(p: Uint8Array): { tokens: number[]; classes: Uint8Array[] } {
         i++
       }
       i++
-      if (negated) for (let b = 0; b < 256; b++) members[b] ^= 1
+      if (negated) for (let b = 0; b < 256; b++) members[b] = members[b] === 1 ? 0 : 1
       tokens.push(CLASS_BASE - classes.length)
       classes.push(members)
     } else if (c === BACKSLASH && n - i >= 2) {

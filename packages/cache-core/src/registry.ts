@@ -31,6 +31,8 @@ export interface CacheConfig {
   lease?: boolean | LeaseOptions
   /** Longest key kept readable. @default 200 */
   maxKeyLength?: number
+  /** Key prefixes counted apart in `stats().byPrefix`, besides those of decorated functions. @default [] */
+  statsPrefixes?: readonly string[]
   /** Options passed to the adapter factory (connect timeout, memory bounds, ...). */
   options?: Record<string, unknown>
   /**
@@ -80,6 +82,7 @@ const CONFIG_FIELDS = new Set([
   'breaker',
   'lease',
   'maxKeyLength',
+  'statsPrefixes',
   'options',
   'l1',
   'bus',

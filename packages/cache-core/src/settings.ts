@@ -1,6 +1,7 @@
 import { parseDuration, parseOptionalDuration } from './duration.js'
 import { CacheError, ErrorCodes } from './errors.js'
 import { loneSurrogateAt } from './keys.js'
+import { checkStatsPrefixes } from './stats.js'
 import type { CacheOptions, LeaseOptions } from './types.js'
 
 /** Default TTL: Django's default TIMEOUT. */
@@ -27,6 +28,7 @@ export interface Settings {
   timeoutMs: number
   bulkTimeoutMs: number
   maxKeyLength: number
+  statsPrefixes: readonly string[]
   lease: ResolvedLease | undefined
   threshold: number
   cooldownMs: number
@@ -111,6 +113,7 @@ export function resolveSettings(options: Omit<CacheOptions, 'adapter'>): Setting
     timeoutMs,
     bulkTimeoutMs,
     maxKeyLength,
+    statsPrefixes: checkStatsPrefixes(options.statsPrefixes, label),
     lease: resolveLease(options.lease, label, 'lease'),
     threshold,
     cooldownMs: breaker ? parseDuration(breaker.cooldown ?? '5s', where('breaker.cooldown')) : 5_000,

@@ -162,6 +162,13 @@ export interface CacheOptions {
    * @default 200
    */
   maxKeyLength?: number
+  /**
+   * Key prefixes counted apart in `stats().byPrefix` (a key counts under the longest one it equals
+   * or starts with followed by `:`), besides those of the decorated functions using this cache; at
+   * most 256 in all. Every other key counts under `"(other)"`.
+   * @default []
+   */
+  statsPrefixes?: readonly string[]
 }
 
 /** Options of `set` and `setMany` entries. */
@@ -242,7 +249,10 @@ export interface CacheStats extends CacheCounters {
   circuit: 'closed' | 'open' | 'half-open'
   /** The invalidation bus of the in-process tier: `off` without an `l1` (or with `bus: false`). */
   bus: 'connecting' | 'connected' | 'disconnected' | 'off'
-  /** The same counters per key prefix (the part of a key before its first `:`). */
+  /**
+   * The same counters per declared key prefix (option `statsPrefixes` and decorated functions), and
+   * under `"(other)"` for every other key; bounded, however many distinct keys the cache sees.
+   */
   byPrefix: Record<string, CacheCounters>
 }
 
@@ -303,6 +313,11 @@ export interface Cache {
   clear(): Promise<void>
   /** Counters since creation. */
   stats(): CacheStats
+  /**
+   * Counts keys under `prefix` apart in `stats().byPrefix` from now on, as decorated functions do
+   * with their keyPrefix; past 256 declared prefixes, further ones count under `"(other)"`.
+   */
+  declareStatsPrefix(prefix: string): void
   /** The adapter's status, or `'open-circuit'` reported as `unavailable`. */
   status(): AdapterStatus
   /** The key as stored: `{keyPrefix}:{version}:{key}`. */

@@ -297,7 +297,7 @@ describe('getOrSet', () => {
   })
 
   it('counts loader runs and their time per prefix', async () => {
-    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'l' })
+    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'l', statsPrefixes: ['faculties'] })
     await cache.getOrSet('faculties:all', async () => ['BMS'])
     await cache.getOrSet('faculties:all', async () => ['BMS'])
     const stats = cache.stats()
@@ -420,8 +420,8 @@ describe('invalidation by key and pattern', () => {
 })
 
 describe('observability', () => {
-  it('emits events and counts per prefix', async () => {
-    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'o' })
+  it('emits events and counts per declared prefix', async () => {
+    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'o', statsPrefixes: ['a'] })
     const seen: string[] = []
     const off = cache.on('hit', ({ key }) => seen.push(`hit ${key}`))
     cache.on('miss', ({ key }) => seen.push(`miss ${key}`))
