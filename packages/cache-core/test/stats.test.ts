@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createCache } from '../src/cache.js'
-import { cached } from '../src/decorators.js'
+import { cached, cachedMany } from '../src/decorators.js'
+import { createCaches } from '../src/registry.js'
 import { MAX_STATS_PREFIXES, OTHER_PREFIX } from '../src/stats.js'
 import { MapAdapter } from './helpers/adapters.js'
 
@@ -34,6 +35,24 @@ describe('stats per declared prefix', () => {
     await double(1)
     await cache.set('double:by-hand', 1)
     expect(cache.stats().byPrefix.double).toMatchObject({ misses: 1, hits: 1, loads: 1, sets: 2 })
+  })
+
+  it("counts a batch function's keys under its keyPrefix", async () => {
+    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'm' })
+    const squares = cachedMany(async (ns: number[]) => ns.map((n) => n * n), { cache, keyPrefix: 'square' })
+    await squares([1, 2])
+    await squares([2, 3])
+    expect(cache.stats().byPrefix.square).toMatchObject({ misses: 3, hits: 1, sets: 3 })
+  })
+
+  it('takes statsPrefixes from a registry entry', async () => {
+    const registry = createCaches(
+      { queries: { adapter: 'map', keyPrefix: 'q', statsPrefixes: ['filter_counts'] } },
+      { adapters: { map: () => new MapAdapter() }, makeDefault: false },
+    )
+    await registry.get('queries').get('filter_counts:all')
+    expect(registry.get('queries').stats().byPrefix.filter_counts).toMatchObject({ misses: 1 })
+    await registry.closeAll()
   })
 
   it('counts pattern deletes under the prefix the pattern starts with', async () => {
