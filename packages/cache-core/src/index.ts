@@ -52,6 +52,7 @@ export {
   setDefaultCaches,
   useCacheFromEnv,
 } from './registry.js'
+export { MAX_STATS_PREFIXES, OTHER_PREFIX } from './stats.js'
 export type {
   BatchLoader,
   BreakerOptions,
