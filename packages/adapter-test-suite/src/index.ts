@@ -9,6 +9,7 @@ import { batchTests } from './batch.js'
 import { failureTests } from './failures.js'
 import { foreignTypeTests } from './foreign-types.js'
 import { isolationTests } from './isolation.js'
+import { keyTests } from './keys.js'
 import { leaseTests } from './leases.js'
 import { lifecycleTests } from './lifecycle.js'
 import { patternTests } from './patterns.js'
@@ -22,6 +23,7 @@ import {
   type SuiteTopic,
 } from './types.js'
 
+export { GLOB_CASES, type GlobCase } from './glob-table.js'
 export type { AdapterSuiteOptions, SuiteTopic } from './types.js'
 export { SUITE_TOPICS } from './types.js'
 
@@ -30,6 +32,7 @@ const registrars: Record<SuiteTopic, (options: ResolvedSuiteOptions) => void> = 
   batch: batchTests,
   ttl: ttlTests,
   patterns: patternTests,
+  keys: keyTests,
   tags: tagTests,
   isolation: isolationTests,
   leases: leaseTests,

@@ -6,6 +6,7 @@ export type SuiteTopic =
   | 'batch'
   | 'ttl'
   | 'patterns'
+  | 'keys'
   | 'tags'
   | 'isolation'
   | 'leases'
@@ -20,6 +21,7 @@ export const SUITE_TOPICS: readonly SuiteTopic[] = [
   'batch',
   'ttl',
   'patterns',
+  'keys',
   'tags',
   'isolation',
   'leases',

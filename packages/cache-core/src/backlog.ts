@@ -1,5 +1,5 @@
 import type { Invalidation } from './bus.js'
-import { globToRegExp } from './glob.js'
+import { compileGlob, type GlobMatcher } from './glob.js'
 import type { TagStamp } from './types.js'
 
 /**
@@ -13,7 +13,7 @@ import type { TagStamp } from './types.js'
  */
 export class InvalidationBacklog {
   #keys = new Set<string>()
-  #patterns = new Map<string, RegExp>()
+  #patterns = new Map<string, GlobMatcher>()
   #tags = new Set<string>()
   #all = false
 
@@ -39,7 +39,7 @@ export class InvalidationBacklog {
     for (const key of invalidation.keys ?? []) this.#keys.add(key)
     const pattern = invalidation.pattern
     if (pattern !== undefined && !this.#patterns.has(pattern))
-      this.#patterns.set(pattern, globToRegExp(pattern))
+      this.#patterns.set(pattern, compileGlob(pattern))
     for (const tag of invalidation.tags ?? []) this.#tags.add(tag)
     if (this.size > this.limit) this.#collapse()
   }
@@ -63,7 +63,7 @@ export class InvalidationBacklog {
   /** Whether a kept invalidation covers the entry stored under `full`. */
   covers(full: string): boolean {
     if (this.#all || this.#keys.has(full)) return true
-    for (const re of this.#patterns.values()) if (re.test(full)) return true
+    for (const matches of this.#patterns.values()) if (matches(full)) return true
     return false
   }
 

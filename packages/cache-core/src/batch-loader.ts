@@ -178,7 +178,7 @@ export class BatchLoads {
       result = await loader(keys)
     } finally {
       const elapsed = performance.now() - started
-      for (const key of keys) this.reporter.recorder.load(prefixOf(key), elapsed / keys.length)
+      for (const key of keys) this.reporter.recorder.load(key, elapsed / keys.length)
     }
     let values: T[]
     if (Array.isArray(result)) {

@@ -4,7 +4,7 @@ import type { Invalidation } from './bus.js'
 import { CacheError, ErrorCodes } from './errors.js'
 import { escapeGlob } from './glob.js'
 import { Guard } from './guard.js'
-import { type KeyInfo, KeySpace } from './keys.js'
+import { assertPattern, type KeyInfo, KeySpace } from './keys.js'
 import { Loader } from './loader.js'
 import { Reporter } from './reporter.js'
 import { resolveSettings, type Settings } from './settings.js'
@@ -91,6 +91,7 @@ class CacheFacade implements Cache {
     this.version = settings.version
     this.adapter = options.adapter
     const reporter = new Reporter(name, options.logger)
+    for (const prefix of settings.statsPrefixes) reporter.recorder.declare(prefix)
     const keys = new KeySpace(
       name,
       settings.keyPrefix,
@@ -238,13 +239,7 @@ class CacheFacade implements Cache {
 
   async deletePattern(pattern: string): Promise<number> {
     this.#assertOpen()
-    if (typeof pattern !== 'string' || pattern.length === 0) {
-      throw new CacheError(
-        ErrorCodes.INVALID_PATTERN,
-        `cache "${this.name}": a pattern must be a non-empty glob such as "filter_counts:*", got ${JSON.stringify(pattern)}`,
-        { cache: this.name },
-      )
-    }
+    assertPattern(pattern, this.name)
     const full = escapeGlob(this.#keys.base) + pattern
     const removed = await this.#tiers.invalidate(
       { pattern: full },
@@ -253,7 +248,7 @@ class CacheFacade implements Cache {
       () => this.#tiers.store.deleteByPattern(full),
       this.#settings.bulkTimeoutMs,
     )
-    this.#reporter.recorder.add(prefixOf(pattern), 'deletes', removed)
+    this.#reporter.recorder.add(pattern, 'deletes', removed)
     this.#reporter.emit('delete', { key: pattern, prefix: prefixOf(pattern) })
     return removed
   }
@@ -289,6 +284,13 @@ class CacheFacade implements Cache {
   }
 
   // ---------------------------------------------------------------- observability and lifecycle
+
+  /** Counts keys starting with `prefix:` apart in `stats().byPrefix` (decorators declare theirs). */
+  declareStatsPrefix(prefix: string): void {
+    // Remembered keys were given their counters before this prefix counted apart: look them up again.
+    if (typeof prefix === 'string' && prefix !== '' && this.#reporter.recorder.declare(prefix))
+      this.#keys.forget()
+  }
 
   stats(): CacheStats {
     const { total, byPrefix } = this.#reporter.recorder.snapshot()

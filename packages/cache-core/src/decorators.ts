@@ -224,6 +224,8 @@ function wrap<Args extends unknown[], R>(
     softTimeout: options.softTimeout,
   }
   let checkedPrefix: string | undefined
+  // The cache this function last declared its prefix to, so that stats count its keys apart.
+  let declaredTo: Cache | undefined
 
   function keyOf(self: unknown, args: Args): string {
     const prefix = prefixFor(self)
@@ -242,6 +244,10 @@ function wrap<Args extends unknown[], R>(
     try {
       key = keyOf(this, args)
       cache = resolveCache(options.cache, options.registry)
+      if (cache !== declaredTo) {
+        cache.declareStatsPrefix(prefixFor(this))
+        declaredTo = cache
+      }
     } catch (error) {
       return Promise.reject(error)
     }
@@ -325,6 +331,7 @@ export function cachedMany<K, V>(
   checkOptions(options as CachedOptions, 'cachedMany()')
   const prefix = options.keyPrefix ?? fn.name
   checkPrefix(prefix, 'cachedMany()')
+  let declaredTo: Cache | undefined
   const keyOf = (item: K): string => {
     const picked = options.key === undefined ? item : options.key(item)
     return `${prefix}:${pickedKey(picked, prefix)}`
@@ -346,6 +353,10 @@ export function cachedMany<K, V>(
       )
     }
     const cache = resolveCache(options.cache, options.registry)
+    if (cache !== declaredTo) {
+      cache.declareStatsPrefix(prefix)
+      declaredTo = cache
+    }
     const byKey = new Map<string, K>()
     const keys = items.map((item) => {
       const key = keyOf(item)

@@ -1,5 +1,5 @@
 import type { Invalidation } from './bus.js'
-import { globToRegExp } from './glob.js'
+import { compileGlob } from './glob.js'
 
 /**
  * The permit of one running load to write its result. An invalidation of the load's key — delete,
@@ -53,8 +53,8 @@ export class Fences {
       for (const fence of this.#open.get(key) ?? []) fence.revoked = true
     }
     if (invalidation.pattern !== undefined) {
-      const re = globToRegExp(invalidation.pattern)
-      for (const [full, set] of this.#open) if (re.test(full)) for (const fence of set) fence.revoked = true
+      const matches = compileGlob(invalidation.pattern)
+      for (const [full, set] of this.#open) if (matches(full)) for (const fence of set) fence.revoked = true
     }
     if (invalidation.all) {
       for (const set of this.#open.values()) {

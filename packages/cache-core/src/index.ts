@@ -36,7 +36,7 @@ export {
   isCacheError,
   redact,
 } from './errors.js'
-export { escapeGlob, globToRegExp } from './glob.js'
+export { compileGlob, escapeGlob, type GlobMatcher, globToRegExp, matchGlob } from './glob.js'
 export {
   type CacheConfig,
   CacheRegistry,
@@ -52,6 +52,7 @@ export {
   setDefaultCaches,
   useCacheFromEnv,
 } from './registry.js'
+export { MAX_STATS_PREFIXES, OTHER_PREFIX } from './stats.js'
 export type {
   BatchLoader,
   BreakerOptions,

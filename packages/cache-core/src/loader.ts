@@ -208,7 +208,7 @@ export class Loader {
       try {
         value = await loader()
       } finally {
-        this.reporter.recorder.load(prefixOf(info.key), performance.now() - started)
+        this.reporter.recorder.load(info.key, performance.now() - started)
       }
       if (options?.condition && !options.condition(value)) return value
       const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags

@@ -33,6 +33,8 @@ export interface CacheConfig {
   maxKeyLength?: number
   /** Failed invalidations kept for replay before the whole keyspace is cleared instead. @default 1000 */
   maxPendingInvalidations?: number
+  /** Key prefixes counted apart in `stats().byPrefix`, besides those of decorated functions. @default [] */
+  statsPrefixes?: readonly string[]
   /** Options passed to the adapter factory (connect timeout, memory bounds, ...). */
   options?: Record<string, unknown>
   /**
@@ -83,6 +85,7 @@ const CONFIG_FIELDS = new Set([
   'lease',
   'maxKeyLength',
   'maxPendingInvalidations',
+  'statsPrefixes',
   'options',
   'l1',
   'bus',

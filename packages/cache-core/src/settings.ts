@@ -1,5 +1,7 @@
 import { parseDuration, parseOptionalDuration } from './duration.js'
 import { CacheError, ErrorCodes } from './errors.js'
+import { loneSurrogateAt } from './keys.js'
+import { checkStatsPrefixes } from './stats.js'
 import type { CacheOptions, LeaseOptions } from './types.js'
 
 /** Default TTL: Django's default TIMEOUT. */
@@ -27,6 +29,7 @@ export interface Settings {
   timeoutMs: number
   bulkTimeoutMs: number
   maxKeyLength: number
+  statsPrefixes: readonly string[]
   lease: ResolvedLease | undefined
   threshold: number
   cooldownMs: number
@@ -55,6 +58,9 @@ export function resolveSettings(options: Omit<CacheOptions, 'adapter'>): Setting
     )
   if (typeof keyPrefix !== 'string' || keyPrefix.length === 0) {
     throw invalid('keyPrefix', 'must be a non-empty string', keyPrefix)
+  }
+  if (loneSurrogateAt(keyPrefix) !== -1) {
+    throw invalid('keyPrefix', 'must be well-formed Unicode (it has a lone surrogate)', keyPrefix)
   }
   if (keyPrefix.includes(':')) {
     throw invalid('keyPrefix', 'must not contain ":" (it separates prefix, version and key)', keyPrefix)
@@ -117,6 +123,7 @@ export function resolveSettings(options: Omit<CacheOptions, 'adapter'>): Setting
     timeoutMs,
     bulkTimeoutMs,
     maxKeyLength,
+    statsPrefixes: checkStatsPrefixes(options.statsPrefixes, label),
     lease: resolveLease(options.lease, label, 'lease'),
     threshold,
     cooldownMs: breaker ? parseDuration(breaker.cooldown ?? '5s', where('breaker.cooldown')) : 5_000,

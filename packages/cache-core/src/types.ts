@@ -169,6 +169,13 @@ export interface CacheOptions {
    * @default 1000
    */
   maxPendingInvalidations?: number
+  /**
+   * Key prefixes counted apart in `stats().byPrefix` (a key counts under the longest one it equals
+   * or starts with followed by `:`), besides those of the decorated functions using this cache; at
+   * most 256 in all. Every other key counts under `"(other)"`.
+   * @default []
+   */
+  statsPrefixes?: readonly string[]
 }
 
 /** Options of `set` and `setMany` entries. */
@@ -251,7 +258,10 @@ export interface CacheStats extends CacheCounters {
   bus: 'connecting' | 'connected' | 'disconnected' | 'off'
   /** Invalidations waiting for the store to answer again, to be replayed before it serves reads. */
   invalidationBacklog: number
-  /** The same counters per key prefix (the part of a key before its first `:`). */
+  /**
+   * The same counters per declared key prefix (option `statsPrefixes` and decorated functions), and
+   * under `"(other)"` for every other key; bounded, however many distinct keys the cache sees.
+   */
   byPrefix: Record<string, CacheCounters>
 }
 
@@ -312,6 +322,11 @@ export interface Cache {
   clear(): Promise<void>
   /** Counters since creation. */
   stats(): CacheStats
+  /**
+   * Counts keys under `prefix` apart in `stats().byPrefix` from now on, as decorated functions do
+   * with their keyPrefix; past 256 declared prefixes, further ones count under `"(other)"`.
+   */
+  declareStatsPrefix(prefix: string): void
   /** The adapter's status, or `'open-circuit'` reported as `unavailable`. */
   status(): AdapterStatus
   /** The key as stored: `{keyPrefix}:{version}:{key}`. */

@@ -1,5 +1,5 @@
 import type { AdapterCapabilities, AdapterEntry, CacheAdapter } from '../../src/adapter.js'
-import { globToRegExp } from '../../src/glob.js'
+import { compileGlob } from '../../src/glob.js'
 
 const CAPABILITIES: AdapterCapabilities = {
   shared: false,
@@ -70,9 +70,9 @@ export class MapAdapter implements CacheAdapter {
   }
   deleteByPattern(pattern: string) {
     this.count('deleteByPattern')
-    const re = globToRegExp(pattern)
+    const matches = compileGlob(pattern)
     let n = 0
-    for (const key of [...this.data.keys()]) if (re.test(key) && this.data.delete(key)) n++
+    for (const key of [...this.data.keys()]) if (matches(key) && this.data.delete(key)) n++
     return n
   }
   clear(prefix: string) {
