@@ -118,7 +118,7 @@ export class CacheImpl implements Cache {
   private readonly storeMemo: DecodeMemo | undefined
   private readonly nearMemo: DecodeMemo | undefined
   private readonly settings: Settings
-  private readonly logger: CacheOptions['logger']
+  private readonly logger: Settings['logger']
   private readonly guard: Guard
   private readonly base: string
   private readonly tagBase: string
@@ -173,14 +173,14 @@ export class CacheImpl implements Cache {
       settings.timeoutMs,
       settings.threshold,
       settings.cooldownMs,
-      options.logger,
+      settings.logger,
       (operation, key, error) => {
         this.recorder.add(key === undefined ? '' : prefixOf(key), 'errors')
         this.emit('error', { operation, error, key })
       },
       (options.adapter.capabilities.operationTimeoutMs ?? Number.POSITIVE_INFINITY) <= settings.timeoutMs,
     )
-    this.logger = options.logger
+    this.logger = settings.logger
 
     const canBus = typeof this.store.publish === 'function' && typeof this.store.subscribe === 'function'
     if (settings.bus === true && (!canBus || this.near === undefined)) {
