@@ -12,8 +12,11 @@ import type { Cache, CacheLogger, CacheOptions, CacheStats } from './types.js'
 export interface CacheConfig extends Omit<CacheOptions, 'adapter' | 'l1' | 'logger' | 'name'> {
   /** Name of an adapter factory given to {@link createCaches} (`memory`, `redis`, `noop`, ...). */
   adapter: string
-  /** Where the store lives, e.g. `redis://localhost:6379/0`; ignored by in-process adapters. */
-  location?: string
+  /**
+   * Where the store lives, e.g. `redis://localhost:6379/0`; ignored by in-process adapters.
+   * `undefined` (an unset `process.env.REDIS_URL`) means the adapter's default.
+   */
+  location?: string | undefined
   /** Options passed to the adapter factory (connect timeout, memory bounds, ...). */
   options?: Record<string, unknown>
   /**

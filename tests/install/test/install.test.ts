@@ -188,8 +188,10 @@ describe('the READMEs', () => {
         const start = i + 1
         let end = start
         while (end < lines.length && !lines[end]!.startsWith('```')) end++
-        // Named after the Markdown file and line, so a compiler error points at the README.
-        const file = `${name.replace(/[^A-Za-z0-9]+/g, '_')}_L${start + 1}.ts`
+        // Named after the Markdown file and line, so a compiler error points at the README, unless
+        // the block names its file in its first line (`// map-adapter.ts`) for other tests to use.
+        const named = /^\/\/ ([\w-]+\.ts)$/.exec(lines[start] ?? '')?.[1]
+        const file = named ?? `${name.replace(/[^A-Za-z0-9]+/g, '_')}_L${start + 1}.ts`
         writeFileSync(join(dir, file), `${lines.slice(start, end).join('\n')}\nexport {}\n`)
         blocks++
         i = end
@@ -279,7 +281,9 @@ describe('consumer projects', () => {
     expect(await node([join(dir, 'out/server.mjs')])).toBe('bundle ok\n')
   })
 
-  it('the published conformance suite passes on the published memory adapter', async () => {
+  it('the published conformance suite passes on the published memory adapter and the guide\'s adapter', async () => {
+    // The guide's adapter was written out by the README type-check above.
+    expect(existsSync(join(consumer, 'snippets/map-adapter.ts'))).toBe(true)
     const dir = join(consumer, 'conformance')
     const output = await node([join(consumer, 'node_modules/vitest/vitest.mjs'), 'run', '--root', dir], dir)
     // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the reporter's colours
