@@ -90,7 +90,7 @@ class CacheFacade implements Cache {
     this.keyPrefix = settings.keyPrefix
     this.version = settings.version
     this.adapter = options.adapter
-    const reporter = new Reporter(name, options.logger)
+    const reporter = new Reporter(name, settings.logger)
     for (const prefix of settings.statsPrefixes) reporter.recorder.declare(prefix)
     const keys = new KeySpace(
       name,
@@ -104,7 +104,7 @@ class CacheFacade implements Cache {
       settings.timeoutMs,
       settings.threshold,
       settings.cooldownMs,
-      options.logger,
+      settings.logger,
       (operation, key, error) => reporter.failed(operation, key, error),
       (options.adapter.capabilities.operationTimeoutMs ?? Number.POSITIVE_INFINITY) <= settings.timeoutMs,
     )

@@ -41,8 +41,22 @@ export interface CacheErrorDetails {
   cause?: unknown
 }
 
-/** The one error class Cacheport throws; `code` is stable across releases. */
+// Marks Cacheport errors across copies of this package: an app that both imports (ESM build) and
+// requires (CJS build) the core has two CacheError classes, and `instanceof` alone would tell one
+// copy's errors apart from the other's. `Symbol.for` gives both copies the same key.
+const BRAND = Symbol.for('@cacheport/cache-core.CacheError')
+
+/**
+ * The one error class Cacheport throws; `code` is stable across releases. `instanceof CacheError`
+ * and {@link isCacheError} also recognise errors thrown by another copy of this package (its ESM and
+ * CJS builds loaded side by side).
+ */
 export class CacheError extends Error {
+  /** Recognises CacheErrors of every copy of this package by their brand rather than their class. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true
+  }
+
   override readonly name = 'CacheError'
   /** Stable machine-readable code, see {@link ErrorCodes}. */
   readonly code: ErrorCode
@@ -59,12 +73,13 @@ export class CacheError extends Error {
     this.cache = details.cache
     this.key = details.key
     this.field = details.field
+    Object.defineProperty(this, BRAND, { value: true })
   }
 }
 
 /** True when `error` is a {@link CacheError}, optionally with the given code. */
 export function isCacheError(error: unknown, code?: ErrorCode): error is CacheError {
-  return error instanceof CacheError && (code === undefined || error.code === code)
+  return CacheError[Symbol.hasInstance](error) && (code === undefined || (error as CacheError).code === code)
 }
 
 // Where a URL's userinfo can end: the last '@' followed by a host, within the stretch of text the

@@ -25,6 +25,7 @@ export {
   type CachedOptions,
   cached,
   cachedMany,
+  invalidate,
 } from './decorators.js'
 export { boundKey, canonicalize, digestArgs, sha256 } from './digest.js'
 export { parseDuration, parseOptionalDuration } from './duration.js'

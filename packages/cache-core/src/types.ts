@@ -1,8 +1,9 @@
 import type { AdapterStatus, AnyCacheAdapter } from './adapter.js'
 
 /**
- * A length of time: a number of milliseconds, or a string of a number and a unit —
- * `ms`, `s`, `m`, `h`, `d` (`'500ms'`, `'5m'`, `'24h'`, `'7d'`, `'1.5h'`).
+ * A length of time: a number is MILLISECONDS (`300` is 0.3 s, not 5 minutes); a string is a number
+ * and a unit — `ms`, `s`, `m`, `h`, `d` (`'500ms'`, `'300s'`, `'5m'`, `'24h'`, `'7d'`, `'1.5h'`).
+ * Environment variables must carry a unit.
  */
 export type Duration = number | string
 
@@ -43,7 +44,8 @@ export interface BreakerOptions {
    */
   threshold?: number
   /**
-   * How long the circuit stays open before one probe is let through.
+   * How long the circuit stays open before one probe is let through (a {@link Duration}: a number is
+   * milliseconds).
    * @default '5s'
    */
   cooldown?: Duration
@@ -52,17 +54,19 @@ export interface BreakerOptions {
 /** Cross-process stampede protection through a lease held in the store. */
 export interface LeaseOptions {
   /**
-   * How long a lease lives if its holder dies without releasing it.
+   * How long a lease lives if its holder dies without releasing it (a {@link Duration}: a number is
+   * milliseconds).
    * @default '10s'
    */
   ttl?: Duration
   /**
-   * How long a waiter polls for the holder's value before it runs the loader itself.
+   * How long a waiter polls for the holder's value before it runs the loader itself (milliseconds
+   * when a number).
    * @default '5s'
    */
   wait?: Duration
   /**
-   * Pause between polls of a waiter.
+   * Pause between polls of a waiter (milliseconds when a number).
    * @default '25ms'
    */
   pollInterval?: Duration
@@ -86,19 +90,21 @@ export interface CacheOptions {
   bus?: boolean
   /**
    * After its TTL, an entry may still be served by `getOrSet` for this long while one background
-   * refresh runs (stale-while-revalidate).
+   * refresh runs (stale-while-revalidate). A {@link Duration}: a number is milliseconds.
    * @default 0
    */
   staleWhileRevalidate?: Duration
   /**
    * After its TTL, an entry may still be served for this long when the loader fails (or, with
-   * `softTimeout`, is slow) — a grace period that keeps answers coming during outages.
+   * `softTimeout`, is slow) — a grace period that keeps answers coming during outages. Milliseconds
+   * when a number.
    * @default 0
    */
   grace?: Duration
   /**
    * With a stale value within grace at hand, wait at most this long for the loader before answering
-   * with the stale value; the load goes on in the background and stores its result.
+   * with the stale value; the load goes on in the background and stores its result. Milliseconds
+   * when a number.
    * @default none (wait for the loader)
    */
   softTimeout?: Duration
@@ -115,28 +121,31 @@ export interface CacheOptions {
    */
   name?: string
   /**
-   * Default time to live of entries.
+   * Default time to live of entries: a {@link Duration}, where a number is milliseconds (`300_000`
+   * or `'5m'`; `300` would be 0.3 s).
    * @default '5m' (Django's default TIMEOUT)
    */
   ttl?: Duration
   /**
-   * Time to live of `null` results of loaders (negative caching).
+   * Time to live of `null` results of loaders (negative caching); milliseconds when a number.
    * @default the entry's ttl
    */
   nullTtl?: Duration
   /**
-   * Spreads expiry: each TTL is shortened by a random fraction up to this value (0 to 1), so entries
+   * Spreads expiry: each TTL is shortened by a random fraction up to this value (a ratio from 0 to 1, not a time), so entries
    * written together do not expire together.
    * @default 0
    */
   jitter?: number
   /**
-   * How long the cache waits for any one store operation before it fails open.
+   * How long the cache waits for any one store operation before it fails open; milliseconds when a
+   * number.
    * @default '1s'
    */
   timeout?: Duration
   /**
-   * Deadline of `deletePattern` and `clear`, which walk the keyspace in many round trips.
+   * Deadline of `deletePattern` and `clear`, which walk the keyspace in many round trips;
+   * milliseconds when a number.
    * @default '60s' (or `timeout`, if longer)
    */
   bulkTimeout?: Duration
@@ -152,12 +161,13 @@ export interface CacheOptions {
    */
   lease?: boolean | LeaseOptions
   /**
-   * Receives debug lines for hits and misses and warnings for store failures.
-   * @default no logging
+   * Receives debug lines for hits and misses and warnings for store failures (once per burst, and
+   * once on recovery). `false` silences the cache; its `error` events still report every failure.
+   * @default warnings and errors on stderr (`console.warn` / `console.error`), no debug lines
    */
-  logger?: CacheLogger
+  logger?: CacheLogger | false
   /**
-   * Longest key (without prefix and version) kept as written; longer keys keep a readable head and
+   * Longest key in characters (without prefix and version) kept as written; longer keys keep a readable head and
    * end in a SHA-256 digest.
    * @default 200
    */
@@ -180,7 +190,7 @@ export interface CacheOptions {
 
 /** Options of `set` and `setMany` entries. */
 export interface SetOptions {
-  /** Time to live of this entry; overrides the cache's default. */
+  /** Time to live of this entry (milliseconds when a number); overrides the cache's default. */
   ttl?: Duration
   /** Tags for `invalidateTags`. */
   tags?: readonly string[]
@@ -188,17 +198,17 @@ export interface SetOptions {
 
 /** Options of `getOrSet` and `getOrSetMany`. */
 export interface GetOrSetOptions<T> {
-  /** Overrides the cache's `staleWhileRevalidate` for this call. */
+  /** Overrides the cache's `staleWhileRevalidate` for this call (milliseconds when a number). */
   staleWhileRevalidate?: Duration
-  /** Overrides the cache's `grace` for this call. */
+  /** Overrides the cache's `grace` for this call (milliseconds when a number). */
   grace?: Duration
-  /** Overrides the cache's `softTimeout` for this call. */
+  /** Overrides the cache's `softTimeout` for this call (milliseconds when a number). */
   softTimeout?: Duration
-  /** Time to live of the loaded value; overrides the cache's default. */
+  /** Time to live of the loaded value (milliseconds when a number); overrides the cache's default. */
   ttl?: Duration
   /** Tags of the loaded value, fixed or computed from it. */
   tags?: readonly string[] | ((value: T) => readonly string[])
-  /** Time to live when the loader returns `null`. */
+  /** Time to live when the loader returns `null` (milliseconds when a number). */
   nullTtl?: Duration
   /** Return `false` to hand the result back without caching it. */
   condition?: (value: T) => boolean
