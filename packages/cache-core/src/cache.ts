@@ -16,6 +16,7 @@ import type {
   Cache,
   CacheEventName,
   CacheEvents,
+  CacheOperation,
   CacheOptions,
   CacheStats,
   Entry,
@@ -143,6 +144,11 @@ class CacheFacade implements Cache {
   // ---------------------------------------------------------------- reads
 
   get<T = unknown>(key: string): Promise<T | undefined> {
+    if (this.#reporter.timing) return this.#observe('get', key, 1, [key], () => this.#get<T>(key))
+    return this.#get<T>(key)
+  }
+
+  #get<T>(key: string): Promise<T | undefined> {
     try {
       this.#assertOpen()
       const info = this.#keys.info(key)
@@ -157,13 +163,24 @@ class CacheFacade implements Cache {
     }
   }
 
-  async has(key: string): Promise<boolean> {
-    this.#assertOpen()
-    const entry = await this.#tiers.lookup(this.#keys.info(key), false)
-    return entry !== undefined && isFresh(entry, Date.now())
+  has(key: string): Promise<boolean> {
+    return this.#call('has', key, 1, [key], () => this.#has(key))
   }
 
-  async getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
+  async #has(key: string): Promise<boolean> {
+    this.#assertOpen()
+    const info = this.#keys.info(key)
+    const entry = await this.#tiers.lookup(info, false)
+    const fresh = entry !== undefined && isFresh(entry, Date.now())
+    info.outcome = fresh ? 'hit' : 'miss'
+    return fresh
+  }
+
+  getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
+    return this.#call('getMany', undefined, keys?.length, keys, () => this.#getMany<T>(keys))
+  }
+
+  async #getMany<T>(keys: readonly string[]): Promise<Array<T | undefined>> {
     this.#assertOpen()
     const infos = this.#keys.infos(keys)
     const entries = await this.#tiers.lookupMany(infos)
@@ -180,34 +197,47 @@ class CacheFacade implements Cache {
 
   getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
     if (this.#closed) return Promise.reject(this.#closedError())
+    if (this.#reporter.timing) {
+      return this.#observe('getOrSet', key, 1, [key], () => this.#loader.getOrSet(key, loader, options))
+    }
     return this.#loader.getOrSet(key, loader, options)
   }
 
-  async getOrSetMany<T>(
+  getOrSetMany<T>(
     keys: readonly string[],
     loader: BatchLoader<T>,
     options?: GetOrSetOptions<T>,
   ): Promise<T[]> {
-    this.#assertOpen()
-    return this.#batch.getOrSetMany(keys, loader, options)
+    return this.#call('getOrSetMany', undefined, keys?.length, keys, async () => {
+      this.#assertOpen()
+      return this.#batch.getOrSetMany(keys, loader, options)
+    })
   }
 
   // ---------------------------------------------------------------- writes
 
-  async set<T>(key: string, value: T, options?: SetOptions): Promise<boolean> {
-    this.#assertOpen()
-    const tags = this.#tags.valid(options?.tags)
-    return this.#writer.write([{ key, value, ttl: options?.ttl, tags }], this.#settings, true)
+  set<T>(key: string, value: T, options?: SetOptions): Promise<boolean> {
+    return this.#call('set', key, 1, undefined, async () => {
+      this.#assertOpen()
+      const tags = this.#tags.valid(options?.tags)
+      return this.#writer.write([{ key, value, ttl: options?.ttl, tags }], this.#settings, true)
+    })
   }
 
-  async setMany(entries: readonly SetManyEntry[]): Promise<boolean> {
-    this.#assertOpen()
-    return this.#writer.write(this.#writer.batch(entries), this.#settings, false)
+  setMany(entries: readonly SetManyEntry[]): Promise<boolean> {
+    return this.#call('setMany', undefined, entries?.length, undefined, async () => {
+      this.#assertOpen()
+      return this.#writer.write(this.#writer.batch(entries), this.#settings, false)
+    })
   }
 
   // ---------------------------------------------------------------- invalidation
 
-  async delete(key: string): Promise<boolean> {
+  delete(key: string): Promise<boolean> {
+    return this.#call('delete', key, 1, undefined, () => this.#delete(key))
+  }
+
+  async #delete(key: string): Promise<boolean> {
     this.#assertOpen()
     const info = this.#keys.info(key)
     const removed = await this.#tiers.invalidate({ keys: [info.full] }, 'delete', key, () =>
@@ -217,7 +247,11 @@ class CacheFacade implements Cache {
     return removed
   }
 
-  async deleteMany(keys: readonly string[]): Promise<number> {
+  deleteMany(keys: readonly string[]): Promise<number> {
+    return this.#call('deleteMany', undefined, keys?.length, undefined, () => this.#deleteMany(keys))
+  }
+
+  async #deleteMany(keys: readonly string[]): Promise<number> {
     this.#assertOpen()
     const infos = this.#keys.infos(keys)
     if (infos.length === 0) return 0
@@ -229,7 +263,11 @@ class CacheFacade implements Cache {
     return removed
   }
 
-  async deletePattern(pattern: string): Promise<number> {
+  deletePattern(pattern: string): Promise<number> {
+    return this.#call('deletePattern', pattern, 1, undefined, () => this.#deletePattern(pattern))
+  }
+
+  async #deletePattern(pattern: string): Promise<number> {
     this.#assertOpen()
     if (typeof pattern !== 'string' || pattern.length === 0) {
       throw new CacheError(
@@ -251,7 +289,11 @@ class CacheFacade implements Cache {
     return removed
   }
 
-  async invalidateTags(tags: readonly string[]): Promise<void> {
+  invalidateTags(tags: readonly string[]): Promise<void> {
+    return this.#call('invalidateTags', undefined, tags?.length, undefined, () => this.#invalidateTags(tags))
+  }
+
+  async #invalidateTags(tags: readonly string[]): Promise<void> {
     this.#assertOpen()
     const valid = this.#tags.valid(tags) ?? []
     if (valid.length === 0) return
@@ -264,7 +306,11 @@ class CacheFacade implements Cache {
     for (const tag of valid) this.#reporter.emit('delete', { key: `tag:${tag}`, prefix: `tag:${tag}` })
   }
 
-  async clear(): Promise<void> {
+  clear(): Promise<void> {
+    return this.#call('clear', undefined, 1, undefined, () => this.#clear())
+  }
+
+  async #clear(): Promise<void> {
     this.#assertOpen()
     await this.#tiers.invalidate(
       { all: true },
@@ -294,6 +340,7 @@ class CacheFacade implements Cache {
       circuit: this.#guard.breaker.state,
       bus: this.#tiers.busState,
       byPrefix,
+      l1Entries: near?.size,
     }
   }
 
@@ -315,6 +362,48 @@ class CacheFacade implements Cache {
     if (this.#closed) return
     this.#closed = true
     await this.#tiers.close()
+  }
+
+  /** Runs a public call, timed and reported as an `operation` event while anyone listens. */
+  #call<T>(
+    operation: CacheOperation,
+    key: string | undefined,
+    count: number | undefined,
+    keys: readonly string[] | undefined,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    return this.#reporter.timing ? this.#observe(operation, key, count, keys, run) : run()
+  }
+
+  #observe<T>(
+    operation: CacheOperation,
+    key: string | undefined,
+    count: number | undefined,
+    keys: readonly string[] | undefined,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    const started = performance.now()
+    let infos: KeyInfo[] | undefined
+    try {
+      if (keys !== undefined) infos = this.#keys.infos(keys)
+    } catch {
+      // Bad keys: the call itself rejects with the error that says so; there is no outcome to report.
+    }
+    if (infos !== undefined) for (const info of infos) info.outcome = undefined
+    let pending: Promise<T>
+    try {
+      pending = run()
+    } catch (error) {
+      pending = Promise.reject(error)
+    }
+    return this.#reporter.timed(
+      operation,
+      started,
+      typeof key === 'string' ? key : undefined,
+      typeof count === 'number' ? count : 0,
+      infos,
+      pending,
+    )
   }
 
   #assertOpen(): void {

@@ -4,7 +4,6 @@ import { type Guard, MISS } from './guard.js'
 import type { KeyInfo, KeySpace } from './keys.js'
 import type { Reporter } from './reporter.js'
 import { type ResolvedLease, resolveLease, type Settings } from './settings.js'
-import { prefixOf } from './stats.js'
 import { newEpoch, type TagEpochs } from './tags.js'
 import { isFresh, type Tiers } from './tiers.js'
 import type { Duration, Entry, GetOrSetOptions } from './types.js'
@@ -199,9 +198,11 @@ export class Loader {
     let value: T
     try {
       value = await loader()
-    } finally {
-      this.reporter.recorder.load(prefixOf(info.key), performance.now() - started)
+    } catch (error) {
+      this.reporter.loaded([info.key], false, started, error)
+      throw error
     }
+    this.reporter.loaded([info.key], false, started)
     if (options?.condition && !options.condition(value)) return value
     const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
     await this.writer.write(

@@ -1,6 +1,7 @@
+import { isCacheError } from './errors.js'
 import type { KeyInfo } from './keys.js'
 import { prefixOf, StatsRecorder } from './stats.js'
-import type { CacheEventName, CacheEvents, CacheLogger } from './types.js'
+import type { CacheEventName, CacheEvents, CacheLogger, CacheOperation, ReadOutcome } from './types.js'
 
 type Listener = (payload: never) => void
 
@@ -13,6 +14,13 @@ export class Reporter {
   /** Counters, overall and per prefix. */
   readonly recorder = new StatsRecorder()
   readonly #listeners: { [E in CacheEventName]?: Array<(payload: CacheEvents[E]) => void> } = {}
+  /**
+   * Whether anyone listens to `operation` events. The facade checks this one field before timing a
+   * call, so a cache nobody observes never reads the clock on a hit.
+   */
+  timing = false
+  // The key the in-process tier has just answered for; the hit that follows is reported as an L1 hit.
+  #nearHit: KeyInfo | undefined
 
   constructor(
     private readonly cache: string,
@@ -24,9 +32,14 @@ export class Reporter {
   hit(info: KeyInfo, value: unknown): unknown {
     this.recorder.total.hits++
     info.counters.hits++
+    const near = this.#nearHit === info
+    this.#nearHit = undefined
+    info.outcome = near ? 'l1' : 'hit'
     if (this.debugOn())
       this.logger!.debug!({ cache: this.cache, key: info.key }, `cache hit ${this.cache}:${info.key}`)
-    if (this.#listeners.hit !== undefined) this.emit('hit', { key: info.key, prefix: prefixOf(info.key) })
+    if (this.#listeners.hit !== undefined) {
+      this.emit('hit', { key: info.key, prefix: prefixOf(info.key), tier: near ? 'l1' : 'store' })
+    }
     return value
   }
 
@@ -34,12 +47,15 @@ export class Reporter {
   l1Hit(info: KeyInfo): void {
     this.recorder.total.l1Hits++
     info.counters.l1Hits++
+    this.#nearHit = info
   }
 
   /** Counts a miss. */
   missed(info: KeyInfo): void {
     this.recorder.total.misses++
     info.counters.misses++
+    this.#nearHit = undefined
+    info.outcome = 'miss'
     if (this.debugOn())
       this.logger!.debug!({ cache: this.cache, key: info.key }, `cache miss ${this.cache}:${info.key}`)
     if (this.#listeners.miss !== undefined) this.emit('miss', { key: info.key, prefix: prefixOf(info.key) })
@@ -49,9 +65,77 @@ export class Reporter {
   staleHit(info: KeyInfo): void {
     this.recorder.total.staleHits++
     info.counters.staleHits++
+    this.#nearHit = undefined
+    info.outcome = 'stale'
     if (this.debugOn()) {
       this.logger!.debug!({ cache: this.cache, key: info.key }, `cache stale hit ${this.cache}:${info.key}`)
     }
+    if (this.#listeners.stale !== undefined) this.emit('stale', { key: info.key, prefix: prefixOf(info.key) })
+  }
+
+  /**
+   * Records one loader run of `keys` that started at `started` (a `performance.now()` reading):
+   * load counters per prefix, and a `load` event for subscribers.
+   */
+  loaded(keys: readonly string[], batch: boolean, started: number, error?: unknown): void {
+    const durationMs = performance.now() - started
+    const share = durationMs / keys.length
+    for (const key of keys) this.recorder.load(prefixOf(key), share)
+    if (this.#listeners.load === undefined) return
+    const prefix = keys.length === 0 ? '' : prefixOf(keys[0]!)
+    const payload: CacheEvents['load'] = {
+      keys,
+      prefix,
+      batch,
+      startTime: performance.timeOrigin + started,
+      durationMs,
+    }
+    if (error !== undefined) payload.error = error
+    this.emit('load', payload)
+  }
+
+  /**
+   * Times one public call while `operation` has listeners: reports it once `pending` settles, with
+   * how its key(s) were answered when `infos` are given. Resolves or rejects exactly as `pending`.
+   */
+  timed<T>(
+    operation: CacheOperation,
+    started: number,
+    key: string | undefined,
+    count: number,
+    infos: readonly KeyInfo[] | undefined,
+    pending: Promise<T>,
+  ): Promise<T> {
+    const report = (error: unknown, failed: boolean) => {
+      const payload: CacheEvents['operation'] = {
+        operation,
+        count,
+        startTime: performance.timeOrigin + started,
+        durationMs: performance.now() - started,
+      }
+      if (key !== undefined) {
+        payload.key = key
+        payload.prefix = prefixOf(key)
+      } else if (infos !== undefined && infos.length > 0) {
+        payload.prefix = prefixOf(infos[0]!.key)
+      }
+      if (infos !== undefined && !failed) {
+        if (key !== undefined && infos.length === 1) payload.outcome = infos[0]!.outcome
+        else payload.outcomes = tally(infos)
+      }
+      if (failed) payload.error = error
+      this.emit('operation', payload)
+    }
+    return pending.then(
+      (value) => {
+        report(undefined, false)
+        return value
+      },
+      (error: unknown) => {
+        report(error, true)
+        throw error
+      },
+    )
   }
 
   /** Counts a write or delete of one key and tells subscribers. */
@@ -64,8 +148,11 @@ export class Reporter {
 
   /** Counts one failed store operation and tells subscribers. */
   failed(operation: string, key: string | undefined, error: Error): void {
-    this.recorder.add(key === undefined ? '' : prefixOf(key), 'errors')
-    this.emit('error', { operation, error, key })
+    const prefix = key === undefined ? '' : prefixOf(key)
+    this.recorder.add(prefix, 'errors')
+    if (this.#listeners.error === undefined) return
+    const code = isCacheError(error) ? error.code : 'E_ADAPTER'
+    this.emit('error', { operation, error, key, prefix, code })
   }
 
   /** Logs a warning, when there is a logger. */
@@ -81,9 +168,11 @@ export class Reporter {
       ;(this.#listeners as Record<string, unknown>)[event] = list
     }
     list.push(listener)
+    if (event === 'operation') this.timing = true
     return () => {
       const at = list.indexOf(listener)
       if (at !== -1) list.splice(at, 1)
+      if (event === 'operation') this.timing = list.length > 0
     }
   }
 
@@ -107,4 +196,11 @@ export class Reporter {
     const logger = this.logger
     return logger?.debug !== undefined && (logger.isLevelEnabled?.('debug') ?? true)
   }
+}
+
+// How many of the keys of a batch read were answered which way.
+function tally(infos: readonly KeyInfo[]): Record<ReadOutcome, number> {
+  const counts: Record<ReadOutcome, number> = { l1: 0, hit: 0, stale: 0, miss: 0 }
+  for (const info of infos) if (info.outcome !== undefined) counts[info.outcome]++
+  return counts
 }
