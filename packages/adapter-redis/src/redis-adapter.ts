@@ -9,11 +9,13 @@ import {
   escapeGlob,
   type MessageHandler,
   redact,
+  type StoreMemory,
 } from '@cacheport/cache-core'
 import type { Cluster, Redis } from 'ioredis'
 import { connect, type ResolvedOptions } from './connection.js'
 import { groupBySlot } from './key-slot.js'
 import { ReplyWatchdog, TIMED_OUT, WatchedCommand } from './reply-watchdog.js'
+import { ServerMemorySampler } from './server-memory.js'
 import type { RedisAdapterOptions, RedisClient } from './types.js'
 
 const CAPABILITIES = {
@@ -216,6 +218,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   private subscriber: RedisClient | undefined
   private subscribed = false
   private readonly channels = new Map<string, Set<Subscription>>()
+  private memory: ServerMemorySampler | undefined
 
   // ioredis emits `error` for every failed connection attempt; without a listener Node would throw.
   // The adapter only records it: the core counts failures and logs them once per burst.
@@ -443,6 +446,16 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
       tell(entry, this.statusOf(subscriber, true))
     }
     return ended
+  }
+
+  /**
+   * The server's `used_memory`, `maxmemory`, `maxmemory-policy` and `evicted_keys` (summed over the
+   * primaries of a cluster), sampled at most every 5 s; `undefined` while the server cannot answer.
+   */
+  serverMemory(): Promise<StoreMemory | undefined> {
+    if (this.closed) return Promise.resolve(undefined)
+    this.memory ??= new ServerMemorySampler(this.client, this.opts.commandTimeoutMs)
+    return this.memory.sample()
   }
 
   /** `ready`, `connecting` (first connection under way), `unavailable` (lost, retrying) or `closed`. */
