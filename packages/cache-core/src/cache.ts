@@ -172,7 +172,8 @@ class CacheFacade implements Cache {
     const info = this.#keys.info(key)
     const entry = await this.#tiers.lookup(info, false)
     const fresh = entry !== undefined && isFresh(entry, Date.now())
-    info.outcome = fresh ? 'hit' : 'miss'
+    info.outcome = fresh ? (info.nearHit ? 'l1' : 'hit') : 'miss'
+    info.nearHit = false
     return fresh
   }
 

@@ -24,6 +24,8 @@ export interface KeyInfo {
   batch: string[] | undefined
   /** How the key's latest read was answered; `operation` events report it. */
   outcome: ReadOutcome | undefined
+  /** The in-process tier has just answered a read of this key; the hit that follows is an L1 hit. */
+  nearHit: boolean
 }
 
 /**
@@ -75,7 +77,14 @@ export class KeySpace {
     let info = this.#memo.get(key)
     if (info === undefined) {
       const full = this.full(key)
-      info = { key, full, counters: this.recorder.of(prefixOf(key)), batch: undefined, outcome: undefined }
+      info = {
+        key,
+        full,
+        counters: this.recorder.of(prefixOf(key)),
+        batch: undefined,
+        outcome: undefined,
+        nearHit: false,
+      }
       if (this.#memo.size >= KEY_MEMO_LIMIT) this.#memo.clear()
       this.#memo.set(key, info)
     }

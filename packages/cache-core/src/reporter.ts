@@ -19,8 +19,6 @@ export class Reporter {
    * call, so a cache nobody observes never reads the clock on a hit.
    */
   timing = false
-  // The key the in-process tier has just answered for; the hit that follows is reported as an L1 hit.
-  #nearHit: KeyInfo | undefined
 
   constructor(
     private readonly cache: string,
@@ -32,8 +30,8 @@ export class Reporter {
   hit(info: KeyInfo, value: unknown): unknown {
     this.recorder.total.hits++
     info.counters.hits++
-    const near = this.#nearHit === info
-    this.#nearHit = undefined
+    const near = info.nearHit
+    info.nearHit = false
     info.outcome = near ? 'l1' : 'hit'
     if (this.debugOn())
       this.logger!.debug!({ cache: this.cache, key: info.key }, `cache hit ${this.cache}:${info.key}`)
@@ -47,14 +45,14 @@ export class Reporter {
   l1Hit(info: KeyInfo): void {
     this.recorder.total.l1Hits++
     info.counters.l1Hits++
-    this.#nearHit = info
+    info.nearHit = true
   }
 
   /** Counts a miss. */
   missed(info: KeyInfo): void {
     this.recorder.total.misses++
     info.counters.misses++
-    this.#nearHit = undefined
+    info.nearHit = false
     info.outcome = 'miss'
     if (this.debugOn())
       this.logger!.debug!({ cache: this.cache, key: info.key }, `cache miss ${this.cache}:${info.key}`)
@@ -65,7 +63,7 @@ export class Reporter {
   staleHit(info: KeyInfo): void {
     this.recorder.total.staleHits++
     info.counters.staleHits++
-    this.#nearHit = undefined
+    info.nearHit = false
     info.outcome = 'stale'
     if (this.debugOn()) {
       this.logger!.debug!({ cache: this.cache, key: info.key }, `cache stale hit ${this.cache}:${info.key}`)

@@ -60,6 +60,25 @@ describe('operation events', () => {
     }
   })
 
+  it('count every L1 hit of a batch read as one', async () => {
+    const cache = createCache({
+      adapter: new MapAdapter(),
+      l1: new MapAdapter({ shared: false }),
+      keyPrefix: 'ops',
+    })
+    await cache.setMany([
+      { key: 'a', value: 1 },
+      { key: 'b', value: 2 },
+    ])
+    const ops = record(cache, 'operation')
+    const hits = record(cache, 'hit')
+    await cache.getMany(['a', 'b', 'c'])
+    expect(ops[0]!.outcomes).toEqual({ l1: 2, hit: 0, stale: 0, miss: 1 })
+    expect(hits.map((h) => h.tier)).toEqual(['l1', 'l1'])
+    expect(await cache.has('a')).toBe(true)
+    expect(ops[1]).toMatchObject({ operation: 'has', outcome: 'l1' })
+  })
+
   it('report a hit from the store as "hit" and a stale value as "stale"', async () => {
     vi.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') })
     const cache = createCache({
