@@ -10,6 +10,7 @@ import {
   ErrorCodes,
   escapeGlob,
   type MessageHandler,
+  type StoreMemory,
 } from '@cacheport/cache-core'
 import type { Redis } from 'ioredis'
 import { adapterOptionsOf, namingCache } from './config.js'
@@ -19,6 +20,7 @@ import { Link } from './link.js'
 import { deleteByPattern, unlinkKeys } from './pattern-delete.js'
 import { PubSub } from './pubsub.js'
 import { Reads } from './reads.js'
+import { ServerMemorySampler } from './server-memory.js'
 import { ReplyWatchdog } from './reply-watchdog.js'
 import { DELETE_IF_EQUALS, runScript } from './scripts.js'
 import type { RedisAdapterOptions, RedisClient } from './types.js'
@@ -79,6 +81,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   readonly #link: Link
   readonly #reads: Reads
   readonly #pubsub: PubSub
+  #memory: ServerMemorySampler | undefined
 
   /** Connects (or adopts `options.client`); see {@link RedisAdapterOptions} for every option. */
   constructor(options: RedisAdapterOptions | string = {}) {
@@ -222,6 +225,16 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     onStatus?: (status: AdapterStatus) => void,
   ): Promise<() => Promise<void>> {
     return this.#pubsub.subscribe(channel, onMessage, onStatus)
+  }
+
+  /**
+   * The server's `used_memory`, `maxmemory`, `maxmemory-policy` and `evicted_keys` (summed over the
+   * primaries of a cluster), sampled at most every 5 s; `undefined` while the server cannot answer.
+   */
+  serverMemory(): Promise<StoreMemory | undefined> {
+    if (this.#link.closed) return Promise.resolve(undefined)
+    this.#memory ??= new ServerMemorySampler(this.client, this.#link.opts.commandTimeoutMs)
+    return this.#memory.sample()
   }
 
   /** `ready`, `connecting` (first connection under way), `unavailable` (lost, retrying) or `closed`. */

@@ -66,6 +66,20 @@ export interface AdapterCapabilities {
   readonly operationTimeoutMs?: number
 }
 
+/** The memory state of a store server, as {@link CacheAdapter.serverMemory} reports it. */
+export interface StoreMemory {
+  /** Bytes the server uses for data and overhead (Redis `used_memory`). */
+  usedBytes: number
+  /** The server's memory limit in bytes; 0 when none is set (Redis `maxmemory`). */
+  maxBytes: number
+  /** What the server does at the limit (Redis `maxmemory-policy`, e.g. `allkeys-lru`, `noeviction`). */
+  policy: string
+  /** Keys the server has evicted to stay under its limit since it started (Redis `evicted_keys`). */
+  evictedKeys: number
+  /** When the sample was taken, epoch milliseconds. */
+  sampledAt: number
+}
+
 /** Health as the adapter last saw it; reported by `/health` endpoints and `cache.status()`. */
 export type AdapterStatus = 'ready' | 'connecting' | 'unavailable' | 'closed'
 
@@ -129,6 +143,18 @@ export interface CacheAdapter<Stored = Uint8Array> {
 
   /** The adapter's current view of its store's health. */
   status?(): AdapterStatus
+  /**
+   * How many entries an in-process store holds now. Read by `cache.stats().l1Entries` and metrics
+   * gauges, so it must be cheap (a field, not a scan).
+   */
+  readonly size?: number
+  /**
+   * The memory state of the store server (Redis `INFO`), for gauges and health checks. Sampled, not
+   * measured per call: an adapter answers from a sample at most a few seconds old and asks the
+   * server at most once per sampling interval, however often this is called. Resolves `undefined`
+   * when the server cannot be asked right now; never rejects.
+   */
+  serverMemory?(): Promise<StoreMemory | undefined>
   /** Releases connections and timers. Must not close a client the adapter did not create. */
   close(): MaybePromise<void>
 }

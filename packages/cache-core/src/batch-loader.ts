@@ -4,7 +4,6 @@ import type { KeyInfo, KeySpace } from './keys.js'
 import { type Loader, ttlFor } from './loader.js'
 import type { Reporter } from './reporter.js'
 import type { Settings } from './settings.js'
-import { prefixOf } from './stats.js'
 import { isFresh, type Tiers } from './tiers.js'
 import type { BatchLoader, Entry, GetOrSetOptions } from './types.js'
 import type { StaleRules, Write, Writer } from './writer.js'
@@ -176,10 +175,11 @@ export class BatchLoads {
     let result: Awaited<ReturnType<BatchLoader<T>>>
     try {
       result = await loader(keys)
-    } finally {
-      const elapsed = performance.now() - started
-      for (const key of keys) this.reporter.recorder.load(key, elapsed / keys.length)
+    } catch (error) {
+      this.reporter.loaded(keys, true, started, error)
+      throw error
     }
+    this.reporter.loaded(keys, true, started)
     let values: T[]
     if (Array.isArray(result)) {
       if (result.length !== keys.length) {

@@ -8,7 +8,6 @@ import { assertPattern, type KeyInfo, KeySpace } from './keys.js'
 import { Loader } from './loader.js'
 import { Reporter } from './reporter.js'
 import { resolveSettings, type Settings } from './settings.js'
-import { prefixOf } from './stats.js'
 import { TagEpochs } from './tags.js'
 import { isFresh, Tiers } from './tiers.js'
 import type {
@@ -16,6 +15,7 @@ import type {
   Cache,
   CacheEventName,
   CacheEvents,
+  CacheOperation,
   CacheOptions,
   CacheStats,
   Entry,
@@ -147,6 +147,11 @@ class CacheFacade implements Cache {
   // ---------------------------------------------------------------- reads
 
   get<T = unknown>(key: string): Promise<T | undefined> {
+    if (this.#reporter.timing) return this.#observe('get', key, 1, [key], () => this.#get<T>(key))
+    return this.#get<T>(key)
+  }
+
+  #get<T>(key: string): Promise<T | undefined> {
     try {
       this.#assertOpen()
       const info = this.#keys.info(key)
@@ -161,13 +166,25 @@ class CacheFacade implements Cache {
     }
   }
 
-  async has(key: string): Promise<boolean> {
-    this.#assertOpen()
-    const entry = await this.#tiers.lookup(this.#keys.info(key), false)
-    return entry !== undefined && isFresh(entry, Date.now())
+  has(key: string): Promise<boolean> {
+    return this.#call('has', key, 1, [key], () => this.#has(key))
   }
 
-  async getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
+  async #has(key: string): Promise<boolean> {
+    this.#assertOpen()
+    const info = this.#keys.info(key)
+    const entry = await this.#tiers.lookup(info, false)
+    const fresh = entry !== undefined && isFresh(entry, Date.now())
+    info.outcome = fresh ? (info.nearHit ? 'l1' : 'hit') : 'miss'
+    info.nearHit = false
+    return fresh
+  }
+
+  getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
+    return this.#call('getMany', undefined, keys?.length, keys, () => this.#getMany<T>(keys))
+  }
+
+  async #getMany<T>(keys: readonly string[]): Promise<Array<T | undefined>> {
     this.#assertOpen()
     const infos = this.#keys.infos(keys)
     const entries = await this.#tiers.lookupMany(infos)
@@ -184,38 +201,52 @@ class CacheFacade implements Cache {
 
   getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
     if (this.#closed) return Promise.reject(this.#closedError())
+    if (this.#reporter.timing) {
+      return this.#observe('getOrSet', key, 1, [key], () => this.#loader.getOrSet(key, loader, options))
+    }
     return this.#loader.getOrSet(key, loader, options)
   }
 
-  async getOrSetMany<T>(
+  getOrSetMany<T>(
     keys: readonly string[],
     loader: BatchLoader<T>,
     options?: GetOrSetOptions<T>,
   ): Promise<T[]> {
-    this.#assertOpen()
-    return this.#batch.getOrSetMany(keys, loader, options)
+    return this.#call('getOrSetMany', undefined, keys?.length, keys, async () => {
+      this.#assertOpen()
+      return this.#batch.getOrSetMany(keys, loader, options)
+    })
   }
 
   // ---------------------------------------------------------------- writes
 
-  async set<T>(key: string, value: T, options?: SetOptions): Promise<boolean> {
-    this.#assertOpen()
-    const tags = this.#tags.valid(options?.tags)
-    // An explicit write wins over a load of the same key that is still running.
-    this.#loader.fences.revoke({ keys: [this.#keys.info(key).full] })
-    return this.#writer.write([{ key, value, ttl: options?.ttl, tags }], this.#settings, true)
+  set<T>(key: string, value: T, options?: SetOptions): Promise<boolean> {
+    return this.#call('set', key, 1, undefined, async () => {
+      this.#assertOpen()
+      const tags = this.#tags.valid(options?.tags)
+      // An explicit write wins over a load of the same key that is still running.
+      this.#loader.fences.revoke({ keys: [this.#keys.info(key).full] })
+      return this.#writer.write([{ key, value, ttl: options?.ttl, tags }], this.#settings, true)
+    })
   }
 
-  async setMany(entries: readonly SetManyEntry[]): Promise<boolean> {
-    this.#assertOpen()
-    const writes = this.#writer.batch(entries)
-    this.#loader.fences.revoke({ keys: this.#keys.infos(writes.map((w) => w.key)).map((info) => info.full) })
-    return this.#writer.write(writes, this.#settings, false)
+  setMany(entries: readonly SetManyEntry[]): Promise<boolean> {
+    return this.#call('setMany', undefined, entries?.length, undefined, async () => {
+      this.#assertOpen()
+      const writes = this.#writer.batch(entries)
+      const fulls = this.#keys.infos(writes.map((w) => w.key)).map((info) => info.full)
+      this.#loader.fences.revoke({ keys: fulls })
+      return this.#writer.write(writes, this.#settings, false)
+    })
   }
 
   // ---------------------------------------------------------------- invalidation
 
-  async delete(key: string): Promise<boolean> {
+  delete(key: string): Promise<boolean> {
+    return this.#call('delete', key, 1, undefined, () => this.#delete(key))
+  }
+
+  async #delete(key: string): Promise<boolean> {
     this.#assertOpen()
     const info = this.#keys.info(key)
     const removed = await this.#tiers.invalidate({ keys: [info.full] }, 'delete', key, () =>
@@ -225,7 +256,11 @@ class CacheFacade implements Cache {
     return removed
   }
 
-  async deleteMany(keys: readonly string[]): Promise<number> {
+  deleteMany(keys: readonly string[]): Promise<number> {
+    return this.#call('deleteMany', undefined, keys?.length, undefined, () => this.#deleteMany(keys))
+  }
+
+  async #deleteMany(keys: readonly string[]): Promise<number> {
     this.#assertOpen()
     const infos = this.#keys.infos(keys)
     if (infos.length === 0) return 0
@@ -237,7 +272,11 @@ class CacheFacade implements Cache {
     return removed
   }
 
-  async deletePattern(pattern: string): Promise<number> {
+  deletePattern(pattern: string): Promise<number> {
+    return this.#call('deletePattern', pattern, 1, undefined, () => this.#deletePattern(pattern))
+  }
+
+  async #deletePattern(pattern: string): Promise<number> {
     this.#assertOpen()
     assertPattern(pattern, this.name)
     const full = escapeGlob(this.#keys.base) + pattern
@@ -249,11 +288,15 @@ class CacheFacade implements Cache {
       this.#settings.bulkTimeoutMs,
     )
     this.#reporter.recorder.add(pattern, 'deletes', removed)
-    this.#reporter.emit('delete', { key: pattern, prefix: prefixOf(pattern) })
+    this.#reporter.emit('delete', { key: pattern, prefix: this.#reporter.recorder.bucketOf(pattern) })
     return removed
   }
 
-  async invalidateTags(tags: readonly string[]): Promise<void> {
+  invalidateTags(tags: readonly string[]): Promise<void> {
+    return this.#call('invalidateTags', undefined, tags?.length, undefined, () => this.#invalidateTags(tags))
+  }
+
+  async #invalidateTags(tags: readonly string[]): Promise<void> {
     this.#assertOpen()
     const valid = this.#tags.valid(tags) ?? []
     if (valid.length === 0) return
@@ -266,7 +309,11 @@ class CacheFacade implements Cache {
     for (const tag of valid) this.#reporter.emit('delete', { key: `tag:${tag}`, prefix: `tag:${tag}` })
   }
 
-  async clear(): Promise<void> {
+  clear(): Promise<void> {
+    return this.#call('clear', undefined, 1, undefined, () => this.#clear())
+  }
+
+  async #clear(): Promise<void> {
     this.#assertOpen()
     await this.#tiers.invalidate(
       { all: true },
@@ -306,6 +353,7 @@ class CacheFacade implements Cache {
       bus: this.#tiers.busState,
       invalidationBacklog: this.#tiers.backlog,
       byPrefix,
+      l1Entries: near?.size,
     }
   }
 
@@ -327,6 +375,48 @@ class CacheFacade implements Cache {
     if (this.#closed) return
     this.#closed = true
     await this.#tiers.close()
+  }
+
+  /** Runs a public call, timed and reported as an `operation` event while anyone listens. */
+  #call<T>(
+    operation: CacheOperation,
+    key: string | undefined,
+    count: number | undefined,
+    keys: readonly string[] | undefined,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    return this.#reporter.timing ? this.#observe(operation, key, count, keys, run) : run()
+  }
+
+  #observe<T>(
+    operation: CacheOperation,
+    key: string | undefined,
+    count: number | undefined,
+    keys: readonly string[] | undefined,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    const started = performance.now()
+    let infos: KeyInfo[] | undefined
+    try {
+      if (keys !== undefined) infos = this.#keys.infos(keys)
+    } catch {
+      // Bad keys: the call itself rejects with the error that says so; there is no outcome to report.
+    }
+    if (infos !== undefined) for (const info of infos) info.outcome = undefined
+    let pending: Promise<T>
+    try {
+      pending = run()
+    } catch (error) {
+      pending = Promise.reject(error)
+    }
+    return this.#reporter.timed(
+      operation,
+      started,
+      typeof key === 'string' ? key : undefined,
+      typeof count === 'number' ? count : 0,
+      infos,
+      pending,
+    )
   }
 
   #assertOpen(): void {

@@ -12,6 +12,7 @@ export type {
   CacheAdapter,
   MaybePromise,
   MessageHandler,
+  StoreMemory,
 } from './adapter.js'
 export type { CircuitState } from './breaker.js'
 export { createCache } from './cache.js'
@@ -62,12 +63,16 @@ export type {
   CacheEventName,
   CacheEvents,
   CacheLogger,
+  CacheOperation,
   CacheOptions,
   CacheStats,
   Duration,
   Entry,
   GetOrSetOptions,
   LeaseOptions,
+  LoadEvent,
+  OperationEvent,
+  ReadOutcome,
   SetManyEntry,
   SetOptions,
   TagStamp,

@@ -1,7 +1,7 @@
 import { boundKey } from './digest.js'
 import { CacheError, ErrorCodes } from './errors.js'
 import type { StatsRecorder } from './stats.js'
-import type { CacheCounters } from './types.js'
+import type { CacheCounters, ReadOutcome } from './types.js'
 
 // Keys whose full form and counters are remembered; past this the memo starts over (hot keys come
 // back at once, so a plain reset beats LRU bookkeeping on every read).
@@ -22,6 +22,10 @@ export interface KeyInfo {
    * entry and its tag epochs in ONE batched call instead of two round trips.
    */
   batch: string[] | undefined
+  /** How the key's latest read was answered; `operation` events report it. */
+  outcome: ReadOutcome | undefined
+  /** The in-process tier has just answered a read of this key; the hit that follows is an L1 hit. */
+  nearHit: boolean
 }
 
 /**
@@ -72,7 +76,14 @@ export class KeySpace {
     let info = this.#memo.get(key)
     if (info === undefined) {
       const full = this.full(key)
-      info = { key, full, counters: this.recorder.of(key), batch: undefined }
+      info = {
+        key,
+        full,
+        counters: this.recorder.of(key),
+        batch: undefined,
+        outcome: undefined,
+        nearHit: false,
+      }
       if (this.#memo.size >= KEY_MEMO_LIMIT) this.#memo.clear()
       this.#memo.set(key, info)
     }

@@ -5,7 +5,6 @@ import { type Guard, MISS } from './guard.js'
 import type { KeyInfo, KeySpace } from './keys.js'
 import type { Reporter } from './reporter.js'
 import { type ResolvedLease, resolveLease, type Settings } from './settings.js'
-import { prefixOf } from './stats.js'
 import { newEpoch, type TagEpochs } from './tags.js'
 import { isFresh, type Tiers } from './tiers.js'
 import type { Duration, Entry, GetOrSetOptions, TagStamp } from './types.js'
@@ -207,9 +206,11 @@ export class Loader {
       let value: T
       try {
         value = await loader()
-      } finally {
-        this.reporter.recorder.load(info.key, performance.now() - started)
+      } catch (error) {
+        this.reporter.loaded([info.key], false, started, error)
+        throw error
       }
+      this.reporter.loaded([info.key], false, started)
       if (options?.condition && !options.condition(value)) return value
       const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
       // Tag epochs could not be read before the load (store down): nothing is stored, as with a set.

@@ -1,6 +1,7 @@
+import { isCacheError } from './errors.js'
 import type { KeyInfo } from './keys.js'
-import { prefixOf, StatsRecorder } from './stats.js'
-import type { CacheEventName, CacheEvents, CacheLogger } from './types.js'
+import { StatsRecorder } from './stats.js'
+import type { CacheEventName, CacheEvents, CacheLogger, CacheOperation, ReadOutcome } from './types.js'
 
 type Listener = (payload: never) => void
 
@@ -13,6 +14,11 @@ export class Reporter {
   /** Counters, overall and per prefix. */
   readonly recorder = new StatsRecorder()
   readonly #listeners: { [E in CacheEventName]?: Array<(payload: CacheEvents[E]) => void> } = {}
+  /**
+   * Whether anyone listens to `operation` events. The facade checks this one field before timing a
+   * call, so a cache nobody observes never reads the clock on a hit.
+   */
+  timing = false
 
   constructor(
     private readonly cache: string,
@@ -24,9 +30,18 @@ export class Reporter {
   hit(info: KeyInfo, value: unknown): unknown {
     this.recorder.total.hits++
     info.counters.hits++
+    const near = info.nearHit
+    info.nearHit = false
+    info.outcome = near ? 'l1' : 'hit'
     if (this.debugOn())
       this.logger!.debug!({ cache: this.cache, key: info.key }, `cache hit ${this.cache}:${info.key}`)
-    if (this.#listeners.hit !== undefined) this.emit('hit', { key: info.key, prefix: prefixOf(info.key) })
+    if (this.#listeners.hit !== undefined) {
+      this.emit('hit', {
+        key: info.key,
+        prefix: this.recorder.bucketOf(info.key),
+        tier: near ? 'l1' : 'store',
+      })
+    }
     return value
   }
 
@@ -34,24 +49,97 @@ export class Reporter {
   l1Hit(info: KeyInfo): void {
     this.recorder.total.l1Hits++
     info.counters.l1Hits++
+    info.nearHit = true
   }
 
   /** Counts a miss. */
   missed(info: KeyInfo): void {
     this.recorder.total.misses++
     info.counters.misses++
+    info.nearHit = false
+    info.outcome = 'miss'
     if (this.debugOn())
       this.logger!.debug!({ cache: this.cache, key: info.key }, `cache miss ${this.cache}:${info.key}`)
-    if (this.#listeners.miss !== undefined) this.emit('miss', { key: info.key, prefix: prefixOf(info.key) })
+    if (this.#listeners.miss !== undefined)
+      this.emit('miss', { key: info.key, prefix: this.recorder.bucketOf(info.key) })
   }
 
   /** Counts a stale value served. */
   staleHit(info: KeyInfo): void {
     this.recorder.total.staleHits++
     info.counters.staleHits++
+    info.nearHit = false
+    info.outcome = 'stale'
     if (this.debugOn()) {
       this.logger!.debug!({ cache: this.cache, key: info.key }, `cache stale hit ${this.cache}:${info.key}`)
     }
+    if (this.#listeners.stale !== undefined)
+      this.emit('stale', { key: info.key, prefix: this.recorder.bucketOf(info.key) })
+  }
+
+  /**
+   * Records one loader run of `keys` that started at `started` (a `performance.now()` reading):
+   * load counters per prefix, and a `load` event for subscribers.
+   */
+  loaded(keys: readonly string[], batch: boolean, started: number, error?: unknown): void {
+    const durationMs = performance.now() - started
+    const share = durationMs / keys.length
+    for (const key of keys) this.recorder.load(key, share)
+    if (this.#listeners.load === undefined) return
+    const prefix = keys.length === 0 ? '' : this.recorder.bucketOf(keys[0])
+    const payload: CacheEvents['load'] = {
+      keys,
+      prefix,
+      batch,
+      startTime: performance.timeOrigin + started,
+      durationMs,
+    }
+    if (error !== undefined) payload.error = error
+    this.emit('load', payload)
+  }
+
+  /**
+   * Times one public call while `operation` has listeners: reports it once `pending` settles, with
+   * how its key(s) were answered when `infos` are given. Resolves or rejects exactly as `pending`.
+   */
+  timed<T>(
+    operation: CacheOperation,
+    started: number,
+    key: string | undefined,
+    count: number,
+    infos: readonly KeyInfo[] | undefined,
+    pending: Promise<T>,
+  ): Promise<T> {
+    const report = (error: unknown, failed: boolean) => {
+      const payload: CacheEvents['operation'] = {
+        operation,
+        count,
+        startTime: performance.timeOrigin + started,
+        durationMs: performance.now() - started,
+      }
+      if (key !== undefined) {
+        payload.key = key
+        payload.prefix = this.recorder.bucketOf(key)
+      } else if (infos !== undefined && infos.length > 0) {
+        payload.prefix = this.recorder.bucketOf(infos[0]!.key)
+      }
+      if (infos !== undefined && !failed) {
+        if (key !== undefined && infos.length === 1) payload.outcome = infos[0]!.outcome
+        else payload.outcomes = tally(infos)
+      }
+      if (failed) payload.error = error
+      this.emit('operation', payload)
+    }
+    return pending.then(
+      (value) => {
+        report(undefined, false)
+        return value
+      },
+      (error: unknown) => {
+        report(error, true)
+        throw error
+      },
+    )
   }
 
   /** Counts a write or delete of one key and tells subscribers. */
@@ -59,13 +147,17 @@ export class Reporter {
     this.recorder.total[field]++
     info.counters[field]++
     const event = field === 'sets' ? 'set' : 'delete'
-    if (this.#listeners[event] !== undefined) this.emit(event, { key: info.key, prefix: prefixOf(info.key) })
+    if (this.#listeners[event] !== undefined)
+      this.emit(event, { key: info.key, prefix: this.recorder.bucketOf(info.key) })
   }
 
   /** Counts one failed store operation and tells subscribers. */
   failed(operation: string, key: string | undefined, error: Error): void {
+    const prefix = this.recorder.bucketOf(key)
     this.recorder.add(key, 'errors')
-    this.emit('error', { operation, error, key })
+    if (this.#listeners.error === undefined) return
+    const code = isCacheError(error) ? error.code : 'E_ADAPTER'
+    this.emit('error', { operation, error, key, prefix, code })
   }
 
   /** Logs a warning, when there is a logger. */
@@ -81,9 +173,11 @@ export class Reporter {
       ;(this.#listeners as Record<string, unknown>)[event] = list
     }
     list.push(listener)
+    if (event === 'operation') this.timing = true
     return () => {
       const at = list.indexOf(listener)
       if (at !== -1) list.splice(at, 1)
+      if (event === 'operation') this.timing = list.length > 0
     }
   }
 
@@ -107,4 +201,11 @@ export class Reporter {
     const logger = this.logger
     return logger?.debug !== undefined && (logger.isLevelEnabled?.('debug') ?? true)
   }
+}
+
+// How many of the keys of a batch read were answered which way.
+function tally(infos: readonly KeyInfo[]): Record<ReadOutcome, number> {
+  const counts: Record<ReadOutcome, number> = { l1: 0, hit: 0, stale: 0, miss: 0 }
+  for (const info of infos) if (info.outcome !== undefined) counts[info.outcome]++
+  return counts
 }

@@ -102,6 +102,21 @@ export class StatsRecorder {
     return found
   }
 
+  /**
+   * The name of the bucket `key` counts under — a declared prefix or {@link OTHER_PREFIX} — which is
+   * what events report as `prefix`, so that metrics labelled by it stay bounded too.
+   */
+  bucketOf(key: string | undefined): string {
+    if (key === undefined || this.buckets.size === 0) return OTHER_PREFIX
+    let found = OTHER_PREFIX
+    const end = Math.min(key.length, this.longest)
+    for (let i = key.indexOf(':'); i !== -1 && i <= end; i = key.indexOf(':', i + 1)) {
+      if (this.lengths.has(i) && this.buckets.has(key.slice(0, i))) found = key.slice(0, i)
+    }
+    if (key.length <= end && this.lengths.has(key.length) && this.buckets.has(key)) found = key
+    return found
+  }
+
   /** Adds `n` to counter `field` of `key`'s bucket and of the total. */
   add(key: string | undefined, field: Exclude<keyof CacheCounters, 'loadTimeMs'>, n = 1): void {
     this.total[field] += n

@@ -273,20 +273,94 @@ export interface CacheStats extends CacheCounters {
    * under `"(other)"` for every other key; bounded, however many distinct keys the cache sees.
    */
   byPrefix: Record<string, CacheCounters>
+  /** Entries in the in-process tier now, when there is one that can count them. */
+  l1Entries?: number
 }
 
-/** Events a cache emits, with their payloads. */
+/**
+ * How a read was answered: fresh from the in-process tier (`l1`), fresh from the store (`hit`), with a
+ * stale value (`stale`), or not at all (`miss`, which for `getOrSet` means the loader ran or was joined).
+ */
+export type ReadOutcome = 'l1' | 'hit' | 'stale' | 'miss'
+
+/** A public operation of a cache, as `operation` events name it. */
+export type CacheOperation =
+  | 'get'
+  | 'getMany'
+  | 'has'
+  | 'getOrSet'
+  | 'getOrSetMany'
+  | 'set'
+  | 'setMany'
+  | 'delete'
+  | 'deleteMany'
+  | 'deletePattern'
+  | 'invalidateTags'
+  | 'clear'
+
+/** Payload of the `operation` event: one public call of a cache, timed from call to settlement. */
+export interface OperationEvent {
+  /** The method called. */
+  operation: CacheOperation
+  /** The key, for single-key operations; the pattern for `deletePattern`. */
+  key?: string
+  /** The stats prefix of `key` (the part before its first `:`); for batches, of their first key. */
+  prefix?: string
+  /** How many keys, tags or entries the call named (1 for single-key operations). */
+  count: number
+  /** When the call started, epoch milliseconds with sub-millisecond precision. */
+  startTime: number
+  /** How long the call took until its promise settled, in milliseconds. */
+  durationMs: number
+  /** How a single-key read was answered (`get`, `getOrSet`, `has`). */
+  outcome?: ReadOutcome
+  /** How the keys of a batch read were answered (`getMany`, `getOrSetMany`), by outcome. */
+  outcomes?: Record<ReadOutcome, number>
+  /** What the call rejected with, if it did. */
+  error?: unknown
+}
+
+/** Payload of the `load` event: one loader run, single (`getOrSet`, `cached`) or batch. */
+export interface LoadEvent {
+  /** The keys loaded: one for `getOrSet`, every missing key of a batch. */
+  keys: readonly string[]
+  /** The stats prefix of the first key. */
+  prefix: string
+  /** Whether this was a batch loader (`getOrSetMany`, `cachedMany`). */
+  batch: boolean
+  /** When the loader was called, epoch milliseconds with sub-millisecond precision. */
+  startTime: number
+  /** How long the loader took, in milliseconds. */
+  durationMs: number
+  /** What the loader threw or rejected with, if it did (nothing was cached then). */
+  error?: unknown
+}
+
+/**
+ * Events a cache emits, with their payloads: the documented hook for metrics and tracing. Listeners
+ * run synchronously and must not throw (a throwing listener is logged and skipped). A cache with no
+ * listener for an event does not build its payload, and does not read the clock for `operation`.
+ */
 export interface CacheEvents {
-  /** A read found a fresh entry. */
-  hit: { key: string; prefix: string }
+  /** A read found a fresh entry, in the in-process tier (`l1`) or the store. */
+  hit: { key: string; prefix: string; tier: 'l1' | 'store' }
+  /** A read was answered with a stale value (stale-while-revalidate or grace). */
+  stale: { key: string; prefix: string }
   /** A read found nothing usable. */
   miss: { key: string; prefix: string }
   /** An entry was written. */
   set: { key: string; prefix: string }
   /** Entries were removed (`key` is the key, pattern, `tag:<name>` or `*` for clear). */
   delete: { key: string; prefix: string }
-  /** A store operation failed; the cache failed open. */
-  error: { operation: string; error: Error; key?: string }
+  /**
+   * A store operation failed; the cache failed open. `code` is the error's stable code when it is a
+   * `CacheError` (`E_TIMEOUT`, `E_ADAPTER`, …), else `E_ADAPTER`.
+   */
+  error: { operation: string; error: Error; key?: string; prefix: string; code: string }
+  /** A loader ran (successfully or not). */
+  load: LoadEvent
+  /** A public call settled. */
+  operation: OperationEvent
 }
 
 /** Name of an event of {@link CacheEvents}. */
