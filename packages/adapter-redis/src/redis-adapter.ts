@@ -20,9 +20,9 @@ import { Link } from './link.js'
 import { deleteByPattern, unlinkKeys } from './pattern-delete.js'
 import { PubSub } from './pubsub.js'
 import { Reads } from './reads.js'
-import { ServerMemorySampler } from './server-memory.js'
 import { ReplyWatchdog } from './reply-watchdog.js'
 import { DELETE_IF_EQUALS, runScript } from './scripts.js'
+import { ServerMemorySampler } from './server-memory.js'
 import type { RedisAdapterOptions, RedisClient } from './types.js'
 
 const CAPABILITIES = {
