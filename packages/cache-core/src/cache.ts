@@ -117,6 +117,7 @@ class CacheFacade implements Cache {
       (): TagEpochs => tags,
       reporter,
       (invalidation) => this.#invalidated(invalidation),
+      settings.codec,
     )
     const tags: TagEpochs = new TagEpochs(name, keys, tiers.store, guard, tiers.storeByRef)
     const writer = new Writer(name, settings, keys, tiers, tags, reporter)

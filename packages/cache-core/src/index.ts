@@ -15,7 +15,13 @@ export type {
 } from './adapter.js'
 export type { CircuitState } from './breaker.js'
 export { createCache } from './cache.js'
-export { cloneValue, decodeEntry, encodeEntry } from './codec.js'
+export { type CodecOptions, cloneValue, decodeEntry, encodeEntry } from './codec.js'
+export type {
+  BuiltinCompression,
+  CompressionOptions,
+  Compressor,
+  ResolvedCompression,
+} from './compression.js'
 export {
   Cached,
   type CachedFunction,
@@ -28,6 +34,7 @@ export {
 } from './decorators.js'
 export { boundKey, canonicalize, digestArgs, sha256 } from './digest.js'
 export { parseDuration, parseOptionalDuration } from './duration.js'
+export type { EncryptionKey, EncryptionOptions, Keyring } from './encryption.js'
 export {
   CacheError,
   type CacheErrorDetails,

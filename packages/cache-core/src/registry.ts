@@ -3,7 +3,15 @@ import { createCache } from './cache.js'
 import { parseDuration } from './duration.js'
 import { CacheError, ErrorCodes, redact } from './errors.js'
 import { resolveSettings } from './settings.js'
-import type { BreakerOptions, Cache, CacheLogger, CacheStats, Duration, LeaseOptions } from './types.js'
+import type {
+  BreakerOptions,
+  Cache,
+  CacheLogger,
+  CacheOptions,
+  CacheStats,
+  Duration,
+  LeaseOptions,
+} from './types.js'
 
 /** One named cache of a registry, like an entry of Django's `CACHES`. */
 export interface CacheConfig {
@@ -46,6 +54,10 @@ export interface CacheConfig {
   grace?: Duration
   /** Soft timeout of loaders when a stale value is at hand. */
   softTimeout?: Duration
+  /** Compression of stored entries, as in `createCache`. @default false */
+  compression?: CacheOptions['compression']
+  /** Encryption at rest, as in `createCache`. @default none */
+  encryption?: CacheOptions['encryption']
 }
 
 /** Options of {@link createCaches}. */
@@ -86,6 +98,8 @@ const CONFIG_FIELDS = new Set([
   'staleWhileRevalidate',
   'grace',
   'softTimeout',
+  'compression',
+  'encryption',
 ])
 
 let defaultRegistry: CacheRegistry | undefined

@@ -1,4 +1,7 @@
+import type { CodecOptions } from './codec.js'
+import { resolveCompression } from './compression.js'
 import { parseDuration, parseOptionalDuration } from './duration.js'
+import { resolveEncryption } from './encryption.js'
 import { CacheError, ErrorCodes } from './errors.js'
 import type { CacheOptions, LeaseOptions } from './types.js'
 
@@ -33,6 +36,8 @@ export interface Settings {
   graceMs: number
   softTimeoutMs: number | undefined
   bus: boolean | undefined
+  /** Compression and encryption of encoded entries; undefined when neither is on. */
+  codec: CodecOptions | undefined
 }
 
 /**
@@ -97,6 +102,8 @@ export function resolveSettings(options: Omit<CacheOptions, 'adapter'>): Setting
     throw invalid('bus', 'must be true or false', options.bus)
   }
   const softTimeoutMs = parseOptionalDuration(options.softTimeout, where('softTimeout'))
+  const compression = resolveCompression(options.compression, label)
+  const encryption = resolveEncryption(options.encryption, label)
   return {
     name: label,
     keyPrefix,
@@ -114,6 +121,7 @@ export function resolveSettings(options: Omit<CacheOptions, 'adapter'>): Setting
     graceMs: parseOptionalDuration(options.grace, where('grace')) ?? 0,
     softTimeoutMs,
     bus: options.bus,
+    codec: compression === undefined && encryption === undefined ? undefined : { compression, encryption },
   }
 }
 

@@ -1,6 +1,6 @@
 import type { AdapterStatus, AnyCacheAdapter, CacheAdapter } from './adapter.js'
 import { type Invalidation, InvalidationBus } from './bus.js'
-import { DecodeMemo, decodeEntry, encodeEntry } from './codec.js'
+import { type CodecOptions, DecodeMemo, decodeEntry, encodeEntry } from './codec.js'
 import { CacheError, ErrorCodes } from './errors.js'
 import { type Guard, MISS, type Miss } from './guard.js'
 import type { KeyInfo, KeySpace } from './keys.js'
@@ -74,14 +74,16 @@ export class Tiers {
     private readonly reporter: Reporter,
     /** Told of every invalidation this instance applies, local or from the bus. */
     private readonly onInvalidation: (invalidation: Invalidation) => void,
+    /** Compression and encryption of the entries a tier keeps as bytes. */
+    private readonly codec?: CodecOptions,
   ) {
     this.store = store as CacheAdapter<any>
     this.near = near as CacheAdapter<any> | undefined
     this.storeByRef = this.store.capabilities.byReference === true
     this.#nearByRef = this.near?.capabilities.byReference === true
     this.needsBytes = !this.storeByRef || (this.near !== undefined && !this.#nearByRef)
-    this.#storeMemo = this.storeByRef || this.store.capabilities.shared ? undefined : new DecodeMemo()
-    this.#nearMemo = this.near === undefined || this.#nearByRef ? undefined : new DecodeMemo()
+    this.#storeMemo = this.storeByRef || this.store.capabilities.shared ? undefined : new DecodeMemo(codec)
+    this.#nearMemo = this.near === undefined || this.#nearByRef ? undefined : new DecodeMemo(codec)
 
     const canBus = typeof this.store.publish === 'function' && typeof this.store.subscribe === 'function'
     if (bus === true && (!canBus || this.near === undefined)) {
@@ -270,7 +272,7 @@ export class Tiers {
   ): void {
     if (this.near === undefined || (ttlMs !== undefined && ttlMs <= 0)) return
     try {
-      const stored = this.#nearByRef ? entry : (bytes ?? encodeEntry(entry, full, this.cache))
+      const stored = this.#nearByRef ? entry : (bytes ?? encodeEntry(entry, full, this.cache, this.codec))
       void this.near.set(full, stored, ttlMs === undefined ? undefined : Math.ceil(ttlMs))
     } catch {
       // L1 is an optimisation: failing to fill it must never fail a read or a write.
@@ -292,7 +294,8 @@ export class Tiers {
       this.reporter.recorder.undecodable++
       return undefined
     }
-    const entry = memo === undefined ? decodeEntry(raw as Uint8Array) : memo.decode(raw as Uint8Array)
+    const entry =
+      memo === undefined ? decodeEntry(raw as Uint8Array, this.codec) : memo.decode(raw as Uint8Array)
     if (entry === undefined) this.reporter.recorder.undecodable++
     return entry
   }

@@ -1,4 +1,6 @@
 import type { AdapterStatus, AnyCacheAdapter } from './adapter.js'
+import type { BuiltinCompression, CompressionOptions, Compressor } from './compression.js'
+import type { EncryptionOptions } from './encryption.js'
 
 /**
  * A length of time: a number of milliseconds, or a string of a number and a unit —
@@ -102,6 +104,21 @@ export interface CacheOptions {
    * @default none (wait for the loader)
    */
   softTimeout?: Duration
+  /**
+   * Compress encoded entries of at least `threshold` bytes (1 KiB by default) before they are stored:
+   * `'gzip'`, `'deflate'`, `'brotli'`, a {@link Compressor}, or {@link CompressionOptions}. Entries
+   * name their algorithm, so caches with and without compression read each other's entries.
+   * Applies to adapters that store bytes (not to `byReference` memory).
+   * @default false
+   */
+  compression?: BuiltinCompression | Compressor | CompressionOptions | false
+  /**
+   * Encrypt entries at rest with AES-256-GCM under a ring of keys with ids (the first encrypts, all
+   * decrypt). Entries under a key not in the ring, or altered in the store, read as misses. With
+   * `compression` too, entries are compressed, then encrypted.
+   * @default none
+   */
+  encryption?: EncryptionOptions
   /** Prefix of every key of this cache; must not contain `:`. */
   keyPrefix: string
   /**

@@ -65,9 +65,12 @@ export class Writer {
   ): Promise<boolean> {
     const prepared = items.map(({ item, info, ttlMs }) => {
       const entry = this.entryOf(item.value, ttlMs, rules)
-      const bytes = this.tiers.needsBytes ? encodeEntry(entry, item.key, this.cache) : undefined
+      const tags = this.tags.valid(item.tags)
+      // A tagged entry is encoded again once stamped: compress and encrypt only that final form.
+      const codec = tags === undefined ? this.settings.codec : undefined
+      const bytes = this.tiers.needsBytes ? encodeEntry(entry, item.key, this.cache, codec) : undefined
       if (single) info.batch = undefined
-      return { key: item.key, info, ttlMs, entry, bytes, tags: this.tags.valid(item.tags) }
+      return { key: item.key, info, ttlMs, entry, bytes, tags }
     })
     const allTags = [...new Set(prepared.flatMap((p) => p.tags ?? []))]
     if (allTags.length > 0) {
@@ -78,7 +81,7 @@ export class Writer {
         if (p.tags === undefined) continue
         p.entry.tags = p.tags.map((tag): TagStamp => [tag, epochs.get(tag)!])
         this.keys.hintTags(p.info, p.entry.tags)
-        if (p.bytes !== undefined) p.bytes = encodeEntry(p.entry, p.key, this.cache)
+        if (p.bytes !== undefined) p.bytes = encodeEntry(p.entry, p.key, this.cache, this.settings.codec)
       }
     }
     const kept = prepared.filter((p) => p.ttlMs > 0)
