@@ -11,6 +11,7 @@ import { isolationTests } from './isolation.js'
 import { leaseTests } from './leases.js'
 import { lifecycleTests } from './lifecycle.js'
 import { patternTests } from './patterns.js'
+import { pipelineTests } from './pipeline.js'
 import { pubsubTests } from './pubsub.js'
 import { tagTests } from './tags.js'
 import { ttlTests } from './ttl.js'
@@ -30,6 +31,7 @@ const registrars: Record<SuiteTopic, (options: ResolvedSuiteOptions) => void> = 
   ttl: ttlTests,
   patterns: patternTests,
   tags: tagTests,
+  pipeline: pipelineTests,
   isolation: isolationTests,
   leases: leaseTests,
   pubsub: pubsubTests,

@@ -7,6 +7,7 @@ export type SuiteTopic =
   | 'ttl'
   | 'patterns'
   | 'tags'
+  | 'pipeline'
   | 'isolation'
   | 'leases'
   | 'pubsub'
@@ -20,6 +21,7 @@ export const SUITE_TOPICS: readonly SuiteTopic[] = [
   'ttl',
   'patterns',
   'tags',
+  'pipeline',
   'isolation',
   'leases',
   'pubsub',
