@@ -1,6 +1,7 @@
 import { CacheError, ErrorCodes } from './errors.js'
 import type { KeyInfo, KeySpace } from './keys.js'
-import { type Loader, ttlFor } from './loader.js'
+import { BatchLoadControl, plannedWrite, runWithContext } from './load-context.js'
+import { inGrace, type Loader, ttlFor } from './loader.js'
 import type { Reporter } from './reporter.js'
 import type { Settings } from './settings.js'
 import { prefixOf } from './stats.js'
@@ -55,6 +56,7 @@ export class BatchLoads {
     const missing: number[] = []
     const stale = new Map<number, Entry>()
     const refresh: number[] = []
+    const refreshHeld = new Map<string, T>()
     firsts.forEach((i, j) => {
       const entry = entries[j]
       const at = positions.get(infos[i]!.full)!
@@ -65,14 +67,17 @@ export class BatchLoads {
         // Within stale-while-revalidate: answer now, refresh with the other stale keys in one batch.
         this.reporter.staleHit(infos[i]!)
         for (const k of at) results[k] = entry.value as T
-        if (!this.loader.loading.has(infos[i]!.full)) refresh.push(i)
+        if (!this.loader.loading.has(infos[i]!.full)) {
+          refresh.push(i)
+          refreshHeld.set(infos[i]!.key, entry.value as T)
+        }
       } else {
-        if (entry !== undefined && entry.expiresAt + rules.graceMs > now) stale.set(i, entry)
+        if (entry !== undefined && inGrace(entry, rules, now)) stale.set(i, entry)
         missing.push(i)
       }
     })
     if (refresh.length > 0) {
-      const batch = this.loadBatch(refresh, infos, loader, options, rules, this.loader.loading)
+      const batch = this.loadBatch(refresh, infos, loader, options, rules, this.loader.loading, refreshHeld)
       batch.catch((error) => {
         this.reporter.warn(
           { err: error },
@@ -82,7 +87,8 @@ export class BatchLoads {
     }
     if (missing.length > 0) {
       for (const i of missing) this.reporter.missed(infos[i]!)
-      const batch = this.loadBatch(missing, infos, loader, options, rules, this.loader.inflight)
+      const held = new Map([...stale].map(([i, entry]) => [infos[i]!.key, entry.value as T]))
+      const batch = this.loadBatch(missing, infos, loader, options, rules, this.loader.inflight, held)
       missing.forEach((i, j) => {
         const fallback = stale.get(i)
         const one = batch.then(
@@ -111,9 +117,10 @@ export class BatchLoads {
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
     flights: Map<string, Promise<unknown>>,
+    held: ReadonlyMap<string, T>,
   ): Promise<T[]> {
     const infos = indexes.map((i) => allInfos[i]!)
-    const batch = this.runBatch(infos, loader, options, rules)
+    const batch = this.runBatch(infos, loader, options, rules, held)
     infos.forEach((info, j) => {
       const one = batch.then((values) => values[j])
       one.catch(() => {})
@@ -129,12 +136,14 @@ export class BatchLoads {
     loader: BatchLoader<T>,
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
+    held: ReadonlyMap<string, T>,
   ): Promise<T[]> {
     const keys = infos.map((info) => info.key)
     const started = performance.now()
+    const control = new BatchLoadControl<T>(this.cache, new Set(keys), held)
     let result: Awaited<ReturnType<BatchLoader<T>>>
     try {
-      result = await loader(keys)
+      result = await runWithContext(control, () => loader(keys, control))
     } finally {
       const elapsed = performance.now() - started
       for (const key of keys) this.reporter.recorder.load(prefixOf(key), elapsed / keys.length)
@@ -160,9 +169,10 @@ export class BatchLoads {
     }
     const writes: Write[] = []
     values.forEach((value, i) => {
-      if (options?.condition && !options.condition(value)) return
-      const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
-      writes.push({ key: keys[i]!, value, ttl: ttlFor(value, options, this.settings.nullTtlMs), tags })
+      const key = keys[i]!
+      const defaultTtl = ttlFor(value, options, this.settings.nullTtlMs)
+      const write = plannedWrite(key, value, control.decisionsFor(key), options, defaultTtl)
+      if (write !== undefined) writes.push(write)
     })
     if (writes.length > 0) await this.writer.write(writes, rules, false)
     return values

@@ -5,7 +5,7 @@ import { CacheError, ErrorCodes } from './errors.js'
 import { escapeGlob } from './glob.js'
 import { Guard } from './guard.js'
 import { type KeyInfo, KeySpace } from './keys.js'
-import { Loader } from './loader.js'
+import { type Load, Loader } from './loader.js'
 import { Reporter } from './reporter.js'
 import { resolveSettings, type Settings } from './settings.js'
 import { prefixOf } from './stats.js'
@@ -179,7 +179,7 @@ class CacheFacade implements Cache {
     return undefined
   }
 
-  getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
+  getOrSet<T>(key: string, loader: Load<T>, options?: GetOrSetOptions<T>): Promise<T> {
     if (this.#closed) return Promise.reject(this.#closedError())
     return this.#loader.getOrSet(key, loader, options)
   }

@@ -41,7 +41,6 @@ const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/
 const BASE64URL = /^[A-Za-z0-9_-]+$/
 
-
 /**
  * The sealed form of `content`: the key id (u8 length, ASCII), a random 12-byte IV, the ciphertext
  * and the 16-byte GCM tag. `header` is authenticated with it, so neither can change unnoticed.

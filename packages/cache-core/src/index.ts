@@ -45,6 +45,12 @@ export {
 } from './errors.js'
 export { escapeGlob, globToRegExp } from './glob.js'
 export {
+  type BatchLoaderContext,
+  batchLoaderContext,
+  type LoaderContext,
+  loaderContext,
+} from './load-context.js'
+export {
   type CacheConfig,
   CacheRegistry,
   type CreateCachesOptions,

@@ -1,6 +1,7 @@
 import type { AdapterStatus, AnyCacheAdapter } from './adapter.js'
 import type { BuiltinCompression, CompressionOptions, Compressor } from './compression.js'
 import type { EncryptionOptions } from './encryption.js'
+import type { BatchLoaderContext, LoaderContext } from './load-context.js'
 
 /**
  * A length of time: a number of milliseconds, or a string of a number and a unit —
@@ -203,7 +204,7 @@ export interface GetOrSetOptions<T> {
   tags?: readonly string[] | ((value: T) => readonly string[])
   /** Time to live when the loader returns `null`. */
   nullTtl?: Duration
-  /** Return `false` to hand the result back without caching it. */
+  /** Return `false` to hand the result back without caching it (the loader can also call `ctx.skip()`). */
   condition?: (value: T) => boolean
   /** Cross-process lease for this call; overrides the cache's `lease` option. */
   lease?: boolean | LeaseOptions
@@ -211,9 +212,13 @@ export interface GetOrSetOptions<T> {
 
 /**
  * Loads the values of missing keys in one call: an array with one value per key, in order, or a Map
- * from key to value (a key absent from the Map reads as `undefined`, cached as "not found").
+ * from key to value (a key absent from the Map reads as `undefined`, cached as "not found"). `ctx`
+ * decides about each key's result (`ctx.of(key).skip()`, `.ttl()`, `.tags()`, `.grace()`).
  */
-export type BatchLoader<T> = (keys: string[]) => Promise<ReadonlyArray<T> | ReadonlyMap<string, T>>
+export type BatchLoader<T> = (
+  keys: string[],
+  ctx: BatchLoaderContext<T>,
+) => Promise<ReadonlyArray<T> | ReadonlyMap<string, T>>
 
 /** One entry of `setMany`. */
 export interface SetManyEntry<T = unknown> extends SetOptions {
@@ -295,8 +300,16 @@ export interface Cache {
   get<T = unknown>(key: string): Promise<T | undefined>
   /** Stores `value`; resolves `false` when the store failed (fail-open) and rejects only on bad input. */
   set<T>(key: string, value: T, options?: SetOptions): Promise<boolean>
-  /** The cached value, or the loader's result (cached) on a miss; the loader runs once per key at a time. */
-  getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T>
+  /**
+   * The cached value, or the loader's result (cached) on a miss; the loader runs once per key at a
+   * time. `ctx` lets it skip storing, set the TTL, tags and grace from the result, and see the
+   * expired value still held in grace (`ctx.stale`).
+   */
+  getOrSet<T>(
+    key: string,
+    loader: (ctx: LoaderContext<T>) => T | Promise<T>,
+    options?: GetOrSetOptions<T>,
+  ): Promise<T>
   /**
    * Values for `keys`: one batched read, then ONE loader call for all the misses (keys already being
    * loaded by another call are joined, not loaded again). Aligned with `keys`.

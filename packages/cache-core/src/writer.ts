@@ -21,6 +21,8 @@ export interface Write {
   value: unknown
   ttl: Duration | undefined
   tags: readonly string[] | undefined
+  /** This entry's grace window, when its loader chose one; else the rules' window. */
+  graceMs?: number | undefined
 }
 
 /**
@@ -64,7 +66,11 @@ export class Writer {
     single: boolean,
   ): Promise<boolean> {
     const prepared = items.map(({ item, info, ttlMs }) => {
-      const entry = this.entryOf(item.value, ttlMs, rules)
+      const entry = this.entryOf(
+        item.value,
+        ttlMs,
+        item.graceMs === undefined ? rules : { ...rules, graceMs: item.graceMs },
+      )
       const tags = this.tags.valid(item.tags)
       // A tagged entry is encoded again once stamped: compress and encrypt only that final form.
       const codec = tags === undefined ? this.settings.codec : undefined
