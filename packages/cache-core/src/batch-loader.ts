@@ -1,7 +1,7 @@
 import { CacheError, ErrorCodes } from './errors.js'
 import type { KeyInfo, KeySpace } from './keys.js'
 import { BatchLoadControl, plannedWrite, runWithContext } from './load-context.js'
-import { inGrace, type Loader, ttlFor } from './loader.js'
+import { inGrace, type Loader, servesStale, ttlFor } from './loader.js'
 import type { Reporter } from './reporter.js'
 import type { Settings } from './settings.js'
 import { prefixOf } from './stats.js'
@@ -63,7 +63,7 @@ export class BatchLoads {
       if (entry !== undefined && isFresh(entry, now)) {
         const value = this.reporter.hit(infos[i]!, entry.value) as T
         for (const k of at) results[k] = value
-      } else if (entry !== undefined && entry.expiresAt + rules.staleMs > now) {
+      } else if (entry !== undefined && servesStale(entry, rules, now)) {
         // Within stale-while-revalidate: answer now, refresh with the other stale keys in one batch.
         this.reporter.staleHit(infos[i]!)
         for (const k of at) results[k] = entry.value as T

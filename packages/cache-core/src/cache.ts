@@ -8,6 +8,7 @@ import { type KeyInfo, KeySpace } from './keys.js'
 import { type Load, Loader } from './loader.js'
 import { Reporter } from './reporter.js'
 import { resolveSettings, type Settings } from './settings.js'
+import { type InvalidateOptions, softInvalidate } from './soft.js'
 import { prefixOf } from './stats.js'
 import { TagEpochs } from './tags.js'
 import { isFresh, Tiers } from './tiers.js'
@@ -208,23 +209,23 @@ class CacheFacade implements Cache {
 
   // ---------------------------------------------------------------- invalidation
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, options?: InvalidateOptions): Promise<boolean> {
     this.#assertOpen()
     const info = this.#keys.info(key)
     const removed = await this.#tiers.invalidate({ keys: [info.full] }, 'delete', key, () =>
-      this.#tiers.store.delete(info.full),
+      options?.soft ? this.#soften([info.full]).then((n) => n > 0) : this.#tiers.store.delete(info.full),
     )
     this.#reporter.counted('deletes', info)
     return removed
   }
 
-  async deleteMany(keys: readonly string[]): Promise<number> {
+  async deleteMany(keys: readonly string[], options?: InvalidateOptions): Promise<number> {
     this.#assertOpen()
     const infos = this.#keys.infos(keys)
     if (infos.length === 0) return 0
     const fulls = infos.map((info) => info.full)
     const removed = await this.#tiers.invalidate({ keys: fulls }, 'deleteMany', undefined, () =>
-      this.#tiers.store.deleteMany(fulls),
+      options?.soft ? this.#soften(fulls) : this.#tiers.store.deleteMany(fulls),
     )
     for (const info of infos) this.#reporter.counted('deletes', info)
     return removed
@@ -252,16 +253,16 @@ class CacheFacade implements Cache {
     return removed
   }
 
-  async invalidateTags(tags: readonly string[]): Promise<void> {
+  async invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<void> {
     this.#assertOpen()
     const valid = this.#tags.valid(tags) ?? []
     if (valid.length === 0) return
     // A new epoch per tag: every entry stamped with an older one now reads as a miss, on every process.
     // L1 copies are not checked against epochs on each hit, so every L1 drops its entries instead.
-    const bumps = this.#tags.bumps(valid)
-    await this.#tiers.invalidate({ all: true }, 'invalidateTags', undefined, () =>
-      this.#tiers.store.setMany(bumps),
-    )
+    const run = options?.soft
+      ? async () => this.#tiers.store.setMany(await this.#tags.softBumps(valid))
+      : () => this.#tiers.store.setMany(this.#tags.bumps(valid))
+    await this.#tiers.invalidate({ all: true }, 'invalidateTags', undefined, run)
     for (const tag of valid) this.#reporter.emit('delete', { key: `tag:${tag}`, prefix: `tag:${tag}` })
   }
 
@@ -275,6 +276,11 @@ class CacheFacade implements Cache {
       this.#settings.bulkTimeoutMs,
     )
     this.#reporter.emit('delete', { key: '*', prefix: '*' })
+  }
+
+  /** Soft invalidation of stored entries: expired into their grace window instead of deleted. */
+  #soften(fulls: readonly string[]): Promise<number> {
+    return softInvalidate(this.#tiers.store, this.#tiers.storeByRef, this.#settings.codec, fulls)
   }
 
   /** Every invalidation this instance applies, local or delivered by the bus, passes here. */

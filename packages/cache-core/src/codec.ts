@@ -7,7 +7,7 @@
  * | ------ | ---- | ------------------------------------------------------------------------ |
  * | 0      | 1    | magic `0xCA`                                                             |
  * | 1      | 1    | format version, `1`                                                      |
- * | 2      | 1    | flags: bit 0 = payload is `node:v8` serialization (else JSON), bit 1 = has tags, bit 2 = compressed, bit 3 = encrypted; other bits 0 |
+ * | 2      | 1    | flags: bit 0 = payload is `node:v8` serialization (else JSON), bit 1 = has tags, bit 2 = compressed, bit 3 = encrypted, bit 4 = softly invalidated (expired into grace, never served stale-while-revalidate); other bits 0 |
  * | 3      | 8    | createdAt, float64 little-endian, epoch ms                               |
  * | 11     | 8    | expiresAt, float64 LE, epoch ms, 0 = never                               |
  * | 19     | 8    | staleUntil, float64 LE, epoch ms, 0 = never                              |
@@ -72,7 +72,8 @@ const FLAG_TAGS = 0b10
 const FLAG_COMPRESSED = 0b100
 const FLAG_ENCRYPTED = 0b1000
 const SEALED = FLAG_COMPRESSED | FLAG_ENCRYPTED
-const KNOWN_FLAGS = FLAG_V8 | FLAG_TAGS | SEALED
+const FLAG_INVALIDATED = 0b10000
+const KNOWN_FLAGS = FLAG_V8 | FLAG_TAGS | SEALED | FLAG_INVALIDATED
 const HEADER_SIZE = 27
 const MAX_U16 = 0xffff
 const NEWLINE = 0x0a
@@ -129,7 +130,10 @@ export function encodeEntry(entry: Entry, key: string, cache?: string, codec?: C
   const bytes = Buffer.allocUnsafe(size)
   bytes[0] = ENTRY_MAGIC
   bytes[1] = ENTRY_FORMAT_VERSION
-  bytes[2] = (json === undefined ? FLAG_V8 : 0) | (tags === undefined ? 0 : FLAG_TAGS)
+  bytes[2] =
+    (json === undefined ? FLAG_V8 : 0) |
+    (tags === undefined ? 0 : FLAG_TAGS) |
+    (entry.invalidated === true ? FLAG_INVALIDATED : 0)
   bytes.writeDoubleLE(entry.createdAt, 3)
   bytes.writeDoubleLE(entry.expiresAt, 11)
   bytes.writeDoubleLE(entry.staleUntil, 19)
@@ -257,7 +261,9 @@ export function decodeEntry(bytes: Uint8Array, codec?: CodecOptions): Entry | un
   } catch {
     return undefined
   }
-  return { value, createdAt, expiresAt, staleUntil, tags }
+  const entry: Entry = { value, createdAt, expiresAt, staleUntil, tags }
+  if ((flags & FLAG_INVALIDATED) !== 0) entry.invalidated = true
+  return entry
 }
 
 /**

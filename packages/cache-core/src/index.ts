@@ -65,6 +65,7 @@ export {
   setDefaultCaches,
   useCacheFromEnv,
 } from './registry.js'
+export type { InvalidateOptions } from './soft.js'
 export type {
   BatchLoader,
   BreakerOptions,

@@ -19,6 +19,11 @@ export function inGrace(entry: Entry, rules: StaleRules, now: number): boolean {
   return entry.expiresAt + rules.graceMs > now || entry.staleUntil > now
 }
 
+/** Whether a stale entry is served at once while one refresh runs; never one that was softly invalidated. */
+export function servesStale(entry: Entry, rules: StaleRules, now: number): boolean {
+  return entry.invalidated !== true && entry.expiresAt + rules.staleMs > now
+}
+
 /** A loader of `getOrSet`: gets a context to decide about its own result. */
 export type Load<T> = (ctx: LoaderContext<T>) => T | Promise<T>
 
@@ -129,7 +134,7 @@ export class Loader {
   ): Promise<T> {
     const rules = this.rules(options)
     const now = Date.now()
-    if (stale !== undefined && stale.expiresAt + rules.staleMs > now) {
+    if (stale !== undefined && servesStale(stale, rules, now)) {
       this.reporter.staleHit(info)
       this.refresh(info, loader, options, rules, stale)
       return stale.value as T

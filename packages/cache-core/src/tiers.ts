@@ -5,7 +5,8 @@ import { CacheError, ErrorCodes } from './errors.js'
 import { type Guard, MISS, type Miss } from './guard.js'
 import type { KeyInfo, KeySpace } from './keys.js'
 import type { Reporter } from './reporter.js'
-import type { TagEpochs } from './tags.js'
+import { softened } from './soft.js'
+import type { TagEpochs, TagVerdict } from './tags.js'
 import type { Entry } from './types.js'
 
 /** Stored form of an entry: bytes for ordinary adapters, the entry itself for by-reference ones. */
@@ -191,8 +192,10 @@ export class Tiers {
         ? this.adopt(info.full, entry, raw as Stored, generation)
         : entry
     }
-    const keep = (valid: boolean) => {
-      if (!valid) return undefined
+    const keep = (verdict: TagVerdict) => {
+      if (verdict === false) return undefined
+      // Softly invalidated by a tag: served as expired, and kept out of L1, which holds it as written.
+      if (verdict !== true) return softened(entry, verdict, Date.now())
       return fillNear ? this.adopt(info.full, entry, raw as Stored, generation) : entry
     }
     const tags = this.tags()
@@ -245,7 +248,10 @@ export class Tiers {
     const valid = await this.tags().check(entries)
     wanted.forEach((i, j) => {
       const entry = entries[j]
-      if (entry !== undefined && valid[j]) found[i] = this.adopt(fulls[j]!, entry, raws[j]!, generation)
+      const verdict = valid[j]!
+      if (entry !== undefined && verdict === true)
+        found[i] = this.adopt(fulls[j]!, entry, raws[j]!, generation)
+      else if (entry !== undefined && typeof verdict === 'number') found[i] = softened(entry, verdict, now)
       else found[i] = this.#nearTrusted ? nearFound[i] : undefined
     })
     return found

@@ -2,6 +2,7 @@ import type { AdapterStatus, AnyCacheAdapter } from './adapter.js'
 import type { BuiltinCompression, CompressionOptions, Compressor } from './compression.js'
 import type { EncryptionOptions } from './encryption.js'
 import type { BatchLoaderContext, LoaderContext } from './load-context.js'
+import type { InvalidateOptions } from './soft.js'
 
 /**
  * A length of time: a number of milliseconds, or a string of a number and a unit —
@@ -24,6 +25,11 @@ export interface Entry<T = unknown> {
   staleUntil: number
   /** The tags of the entry with their epochs at write time; `undefined` when untagged. */
   tags: readonly TagStamp[] | undefined
+  /**
+   * Softly invalidated: expired into its grace window, so it only stands in for a failing or slow
+   * loader and is never served while a refresh runs (stale-while-revalidate).
+   */
+  invalidated?: true
 }
 
 /** A pino-compatible logger; every method is optional so `console`-like objects fit too. */
@@ -321,14 +327,17 @@ export interface Cache {
   getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>>
   /** Stores every entry. */
   setMany(entries: readonly SetManyEntry[]): Promise<boolean>
-  /** Removes `key`; rejects with `E_ADAPTER` when the store could not remove it. */
-  delete(key: string): Promise<boolean>
-  /** Removes `keys`; resolves with the number removed. */
-  deleteMany(keys: readonly string[]): Promise<number>
+  /**
+   * Removes `key` (with `{ soft: true }`, expires it into its grace window); rejects with
+   * `E_ADAPTER` when the store could not be reached.
+   */
+  delete(key: string, options?: InvalidateOptions): Promise<boolean>
+  /** Removes `keys` (or, with `{ soft: true }`, expires them into grace); resolves with how many. */
+  deleteMany(keys: readonly string[], options?: InvalidateOptions): Promise<number>
   /** Removes every key of this cache that matches the glob (`filter_counts:*`). */
   deletePattern(pattern: string): Promise<number>
-  /** Invalidates every entry written with any of `tags`. */
-  invalidateTags(tags: readonly string[]): Promise<void>
+  /** Invalidates every entry written with any of `tags` (with `{ soft: true }`, into their grace window). */
+  invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<void>
   /** Removes every entry of this cache (its prefix and version only). */
   clear(): Promise<void>
   /** Counters since creation. */
