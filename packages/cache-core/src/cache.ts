@@ -8,7 +8,7 @@ import { type KeyInfo, KeySpace } from './keys.js'
 import { type Load, Loader } from './loader.js'
 import { Reporter } from './reporter.js'
 import { resolveSettings, type Settings } from './settings.js'
-import { type InvalidateOptions, softInvalidate } from './soft.js'
+import { type InvalidateOptions, softInvalidate, softInvalidatePattern } from './soft.js'
 import { prefixOf } from './stats.js'
 import { TagEpochs } from './tags.js'
 import { isFresh, Tiers } from './tiers.js'
@@ -71,6 +71,7 @@ class CacheFacade implements Cache {
   readonly #loader: Loader
   readonly #batch: BatchLoads
   #closed = false
+  #warnedUnlisted = false
 
   constructor(options: CacheOptions) {
     const settings = resolveSettings(options)
@@ -231,7 +232,7 @@ class CacheFacade implements Cache {
     return removed
   }
 
-  async deletePattern(pattern: string): Promise<number> {
+  async deletePattern(pattern: string, options?: InvalidateOptions): Promise<number> {
     this.#assertOpen()
     if (typeof pattern !== 'string' || pattern.length === 0) {
       throw new CacheError(
@@ -245,7 +246,7 @@ class CacheFacade implements Cache {
       { pattern: full },
       'deletePattern',
       undefined,
-      () => this.#tiers.store.deleteByPattern(full),
+      () => (options?.soft ? this.#softenPattern(full) : this.#tiers.store.deleteByPattern(full)),
       this.#settings.bulkTimeoutMs,
     )
     this.#reporter.recorder.add(prefixOf(pattern), 'deletes', removed)
@@ -281,6 +282,24 @@ class CacheFacade implements Cache {
   /** Soft invalidation of stored entries: expired into their grace window instead of deleted. */
   #soften(fulls: readonly string[]): Promise<number> {
     return softInvalidate(this.#tiers.store, this.#tiers.storeByRef, this.#settings.codec, fulls)
+  }
+
+  async #softenPattern(pattern: string): Promise<number> {
+    const store = this.#tiers.store
+    const { count, listed } = await softInvalidatePattern(
+      store,
+      this.#tiers.storeByRef,
+      this.#settings.codec,
+      pattern,
+    )
+    if (!listed && !this.#warnedUnlisted) {
+      this.#warnedUnlisted = true
+      this.#reporter.warn(
+        { adapter: store.name },
+        `cache "${this.name}": adapter "${store.name}" cannot list keys (no keysByPattern), so soft invalidation by pattern deletes`,
+      )
+    }
+    return count
   }
 
   /** Every invalidation this instance applies, local or delivered by the bus, passes here. */

@@ -50,7 +50,7 @@ export async function softInvalidate(
   const gone: string[] = []
   raws.forEach((raw, i) => {
     if (raw === undefined || raw === null) return
-    const entry = byRef ? (raw as Entry) : decodeEntry(raw as Uint8Array, codec)
+    const entry = byRef ? asEntry(raw) : decodeEntry(raw as Uint8Array, codec)
     if (entry === undefined || (entry.staleUntil !== 0 && entry.staleUntil <= now)) return
     const soft = softened(entry, now, now)
     if (soft === undefined) gone.push(fulls[i]!)
@@ -62,4 +62,39 @@ export async function softInvalidate(
   if (rewrites.length > 0) await store.setMany(rewrites as never)
   if (gone.length > 0) await store.deleteMany(gone)
   return rewrites.length + gone.length
+}
+
+// Bounds the reads and writes of one step of a soft pattern invalidation.
+const PATTERN_BATCH = 500
+
+/**
+ * Softly invalidates every entry whose full key matches `pattern`, a batch of keys at a time. An
+ * adapter that cannot list keys gets a hard pattern delete instead (`listed` is then false), which
+ * never serves an old value where a soft one might have.
+ */
+export async function softInvalidatePattern(
+  store: CacheAdapter<any>,
+  byRef: boolean,
+  codec: CodecOptions | undefined,
+  pattern: string,
+): Promise<{ count: number; listed: boolean }> {
+  if (typeof store.keysByPattern !== 'function') {
+    return { count: await store.deleteByPattern(pattern), listed: false }
+  }
+  const keys = await store.keysByPattern(pattern)
+  let count = 0
+  for (let i = 0; i < keys.length; i += PATTERN_BATCH) {
+    count += await softInvalidate(store, byRef, codec, keys.slice(i, i + PATTERN_BATCH))
+  }
+  return { count, listed: true }
+}
+
+// By reference, only entries this core wrote qualify; lease tokens and foreign values do not.
+function asEntry(raw: unknown): Entry | undefined {
+  const entry = raw as Entry
+  return typeof entry === 'object' &&
+    typeof entry.expiresAt === 'number' &&
+    typeof entry.staleUntil === 'number'
+    ? entry
+    : undefined
 }

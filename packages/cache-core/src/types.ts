@@ -334,8 +334,11 @@ export interface Cache {
   delete(key: string, options?: InvalidateOptions): Promise<boolean>
   /** Removes `keys` (or, with `{ soft: true }`, expires them into grace); resolves with how many. */
   deleteMany(keys: readonly string[], options?: InvalidateOptions): Promise<number>
-  /** Removes every key of this cache that matches the glob (`filter_counts:*`). */
-  deletePattern(pattern: string): Promise<number>
+  /**
+   * Removes every key of this cache that matches the glob (`filter_counts:*`); with `{ soft: true }`,
+   * expires them into their grace window (on adapters that can list keys; others delete).
+   */
+  deletePattern(pattern: string, options?: InvalidateOptions): Promise<number>
   /** Invalidates every entry written with any of `tags` (with `{ soft: true }`, into their grace window). */
   invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<void>
   /** Removes every entry of this cache (its prefix and version only). */

@@ -21,6 +21,7 @@ const ways = {
   'by key': (cache: ReturnType<typeof newCache>, soft: boolean) => cache.delete('k', { soft }),
   'by keys': (cache: ReturnType<typeof newCache>, soft: boolean) => cache.deleteMany(['k'], { soft }),
   'by tag': (cache: ReturnType<typeof newCache>, soft: boolean) => cache.invalidateTags(['t'], { soft }),
+  'by pattern': (cache: ReturnType<typeof newCache>, soft: boolean) => cache.deletePattern('k*', { soft }),
 } as const
 
 describe.each(Object.entries(ways))('soft invalidation %s', (_name, invalidate) => {
@@ -103,5 +104,39 @@ describe('soft invalidation by tag', () => {
     await cache.invalidateTags(['t'])
     await expect(cache.getOrSet('k', failing)).rejects.toThrow('Osiris is down')
     await expect(cache.getOrSet('fresh', failing)).rejects.toThrow('Osiris is down')
+  })
+})
+
+describe('soft invalidation by pattern', () => {
+  it('softens only the matching entries and counts them', async () => {
+    const cache = newCache()
+    await cache.setMany([
+      { key: 'filter_counts:1', value: 1 },
+      { key: 'filter_counts:2', value: 2 },
+      { key: 'other', value: 3 },
+    ])
+    expect(await cache.deletePattern('filter_counts:*', { soft: true })).toBe(2)
+    expect(await cache.getMany(['filter_counts:1', 'filter_counts:2', 'other'])).toEqual([
+      undefined,
+      undefined,
+      3,
+    ])
+    expect(await cache.getOrSet('filter_counts:1', failing)).toBe(1)
+  })
+
+  it('deletes, and warns once, on an adapter that cannot list keys', async () => {
+    const adapter = new MapAdapter()
+    const warnings: string[] = []
+    const cache = createCache({
+      adapter: Object.assign(adapter, { keysByPattern: undefined }),
+      keyPrefix: 'soft',
+      grace: '1h',
+      logger: { warn: (_fields, message) => warnings.push(message) },
+    })
+    await cache.set('k', 'old')
+    await cache.deletePattern('k*', { soft: true })
+    await cache.deletePattern('k*', { soft: true })
+    await expect(cache.getOrSet('k', failing)).rejects.toThrow('Osiris is down')
+    expect(warnings).toEqual([expect.stringContaining('cannot list keys (no keysByPattern)')])
   })
 })
