@@ -130,6 +130,17 @@ export class MemoryAdapter<Stored = Uint8Array> implements CacheAdapter<Stored> 
     return this.#removeWhere((key) => key.startsWith(head) && regex.test(key))
   }
 
+  /** The live keys matching the glob. */
+  keysByPattern(pattern: string): string[] {
+    if (this.#closed) throw closedError('keysByPattern', pattern)
+    const head = literalHead(pattern)
+    const regex = globToRegExp(pattern)
+    this.#store.purgeStale()
+    const found: string[] = []
+    for (const key of this.#store.keys()) if (key.startsWith(head) && regex.test(key)) found.push(key)
+    return found
+  }
+
   /** Removes every key that starts with `prefix`, taken literally. */
   clear(prefix: string): void {
     if (this.#closed) throw closedError('clear', prefix)
