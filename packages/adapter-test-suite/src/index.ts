@@ -13,6 +13,7 @@ import { lifecycleTests } from './lifecycle.js'
 import { patternTests } from './patterns.js'
 import { pipelineTests } from './pipeline.js'
 import { pubsubTests } from './pubsub.js'
+import { softTests } from './soft.js'
 import { tagTests } from './tags.js'
 import { ttlTests } from './ttl.js'
 import {
@@ -32,6 +33,7 @@ const registrars: Record<SuiteTopic, (options: ResolvedSuiteOptions) => void> = 
   patterns: patternTests,
   tags: tagTests,
   pipeline: pipelineTests,
+  soft: softTests,
   isolation: isolationTests,
   leases: leaseTests,
   pubsub: pubsubTests,

@@ -8,6 +8,7 @@ export type SuiteTopic =
   | 'patterns'
   | 'tags'
   | 'pipeline'
+  | 'soft'
   | 'isolation'
   | 'leases'
   | 'pubsub'
@@ -22,6 +23,7 @@ export const SUITE_TOPICS: readonly SuiteTopic[] = [
   'patterns',
   'tags',
   'pipeline',
+  'soft',
   'isolation',
   'leases',
   'pubsub',
