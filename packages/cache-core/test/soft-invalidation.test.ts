@@ -95,6 +95,16 @@ describe.each(Object.entries(ways))('soft invalidation %s', (_name, invalidate) 
 })
 
 describe('soft invalidation by tag', () => {
+  it('a second soft invalidation removes entries of the epoch before the first', async () => {
+    const cache = newCache()
+    await cache.set('first', 'v1', { tags: ['t'] })
+    await cache.invalidateTags(['t'], { soft: true })
+    await cache.set('second', 'v2', { tags: ['t'] })
+    await cache.invalidateTags(['t'], { soft: true })
+    await expect(cache.getOrSet('first', failing)).rejects.toThrow('Osiris is down')
+    expect(await cache.getOrSet('second', failing)).toBe('v2')
+  })
+
   it('only softens entries of the epoch it replaced; a later hard invalidation removes them', async () => {
     const cache = newCache()
     await cache.set('k', 'old', { tags: ['t'] })
