@@ -34,19 +34,31 @@ export const decoratedValue = { ToDo: 12, Done: 30 }
  * endpoint caches.
  */
 export function largeValue(): { rows: Array<Record<string, unknown>> } {
+  return { rows: Array.from({ length: 4400 }, (_, i) => listingRow(i)) }
+}
+
+/** Rows of that listing, as many as make at least `bytes` bytes of JSON. */
+export function listingRows(bytes: number): Array<Record<string, unknown>> {
   const rows: Array<Record<string, unknown>> = []
-  for (let i = 0; i < 4400; i++) {
-    rows.push({
-      id: i,
-      course: `CSE${1000 + (i % 400)}`,
-      title: `Lecture ${i} — recording and slides for week ${i % 10}`,
-      status: i % 3 === 0 ? 'Done' : 'ToDo',
-      faculty: 'EEMCS',
-      owner: `teacher${i % 97}@example.org`,
-      updatedAt: '2025-03-14T09:26:53.589Z',
-      tags: ['video', 'slides', `week-${i % 10}`],
-      score: (i * 37) % 101,
-    })
+  let size = 2
+  while (size < bytes) {
+    const row = listingRow(rows.length)
+    rows.push(row)
+    size += JSON.stringify(row).length + 1
   }
-  return { rows }
+  return rows
+}
+
+function listingRow(i: number): Record<string, unknown> {
+  return {
+    id: i,
+    course: `CSE${1000 + (i % 400)}`,
+    title: `Lecture ${i} — recording and slides for week ${i % 10}`,
+    status: i % 3 === 0 ? 'Done' : 'ToDo',
+    faculty: 'EEMCS',
+    owner: `teacher${i % 97}@example.org`,
+    updatedAt: '2025-03-14T09:26:53.589Z',
+    tags: ['video', 'slides', `week-${i % 10}`],
+    score: (i * 37) % 101,
+  }
 }

@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { newReport, printTargets, type SuiteReport } from './harness.js'
 import { redisAnswers } from './redis-server.js'
+import { compressionSuite } from './suites/compression.js'
 import { growthSuite } from './suites/growth.js'
 import { memorySuite } from './suites/memory.js'
 import { platformSuite, platformUnavailable } from './suites/platform.js'
@@ -54,6 +55,14 @@ const suites: Record<string, Suite> = {
         ? undefined
         : 'no Redis answers at 127.0.0.1:6379 (install and start Redis to run this suite)',
     run: tieredSuite,
+  },
+  compression: {
+    title: 'compression — bytes stored and set + get time of 1 KB, 100 KB and 1 MB JSON values on Redis',
+    unavailable: async () =>
+      (await redisAnswers('127.0.0.1', 6379))
+        ? undefined
+        : 'no Redis answers at 127.0.0.1:6379 (install and start Redis to run this suite)',
+    run: compressionSuite,
   },
   platform: {
     title: "platform — the example app's filter-counts endpoint, cache off vs warm",

@@ -128,6 +128,16 @@ export class MemoryAdapter<Stored = Uint8Array> implements CacheAdapter<Stored> 
     return this.#removeWhere(compileGlob(pattern))
   }
 
+  /** The live keys matching the glob. */
+  keysByPattern(pattern: string): string[] {
+    if (this.#closed) throw closedError('keysByPattern', pattern)
+    const matches = compileGlob(pattern)
+    this.#store.purgeStale()
+    const found: string[] = []
+    for (const key of this.#store.keys()) if (matches(key)) found.push(key)
+    return found
+  }
+
   /** Removes every key that starts with `prefix`, taken literally. */
   clear(prefix: string): void {
     if (this.#closed) throw closedError('clear', prefix)

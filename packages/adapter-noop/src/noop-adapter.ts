@@ -60,6 +60,11 @@ export class NoopAdapter implements CacheAdapter<Uint8Array> {
     return 0
   }
 
+  /** Nothing stored, so no key matches. */
+  keysByPattern(_pattern: string): string[] {
+    return []
+  }
+
   /** Nothing to remove. */
   clear(_prefix: string): void {}
 

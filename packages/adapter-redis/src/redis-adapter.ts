@@ -174,6 +174,40 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     return deleteByPattern(this.#link, pattern)
   }
 
+  /**
+   * The keys matching the glob: `SCAN MATCH` page by page on the server, or on every primary of a
+   * cluster, never `KEYS`. SCAN may return a key twice; each is listed once.
+   */
+  async keysByPattern(pattern: string): Promise<string[]> {
+    if (typeof pattern !== 'string' || pattern === '') {
+      throw new CacheError(
+        ErrorCodes.INVALID_PATTERN,
+        `redis ${this.endpoint}: keysByPattern needs a non-empty glob`,
+      )
+    }
+    try {
+      await this.ready()
+      const nodes = this.isCluster ? (this.client as Cluster).nodes('master') : [this.client as Redis]
+      if (nodes.length === 0) throw new Error('no primary node is known yet')
+      const found = new Set<string>()
+      await Promise.all(
+        nodes.map(async (node) => {
+          let cursor = '0'
+          do {
+            const [next, keys] = await this.bound(
+              node.scan(cursor, 'MATCH', pattern, 'COUNT', this.opts.scanCount),
+            )
+            cursor = next
+            for (const key of keys) found.add(key)
+          } while (cursor !== '0')
+        }),
+      )
+      return [...found]
+    } catch (error) {
+      throw this.failure('SCAN', error, { text: `of pattern "${pattern}"` })
+    }
+  }
+
   /** Removes every key starting with the literal `prefix` (escaped, then matched as `prefix*`). */
   async clear(prefix: string): Promise<void> {
     if (typeof prefix !== 'string' || prefix === '') {

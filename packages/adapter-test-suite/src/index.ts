@@ -13,7 +13,9 @@ import { keyTests } from './keys.js'
 import { leaseTests } from './leases.js'
 import { lifecycleTests } from './lifecycle.js'
 import { patternTests } from './patterns.js'
+import { pipelineTests } from './pipeline.js'
 import { pubsubTests } from './pubsub.js'
+import { softTests } from './soft.js'
 import { tagTests } from './tags.js'
 import { ttlTests } from './ttl.js'
 import {
@@ -34,6 +36,8 @@ const registrars: Record<SuiteTopic, (options: ResolvedSuiteOptions) => void> = 
   patterns: patternTests,
   keys: keyTests,
   tags: tagTests,
+  pipeline: pipelineTests,
+  soft: softTests,
   isolation: isolationTests,
   leases: leaseTests,
   pubsub: pubsubTests,

@@ -8,6 +8,8 @@ export type SuiteTopic =
   | 'patterns'
   | 'keys'
   | 'tags'
+  | 'pipeline'
+  | 'soft'
   | 'isolation'
   | 'leases'
   | 'pubsub'
@@ -23,6 +25,8 @@ export const SUITE_TOPICS: readonly SuiteTopic[] = [
   'patterns',
   'keys',
   'tags',
+  'pipeline',
+  'soft',
   'isolation',
   'leases',
   'pubsub',

@@ -80,6 +80,12 @@ export class MapAdapter implements CacheAdapter<Uint8Array> {
     return [...this.server.entries.keys()].filter((key) => matches(key) && this.#remove(key)).length
   }
 
+  async keysByPattern(pattern: string): Promise<string[]> {
+    await this.#turn('keysByPattern')
+    const matches = compileGlob(pattern)
+    return [...this.server.entries.keys()].filter((key) => matches(key) && this.#live(key))
+  }
+
   async clear(prefix: string): Promise<void> {
     await this.#turn('clear')
     for (const key of [...this.server.entries.keys()]) if (key.startsWith(prefix)) this.#remove(key)

@@ -123,6 +123,12 @@ export interface CacheAdapter<Stored = Uint8Array> {
   deleteByPattern(pattern: string): MaybePromise<number>
   /** Removes every key that starts with `prefix` (a literal string, not a glob); nothing else. */
   clear(prefix: string): MaybePromise<void>
+  /**
+   * The live keys matching `pattern` — the same globs and guarantees as `deleteByPattern`, on every
+   * node of a sharded store, without blocking it (Redis: `SCAN`, never `KEYS`), each key once.
+   * Soft invalidation by pattern uses it; on an adapter without it, that invalidation deletes.
+   */
+  keysByPattern?(pattern: string): MaybePromise<string[]>
 
   /** Stores `value` only if `key` is absent; resolves `true` when it did. Leases use this. */
   setIfAbsent?(key: string, value: Stored, ttlMs: number): MaybePromise<boolean>

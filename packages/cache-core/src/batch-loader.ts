@@ -1,7 +1,8 @@
 import { CacheError, ErrorCodes } from './errors.js'
 import type { Fence } from './fences.js'
 import type { KeyInfo, KeySpace } from './keys.js'
-import { type Loader, ttlFor } from './loader.js'
+import { BatchLoadControl, plannedWrite, runWithContext } from './load-context.js'
+import { inGrace, type Loader, servesStale, ttlFor } from './loader.js'
 import type { Reporter } from './reporter.js'
 import type { Settings } from './settings.js'
 import { isFresh, type Tiers } from './tiers.js'
@@ -88,13 +89,16 @@ export class BatchLoads {
       const entry = entries[j]
       if (entry !== undefined && isFresh(entry, now)) {
         claim.resolve(this.reporter.hit(claim.info, entry.value) as T)
-      } else if (entry !== undefined && entry.expiresAt + rules.staleMs > now) {
+      } else if (entry !== undefined && servesStale(entry, rules, now)) {
         // Within stale-while-revalidate: answer now, refresh with the other stale keys in one batch.
         this.reporter.staleHit(claim.info)
         claim.resolve(entry.value as T)
+        claim.stale = entry
         if (!this.loader.loading.has(claim.info.full)) refresh.push(claim)
       } else {
-        if (entry !== undefined && entry.expiresAt + rules.graceMs > now) claim.fallback = entry
+        // Kept for the loader's ctx.stale, and served within grace if the load fails.
+        claim.stale = entry
+        if (entry !== undefined && inGrace(entry, rules, now)) claim.fallback = entry
         missing.push(claim)
       }
     })
@@ -133,7 +137,9 @@ export class BatchLoads {
     rules: StaleRules,
   ): Promise<T[]> {
     const infos = claims.map((c) => c.info)
-    const batch = this.runBatch(infos, loader, options, rules)
+    const held = new Map<string, T>()
+    for (const c of claims) if (c.stale !== undefined) held.set(c.info.key, c.stale.value as T)
+    const batch = this.runBatch(infos, loader, options, rules, held)
     const loading = this.loader.loading
     infos.forEach((info, j) => {
       const one = batch.then((values) => values[j])
@@ -152,11 +158,12 @@ export class BatchLoads {
     loader: BatchLoader<T>,
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
+    held: ReadonlyMap<string, T>,
   ): Promise<T[]> {
     const fences = this.loader.fences
     const open = infos.map((info) => fences.open(info.full))
     try {
-      return await this.loadAndStore(infos, open, loader, options, rules)
+      return await this.loadAndStore(infos, open, loader, options, rules, held)
     } finally {
       for (const fence of open) fences.close(fence)
     }
@@ -168,13 +175,15 @@ export class BatchLoads {
     loader: BatchLoader<T>,
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
+    held: ReadonlyMap<string, T>,
   ): Promise<T[]> {
     const keys = infos.map((info) => info.key)
     const stamps = await this.loader.stampsBefore(options?.tags)
     const started = performance.now()
+    const control = new BatchLoadControl<T>(this.cache, new Set(keys), held)
     let result: Awaited<ReturnType<BatchLoader<T>>>
     try {
-      result = await loader(keys)
+      result = await runWithContext(control, () => loader(keys, control))
     } catch (error) {
       this.reporter.loaded(keys, true, started, error)
       throw error
@@ -203,10 +212,13 @@ export class BatchLoads {
     if (stamps === null) return values
     const writes: Write[] = []
     values.forEach((value, i) => {
-      if (options?.condition && !options.condition(value)) return
-      const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
-      const ttl = ttlFor(value, options, this.settings.nullTtlMs)
-      writes.push({ key: keys[i]!, value, ttl, tags, fence: fences[i], stamps })
+      const key = keys[i]!
+      const defaultTtl = ttlFor(value, options, this.settings.nullTtlMs)
+      const write = plannedWrite(key, value, control.decisionsFor(key), options, defaultTtl)
+      if (write === undefined) return
+      // Epochs read before the load stamp a result only when its tags are the ones they were read for.
+      const fixed = write.tags === options?.tags
+      writes.push({ ...write, fence: fences[i], stamps: fixed ? stamps : undefined })
     })
     if (writes.length > 0) await this.writer.write(writes, rules, false)
     return values
@@ -220,6 +232,8 @@ class Claim<T> {
   reject!: (error: unknown) => void
   /** The expired entry still within grace, served if the load fails. */
   fallback: Entry | undefined
+  /** The expired entry the store still held, handed to the loader as `ctx.stale`. */
+  stale: Entry | undefined
 
   constructor(readonly info: KeyInfo) {
     this.promise = new Promise<T>((resolve, reject) => {

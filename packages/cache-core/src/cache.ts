@@ -5,9 +5,10 @@ import { CacheError, ErrorCodes } from './errors.js'
 import { escapeGlob } from './glob.js'
 import { Guard } from './guard.js'
 import { assertPattern, type KeyInfo, KeySpace } from './keys.js'
-import { Loader } from './loader.js'
+import { type Load, Loader } from './loader.js'
 import { Reporter } from './reporter.js'
 import { resolveSettings, type Settings } from './settings.js'
+import { type InvalidateOptions, softInvalidate, softInvalidatePattern } from './soft.js'
 import { TagEpochs } from './tags.js'
 import { isFresh, Tiers } from './tiers.js'
 import type {
@@ -70,6 +71,7 @@ class CacheFacade implements Cache {
   readonly #loader: Loader
   readonly #batch: BatchLoads
   #closed = false
+  #warnedUnlisted = false
 
   constructor(options: CacheOptions) {
     const settings = resolveSettings(options)
@@ -121,6 +123,7 @@ class CacheFacade implements Cache {
       settings.timeoutMs,
       settings.bulkTimeoutMs,
       settings.backlogLimit,
+      settings.codec,
     )
     const tags: TagEpochs = new TagEpochs(name, keys, tiers.store, guard, tiers.storeByRef)
     const writer = new Writer(name, settings, keys, tiers, tags, reporter)
@@ -199,7 +202,7 @@ class CacheFacade implements Cache {
     return undefined
   }
 
-  getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T> {
+  getOrSet<T>(key: string, loader: Load<T>, options?: GetOrSetOptions<T>): Promise<T> {
     if (this.#closed) return Promise.reject(this.#closedError())
     if (this.#reporter.timing) {
       return this.#observe('getOrSet', key, 1, [key], () => this.#loader.getOrSet(key, loader, options))
@@ -242,41 +245,41 @@ class CacheFacade implements Cache {
 
   // ---------------------------------------------------------------- invalidation
 
-  delete(key: string): Promise<boolean> {
-    return this.#call('delete', key, 1, undefined, () => this.#delete(key))
+  delete(key: string, options?: InvalidateOptions): Promise<boolean> {
+    return this.#call('delete', key, 1, undefined, () => this.#delete(key, options))
   }
 
-  async #delete(key: string): Promise<boolean> {
+  async #delete(key: string, options: InvalidateOptions | undefined): Promise<boolean> {
     this.#assertOpen()
     const info = this.#keys.info(key)
     const removed = await this.#tiers.invalidate({ keys: [info.full] }, 'delete', key, () =>
-      this.#tiers.store.delete(info.full),
+      options?.soft ? this.#soften([info.full]).then((n) => n > 0) : this.#tiers.store.delete(info.full),
     )
     this.#reporter.counted('deletes', info)
     return removed
   }
 
-  deleteMany(keys: readonly string[]): Promise<number> {
-    return this.#call('deleteMany', undefined, keys?.length, undefined, () => this.#deleteMany(keys))
+  deleteMany(keys: readonly string[], options?: InvalidateOptions): Promise<number> {
+    return this.#call('deleteMany', undefined, keys?.length, undefined, () => this.#deleteMany(keys, options))
   }
 
-  async #deleteMany(keys: readonly string[]): Promise<number> {
+  async #deleteMany(keys: readonly string[], options: InvalidateOptions | undefined): Promise<number> {
     this.#assertOpen()
     const infos = this.#keys.infos(keys)
     if (infos.length === 0) return 0
     const fulls = infos.map((info) => info.full)
     const removed = await this.#tiers.invalidate({ keys: fulls }, 'deleteMany', undefined, () =>
-      this.#tiers.store.deleteMany(fulls),
+      options?.soft ? this.#soften(fulls) : this.#tiers.store.deleteMany(fulls),
     )
     for (const info of infos) this.#reporter.counted('deletes', info)
     return removed
   }
 
-  deletePattern(pattern: string): Promise<number> {
-    return this.#call('deletePattern', pattern, 1, undefined, () => this.#deletePattern(pattern))
+  deletePattern(pattern: string, options?: InvalidateOptions): Promise<number> {
+    return this.#call('deletePattern', pattern, 1, undefined, () => this.#deletePattern(pattern, options))
   }
 
-  async #deletePattern(pattern: string): Promise<number> {
+  async #deletePattern(pattern: string, options: InvalidateOptions | undefined): Promise<number> {
     this.#assertOpen()
     assertPattern(pattern, this.name)
     const full = escapeGlob(this.#keys.base) + pattern
@@ -284,7 +287,7 @@ class CacheFacade implements Cache {
       { pattern: full },
       'deletePattern',
       undefined,
-      () => this.#tiers.store.deleteByPattern(full),
+      () => (options?.soft ? this.#softenPattern(full) : this.#tiers.store.deleteByPattern(full)),
       this.#settings.bulkTimeoutMs,
     )
     this.#reporter.recorder.add(pattern, 'deletes', removed)
@@ -292,20 +295,22 @@ class CacheFacade implements Cache {
     return removed
   }
 
-  invalidateTags(tags: readonly string[]): Promise<void> {
-    return this.#call('invalidateTags', undefined, tags?.length, undefined, () => this.#invalidateTags(tags))
+  invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<void> {
+    return this.#call('invalidateTags', undefined, tags?.length, undefined, () =>
+      this.#invalidateTags(tags, options),
+    )
   }
 
-  async #invalidateTags(tags: readonly string[]): Promise<void> {
+  async #invalidateTags(tags: readonly string[], options: InvalidateOptions | undefined): Promise<void> {
     this.#assertOpen()
     const valid = this.#tags.valid(tags) ?? []
     if (valid.length === 0) return
     // A new epoch per tag: every entry stamped with an older one now reads as a miss, on every process.
     // L1 copies are not checked against epochs on each hit, so every L1 drops its entries instead.
-    const bumps = this.#tags.bumps(valid)
-    await this.#tiers.invalidate({ all: true, tags: valid }, 'invalidateTags', undefined, () =>
-      this.#tiers.store.setMany(bumps),
-    )
+    const run = options?.soft
+      ? async () => this.#tiers.store.setMany(await this.#tags.softBumps(valid))
+      : () => this.#tiers.store.setMany(this.#tags.bumps(valid))
+    await this.#tiers.invalidate({ all: true, tags: valid }, 'invalidateTags', undefined, run)
     for (const tag of valid) this.#reporter.emit('delete', { key: `tag:${tag}`, prefix: `tag:${tag}` })
   }
 
@@ -323,6 +328,29 @@ class CacheFacade implements Cache {
       this.#settings.bulkTimeoutMs,
     )
     this.#reporter.emit('delete', { key: '*', prefix: '*' })
+  }
+
+  /** Soft invalidation of stored entries: expired into their grace window instead of deleted. */
+  #soften(fulls: readonly string[]): Promise<number> {
+    return softInvalidate(this.#tiers.store, this.#tiers.storeByRef, this.#settings.codec, fulls)
+  }
+
+  async #softenPattern(pattern: string): Promise<number> {
+    const store = this.#tiers.store
+    const { count, listed } = await softInvalidatePattern(
+      store,
+      this.#tiers.storeByRef,
+      this.#settings.codec,
+      pattern,
+    )
+    if (!listed && !this.#warnedUnlisted) {
+      this.#warnedUnlisted = true
+      this.#reporter.warn(
+        { adapter: store.name },
+        `cache "${this.name}": adapter "${store.name}" cannot list keys (no keysByPattern), so soft invalidation by pattern deletes`,
+      )
+    }
+    return count
   }
 
   /** Every invalidation this instance applies, local or delivered by the bus, passes here. */

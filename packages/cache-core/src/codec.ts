@@ -7,19 +7,27 @@
  * | ------ | ---- | ------------------------------------------------------------------------ |
  * | 0      | 1    | magic `0xCA`                                                             |
  * | 1      | 1    | format version, `1`                                                      |
- * | 2      | 1    | flags: bit 0 = payload is `node:v8` serialization (else JSON), bit 1 = has tags; other bits 0 |
+ * | 2      | 1    | flags: bit 0 = payload is `node:v8` serialization (else JSON), bit 1 = has tags, bit 2 = compressed, bit 3 = encrypted, bit 4 = softly invalidated (expired into grace, never served stale-while-revalidate); other bits 0 |
  * | 3      | 8    | createdAt, float64 little-endian, epoch ms                               |
  * | 11     | 8    | expiresAt, float64 LE, epoch ms, 0 = never                               |
  * | 19     | 8    | staleUntil, float64 LE, epoch ms, 0 = never                              |
  * | 27     | 2    | only when tagged: tag count, u16 LE; then per tag a u16 LE byte length and the UTF-8 tag, then a u16 LE byte length and the UTF-8 epoch |
  * | …      | rest | the payload, up to the end                                               |
  *
+ * The tag section and the payload together are the entry's content. A compressed entry's content is
+ * one byte of name length, the name of its compressor (ASCII), then the compressed content. An
+ * encrypted entry's content is one byte of key-id length, the key id (ASCII), a 12-byte IV, the
+ * AES-256-GCM ciphertext of the (possibly compressed) content and the 16-byte tag; the header, key
+ * id and IV are authenticated with it. Compression, when both apply, comes first: ciphertext does
+ * not compress.
+ *
  * A JSON payload is the UTF-8 JSON text followed by one newline (`0x0A`): a number cut short is
  * still valid JSON, the missing newline is what gives the cut away. A v8 payload is the output of
  * `v8.serialize`, whose own structure rejects a cut.
  *
  * Bytes that are not such an envelope — another magic, another format version, unknown flags, a
- * header or tag section cut short, a payload that does not parse — decode to `undefined`, which the
+ * header or tag section cut short, a payload that does not parse, a compressor or key this cache does
+ * not have, a ciphertext or header that was altered — decode to `undefined`, which the
  * cache treats as a miss: a format change or a foreign writer costs a reload, never a crash.
  *
  * ## Payload
@@ -40,8 +48,18 @@
  */
 import { Buffer } from 'node:buffer'
 import { deserialize, serialize } from 'node:v8'
+import { compressBytes, compressorNamed, decompressBytes, type ResolvedCompression } from './compression.js'
+import { type Keyring, seal, unseal } from './encryption.js'
 import { CacheError, ErrorCodes } from './errors.js'
 import type { Entry, TagStamp } from './types.js'
+
+/** What a cache does to encoded entries beyond the envelope: compression and encryption, both optional. */
+export interface CodecOptions {
+  /** Compresses entries of at least the threshold's size. */
+  compression?: ResolvedCompression | undefined
+  /** Encrypts every entry with the ring's first key; decrypts with any of its keys. */
+  encryption?: Keyring | undefined
+}
 
 /** First byte of every encoded entry. */
 export const ENTRY_MAGIC = 0xca
@@ -51,7 +69,11 @@ export const ENTRY_FORMAT_VERSION = 1
 
 const FLAG_V8 = 0b01
 const FLAG_TAGS = 0b10
-const KNOWN_FLAGS = FLAG_V8 | FLAG_TAGS
+const FLAG_COMPRESSED = 0b100
+const FLAG_ENCRYPTED = 0b1000
+const SEALED = FLAG_COMPRESSED | FLAG_ENCRYPTED
+const FLAG_INVALIDATED = 0b10000
+const KNOWN_FLAGS = FLAG_V8 | FLAG_TAGS | SEALED | FLAG_INVALIDATED
 const HEADER_SIZE = 27
 const MAX_U16 = 0xffff
 const NEWLINE = 0x0a
@@ -71,8 +93,11 @@ const DEEP = 2
 /** Holds a function or a symbol. */
 const REFUSED = 3
 
-/** Encodes an entry; throws CacheError E_UNSERIALIZABLE naming `key` (and the cache) when the value can't be encoded. */
-export function encodeEntry(entry: Entry, key: string, cache?: string): Uint8Array {
+/**
+ * Encodes an entry, compressed and encrypted as `codec` says; throws CacheError E_UNSERIALIZABLE
+ * naming `key` (and the cache) when the value can't be encoded.
+ */
+export function encodeEntry(entry: Entry, key: string, cache?: string, codec?: CodecOptions): Uint8Array {
   checkTime(entry.createdAt, 'createdAt', key, cache)
   checkTime(entry.expiresAt, 'expiresAt', key, cache)
   checkTime(entry.staleUntil, 'staleUntil', key, cache)
@@ -105,7 +130,10 @@ export function encodeEntry(entry: Entry, key: string, cache?: string): Uint8Arr
   const bytes = Buffer.allocUnsafe(size)
   bytes[0] = ENTRY_MAGIC
   bytes[1] = ENTRY_FORMAT_VERSION
-  bytes[2] = (json === undefined ? FLAG_V8 : 0) | (tags === undefined ? 0 : FLAG_TAGS)
+  bytes[2] =
+    (json === undefined ? FLAG_V8 : 0) |
+    (tags === undefined ? 0 : FLAG_TAGS) |
+    (entry.invalidated === true ? FLAG_INVALIDATED : 0)
   bytes.writeDoubleLE(entry.createdAt, 3)
   bytes.writeDoubleLE(entry.expiresAt, 11)
   bytes.writeDoubleLE(entry.staleUntil, 19)
@@ -119,11 +147,64 @@ export function encodeEntry(entry: Entry, key: string, cache?: string): Uint8Arr
   }
   if (json === undefined) v8!.copy(bytes, offset)
   else bytes[offset + bytes.write(json, offset, 'utf8')] = NEWLINE
-  return bytes
+  if (codec === undefined) return bytes
+  let packed = codec.compression === undefined ? bytes : compress(bytes, codec.compression, key, cache)
+  if (codec.encryption !== undefined) {
+    packed[2]! |= FLAG_ENCRYPTED
+    packed = seal(codec.encryption, packed.subarray(0, HEADER_SIZE), packed.subarray(HEADER_SIZE))
+  }
+  return packed
 }
 
-/** Decodes bytes written by encodeEntry; `undefined` for anything corrupt, foreign or of an unknown format version — never throws. */
-export function decodeEntry(bytes: Uint8Array): Entry | undefined {
+/** The entry with its content compressed, or as it is when small or when compression does not pay. */
+function compress(bytes: Buffer, rules: ResolvedCompression, key: string, cache: string | undefined): Buffer {
+  if (bytes.length < rules.threshold) return bytes
+  const { compressor } = rules
+  let compressed: Buffer
+  try {
+    compressed = compressBytes(compressor, bytes.subarray(HEADER_SIZE))
+  } catch (error) {
+    throw new CacheError(
+      ErrorCodes.UNSERIALIZABLE,
+      `${prefix(cache)}entry for key ${JSON.stringify(key)} cannot be cached: compressor "${compressor.name}" failed (${error instanceof Error ? error.message : String(error)})`,
+      { cache, key, cause: error },
+    )
+  }
+  const size = HEADER_SIZE + 1 + compressor.name.length + compressed.length
+  if (size >= bytes.length) return bytes
+  const out = Buffer.allocUnsafe(size)
+  bytes.copy(out, 0, 0, HEADER_SIZE)
+  out[2]! |= FLAG_COMPRESSED
+  out[HEADER_SIZE] = compressor.name.length
+  out.write(compressor.name, HEADER_SIZE + 1, 'latin1')
+  compressed.copy(out, HEADER_SIZE + 1 + compressor.name.length)
+  return out
+}
+
+/** The plain content of a compressed and/or encrypted entry, or undefined when it cannot be had. */
+function unpack(bytes: Buffer, flags: number, codec: CodecOptions | undefined): Buffer | undefined {
+  let content: Buffer | undefined =
+    (flags & FLAG_ENCRYPTED) === 0
+      ? bytes.subarray(HEADER_SIZE)
+      : unseal(codec?.encryption, bytes, HEADER_SIZE)
+  if (content === undefined || (flags & FLAG_COMPRESSED) === 0) return content
+  const nameEnd = 1 + (content[0] ?? 0)
+  if (content.length <= nameEnd) return undefined
+  const compressor = compressorNamed(content.toString('latin1', 1, nameEnd), codec?.compression?.compressor)
+  if (compressor === undefined) return undefined
+  try {
+    content = decompressBytes(compressor, content.subarray(nameEnd))
+  } catch {
+    return undefined
+  }
+  return content
+}
+
+/**
+ * Decodes bytes written by encodeEntry; `undefined` for anything corrupt, foreign, of an unknown
+ * format version, or compressed or encrypted in a way `codec` cannot undo — never throws.
+ */
+export function decodeEntry(bytes: Uint8Array, codec?: CodecOptions): Entry | undefined {
   if (!isUint8Array(bytes) || bytes.length < HEADER_SIZE) return undefined
   if (bytes[0] !== ENTRY_MAGIC || bytes[1] !== ENTRY_FORMAT_VERSION) return undefined
   const flags = bytes[2]!
@@ -137,18 +218,29 @@ export function decodeEntry(bytes: Uint8Array): Entry | undefined {
   const staleUntil = buffer.readDoubleLE(19)
   if (!isTime(createdAt) || !isTime(expiresAt) || !isTime(staleUntil)) return undefined
 
+  // The content (tags and payload) starts after the header, or at 0 of what unpack hands back.
+  let content = buffer
   let offset = HEADER_SIZE
+  if ((flags & SEALED) !== 0) {
+    const plain = unpack(buffer, flags, codec)
+    if (plain === undefined) return undefined
+    content = plain
+    offset = 0
+  }
   let tags: TagStamp[] | undefined
   if ((flags & FLAG_TAGS) !== 0) {
-    if (offset + 2 > buffer.length) return undefined
-    const count = buffer.readUInt16LE(offset)
+    if (offset + 2 > content.length) return undefined
+    const count = content.readUInt16LE(offset)
     offset += 2
     tags = []
     for (let i = 0; i < count; i++) {
-      const tagEnd = shortStringEnd(buffer, offset)
-      const epochEnd = shortStringEnd(buffer, tagEnd)
+      const tagEnd = shortStringEnd(content, offset)
+      const epochEnd = shortStringEnd(content, tagEnd)
       if (epochEnd < 0) return undefined
-      tags.push([buffer.toString('utf8', offset + 2, tagEnd), buffer.toString('utf8', tagEnd + 2, epochEnd)])
+      tags.push([
+        content.toString('utf8', offset + 2, tagEnd),
+        content.toString('utf8', tagEnd + 2, epochEnd),
+      ])
       offset = epochEnd
     }
   }
@@ -160,16 +252,18 @@ export function decodeEntry(bytes: Uint8Array): Entry | undefined {
       // writing into one would write into the stored entry. Node writes every such view as a host
       // object, tag byte 0x5C: a payload without that byte has none and is read in place; any
       // other is read from a private copy (a 0x5C inside other data only costs that copy).
-      const payload = buffer.subarray(offset)
+      const payload = content.subarray(offset)
       value = deserialize(payload.indexOf(HOST_OBJECT_TAG) === -1 ? payload : privateCopy(payload))
     } else {
-      if (buffer.length === offset || buffer[buffer.length - 1] !== NEWLINE) return undefined
-      value = JSON.parse(buffer.toString('utf8', offset, buffer.length - 1))
+      if (content.length === offset || content[content.length - 1] !== NEWLINE) return undefined
+      value = JSON.parse(content.toString('utf8', offset, content.length - 1))
     }
   } catch {
     return undefined
   }
-  return { value, createdAt, expiresAt, staleUntil, tags }
+  const entry: Entry = { value, createdAt, expiresAt, staleUntil, tags }
+  if ((flags & FLAG_INVALIDATED) !== 0) entry.invalidated = true
+  return entry
 }
 
 /**
@@ -182,11 +276,14 @@ export function decodeEntry(bytes: Uint8Array): Entry | undefined {
 export class DecodeMemo {
   private readonly known = new WeakMap<Uint8Array, Entry>()
 
+  /** `codec` undoes the compression and encryption of the entries. */
+  constructor(private readonly codec?: CodecOptions) {}
+
   /** Like {@link decodeEntry}, for bytes that a store may hand back again. */
   decode(bytes: Uint8Array): Entry | undefined {
     const known = this.known.get(bytes)
     if (known !== undefined) return copyEntry(known)
-    const entry = decodeEntry(bytes)
+    const entry = decodeEntry(bytes, this.codec)
     if (entry === undefined || (bytes[2]! & FLAG_V8) !== 0) return entry
     this.known.set(bytes, entry)
     return copyEntry(entry)

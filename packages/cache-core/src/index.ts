@@ -16,7 +16,13 @@ export type {
 } from './adapter.js'
 export type { CircuitState } from './breaker.js'
 export { createCache } from './cache.js'
-export { cloneValue, decodeEntry, encodeEntry } from './codec.js'
+export { type CodecOptions, cloneValue, decodeEntry, encodeEntry } from './codec.js'
+export type {
+  BuiltinCompression,
+  CompressionOptions,
+  Compressor,
+  ResolvedCompression,
+} from './compression.js'
 export {
   Cached,
   type CachedFunction,
@@ -30,6 +36,7 @@ export {
 } from './decorators.js'
 export { boundKey, canonicalize, digestArgs, sha256 } from './digest.js'
 export { parseDuration, parseOptionalDuration } from './duration.js'
+export type { EncryptionKey, EncryptionOptions, Keyring } from './encryption.js'
 export {
   CacheError,
   type CacheErrorDetails,
@@ -39,6 +46,12 @@ export {
   redact,
 } from './errors.js'
 export { compileGlob, escapeGlob, type GlobMatcher, globToRegExp, matchGlob } from './glob.js'
+export {
+  type BatchLoaderContext,
+  batchLoaderContext,
+  type LoaderContext,
+  loaderContext,
+} from './load-context.js'
 export {
   type CacheConfig,
   CacheRegistry,
@@ -54,6 +67,7 @@ export {
   setDefaultCaches,
   useCacheFromEnv,
 } from './registry.js'
+export type { InvalidateOptions } from './soft.js'
 export { MAX_STATS_PREFIXES, OTHER_PREFIX } from './stats.js'
 export type {
   BatchLoader,

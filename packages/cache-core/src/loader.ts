@@ -3,12 +3,29 @@ import { CacheError, ErrorCodes } from './errors.js'
 import { Fences } from './fences.js'
 import { type Guard, MISS } from './guard.js'
 import type { KeyInfo, KeySpace } from './keys.js'
+import { LoadControl, type LoaderContext, plannedWrite, runWithContext } from './load-context.js'
 import type { Reporter } from './reporter.js'
 import { type ResolvedLease, resolveLease, type Settings } from './settings.js'
 import { newEpoch, type TagEpochs } from './tags.js'
 import { isFresh, type Tiers } from './tiers.js'
 import type { Duration, Entry, GetOrSetOptions, TagStamp } from './types.js'
 import type { StaleRules, Writer } from './writer.js'
+
+/**
+ * Whether a stale entry may stand in for a failing or slow loader: within the call's grace window,
+ * or within the window the entry was written with (a loader's `ctx.grace()` may have set a longer one).
+ */
+export function inGrace(entry: Entry, rules: StaleRules, now: number): boolean {
+  return entry.expiresAt + rules.graceMs > now || entry.staleUntil > now
+}
+
+/** Whether a stale entry is served at once while one refresh runs; never one that was softly invalidated. */
+export function servesStale(entry: Entry, rules: StaleRules, now: number): boolean {
+  return entry.invalidated !== true && entry.expiresAt + rules.staleMs > now
+}
+
+/** A loader of `getOrSet`: gets a context to decide about its own result. */
+export type Load<T> = (ctx: LoaderContext<T>) => T | Promise<T>
 
 /** The TTL of a loaded value: `nullTtl` for "not found" (null or undefined), else `ttl`. */
 export function ttlFor(
@@ -44,11 +61,7 @@ export class Loader {
   ) {}
 
   /** `getOrSet`: a hit answers at once; a miss joins or starts the key's single flight. */
-  getOrSet<T>(
-    key: string,
-    loader: () => T | Promise<T>,
-    options: GetOrSetOptions<T> | undefined,
-  ): Promise<T> {
+  getOrSet<T>(key: string, loader: Load<T>, options: GetOrSetOptions<T> | undefined): Promise<T> {
     // Not an async function: a hit, the common case, then costs one resolved promise and nothing more.
     let info: KeyInfo
     let first: Entry | undefined | Promise<Entry | undefined>
@@ -118,19 +131,19 @@ export class Loader {
   private async resolveMiss<T>(
     info: KeyInfo,
     stale: Entry | undefined,
-    loader: () => T | Promise<T>,
+    loader: Load<T>,
     options: GetOrSetOptions<T> | undefined,
   ): Promise<T> {
     const rules = this.rules(options)
     const now = Date.now()
-    if (stale !== undefined && stale.expiresAt + rules.staleMs > now) {
+    if (stale !== undefined && servesStale(stale, rules, now)) {
       this.reporter.staleHit(info)
-      this.refresh(info, loader, options, rules)
+      this.refresh(info, loader, options, rules, stale)
       return stale.value as T
     }
     this.reporter.missed(info)
-    const loading = this.loadOnce(info, loader, options, rules)
-    const fallback = stale !== undefined && stale.expiresAt + rules.graceMs > now ? stale : undefined
+    const loading = this.loadOnce(info, loader, options, rules, stale)
+    const fallback = stale !== undefined && inGrace(stale, rules, now) ? stale : undefined
     if (fallback === undefined) return loading
     try {
       if (rules.softTimeoutMs === undefined) return await loading
@@ -157,9 +170,10 @@ export class Loader {
   /** Runs at most one load per key at a time, whether a caller waits for it or it refreshes in the background. */
   private loadOnce<T>(
     info: KeyInfo,
-    loader: () => T | Promise<T>,
+    loader: Load<T>,
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
+    stale?: Entry,
   ): Promise<T> {
     const running = this.loading.get(info.full)
     if (running !== undefined) return running as Promise<T>
@@ -168,8 +182,8 @@ export class Loader {
     const store = this.tiers.store
     const loading =
       lease && store.capabilities.atomicSetIfAbsent && store.setIfAbsent
-        ? this.loadWithLease(info, loader, options, rules, lease)
-        : this.load(info, loader, options, rules)
+        ? this.loadWithLease(info, loader, options, rules, lease, stale)
+        : this.load(info, loader, options, rules, stale)
     this.loading.set(info.full, loading)
     const forget = () => this.loading.delete(info.full)
     loading.then(forget, forget)
@@ -178,11 +192,12 @@ export class Loader {
 
   private refresh<T>(
     info: KeyInfo,
-    loader: () => T | Promise<T>,
+    loader: Load<T>,
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
+    stale: Entry,
   ): void {
-    this.loadOnce(info, loader, options, rules).catch((error) => {
+    this.loadOnce(info, loader, options, rules, stale).catch((error) => {
       this.reporter.warn(
         { key: info.key, err: error },
         `cache "${this.cache}": background refresh of "${info.key}" failed; the stale value stays until its window ends`,
@@ -193,9 +208,10 @@ export class Loader {
   /** Runs the loader and stores its result by the rules: errors never cached, null cached with nullTtl. */
   private async load<T>(
     info: KeyInfo,
-    loader: () => T | Promise<T>,
+    loader: Load<T>,
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
+    stale?: Entry,
   ): Promise<T> {
     // The fence is up before anything is read, so an invalidation from here on keeps the result out
     // of the store.
@@ -203,32 +219,24 @@ export class Loader {
     try {
       const stamps = await this.stampsBefore(options?.tags)
       const started = performance.now()
+      const control = new LoadControl<T>(this.cache, info.key, stale?.value as T | undefined)
       let value: T
       try {
-        value = await loader()
+        value = await runWithContext(control, () => loader(control))
       } catch (error) {
         this.reporter.loaded([info.key], false, started, error)
         throw error
       }
       this.reporter.loaded([info.key], false, started)
-      if (options?.condition && !options.condition(value)) return value
-      const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
       // Tag epochs could not be read before the load (store down): nothing is stored, as with a set.
       if (stamps === null) return value
-      await this.writer.write(
-        [
-          {
-            key: info.key,
-            value,
-            ttl: ttlFor(value, options, this.settings.nullTtlMs),
-            tags,
-            fence,
-            stamps,
-          },
-        ],
-        rules,
-        true,
-      )
+      const defaultTtl = ttlFor(value, options, this.settings.nullTtlMs)
+      const write = plannedWrite(info.key, value, control.decisions(), options, defaultTtl)
+      // Epochs read before the load stamp its result only when its tags are the ones they were read for.
+      if (write !== undefined) {
+        const fixed = write.tags === options?.tags
+        await this.writer.write([{ ...write, fence, stamps: fixed ? stamps : undefined }], rules, true)
+      }
       return value
     } finally {
       this.fences.close(fence)
@@ -255,10 +263,11 @@ export class Loader {
    */
   private async loadWithLease<T>(
     info: KeyInfo,
-    loader: () => T | Promise<T>,
+    loader: Load<T>,
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
     lease: ResolvedLease,
+    stale: Entry | undefined,
   ): Promise<T> {
     const store = this.tiers.store
     const leaseKey = this.keys.leaseOf(info)
@@ -272,13 +281,13 @@ export class Loader {
       const acquired = await this.guard.call('setIfAbsent', info.key, () =>
         store.setIfAbsent!(leaseKey, token, lease.ttlMs),
       )
-      if (acquired === MISS) return this.load(info, loader, options, rules)
+      if (acquired === MISS) return this.load(info, loader, options, rules, stale)
       if (acquired) {
         try {
           // The previous holder may have written the value between our read and our lease.
           const found = await freshValue()
           if (found !== undefined) return found.value
-          return await this.load(info, loader, options, rules)
+          return await this.load(info, loader, options, rules, stale)
         } finally {
           await this.guard.call('deleteIfEquals', info.key, () => store.deleteIfEquals!(leaseKey, token))
         }
@@ -290,7 +299,7 @@ export class Loader {
         const holder = await this.guard.call('get', info.key, () => store.get(leaseKey))
         if (holder === undefined) break
       }
-      if (Date.now() >= deadline) return this.load(info, loader, options, rules)
+      if (Date.now() >= deadline) return this.load(info, loader, options, rules, stale)
     }
   }
 }

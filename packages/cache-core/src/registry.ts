@@ -70,6 +70,8 @@ const CONFIG_FIELDS = Object.keys({
   staleWhileRevalidate: true,
   grace: true,
   softTimeout: true,
+  compression: true,
+  encryption: true,
 } as const satisfies Record<keyof CacheConfig, true>)
 
 // The default registry lives on `globalThis` under a `Symbol.for` key, not in a module variable: an

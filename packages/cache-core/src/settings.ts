@@ -1,4 +1,7 @@
+import type { CodecOptions } from './codec.js'
+import { resolveCompression } from './compression.js'
 import { parseDuration, parseOptionalDuration } from './duration.js'
+import { resolveEncryption } from './encryption.js'
 import { CacheError, ErrorCodes } from './errors.js'
 import { loneSurrogateAt } from './keys.js'
 import { checkStatsPrefixes } from './stats.js'
@@ -36,6 +39,8 @@ const CACHE_OPTIONS = {
   maxKeyLength: true,
   maxPendingInvalidations: true,
   statsPrefixes: true,
+  compression: true,
+  encryption: true,
 } as const satisfies Record<keyof CacheOptions, true>
 
 /**
@@ -124,6 +129,8 @@ export interface Settings {
   backlogLimit: number
   /** The logger to use: the given one, {@link stderrLogger} when none was given, none when `false`. */
   logger: CacheLogger | undefined
+  /** Compression and encryption of encoded entries; undefined when neither is on. */
+  codec: CodecOptions | undefined
 }
 
 /**
@@ -202,6 +209,8 @@ export function resolveSettings(options: Omit<CacheOptions, 'adapter'>): Setting
     throw invalid('bus', 'must be true or false', options.bus)
   }
   const softTimeoutMs = parseOptionalDuration(options.softTimeout, at('softTimeout'))
+  const compression = resolveCompression(options.compression, name)
+  const encryption = resolveEncryption(options.encryption, name)
   const backlogLimit = options.maxPendingInvalidations ?? DEFAULT_BACKLOG
   if (!Number.isInteger(backlogLimit) || backlogLimit < 0) {
     throw invalid(
@@ -234,6 +243,7 @@ export function resolveSettings(options: Omit<CacheOptions, 'adapter'>): Setting
     bus: options.bus,
     backlogLimit,
     logger: logger === false ? undefined : (logger ?? stderrLogger),
+    codec: compression === undefined && encryption === undefined ? undefined : { compression, encryption },
   }
 }
 

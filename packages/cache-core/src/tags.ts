@@ -13,6 +13,16 @@ const MAX_TTL = 10 * 365 * 24 * 60 * 60_000
 const latin1 = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
 
+/**
+ * Whether an entry's tags still hold: `true` (all current), `false` (a tag was invalidated, or is
+ * missing), or the time of the earliest soft invalidation of one of its tags.
+ */
+export type TagVerdict = boolean | number
+
+// A softly invalidated tag holds `{new epoch}~{previous epoch}~{time}`: entries of the previous
+// epoch are expired at that time into their grace window rather than gone. Epochs never hold "~".
+const SOFT = '~'
+
 /** A new, unique tag epoch (also used as a lease token). */
 export const newEpoch = (): string => `${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 10)}`
 
@@ -49,7 +59,50 @@ export class TagEpochs {
 
   /** The epoch held in a stored tag key. */
   epochOf(stored: Stored): string {
+    const text = this.textOf(stored)
+    const soft = text.indexOf(SOFT)
+    return soft === -1 ? text : text.slice(0, soft)
+  }
+
+  private textOf(stored: Stored): string {
     return this.byRef ? String(stored) : latin1(stored as Uint8Array)
+  }
+
+  /** How an entry stamped with `epoch` stands against the stored tag key `current`. */
+  private verdict(current: Stored | undefined, epoch: string): TagVerdict {
+    if (current === undefined) return false
+    const text = this.textOf(current)
+    if (text === epoch) return true
+    const [now, previous, at] = text.split(SOFT)
+    if (now === epoch) return true
+    return previous === epoch && at !== undefined && Number(at) > 0 ? Number(at) : false
+  }
+
+  /** Combines the verdicts of an entry's tags: any `false` wins, else the earliest soft time. */
+  private combine(tags: readonly TagStamp[], current: (tag: string) => Stored | undefined): TagVerdict {
+    let result: TagVerdict = true
+    for (const [tag, epoch] of tags) {
+      const one = this.verdict(current(tag), epoch)
+      if (one === false) return false
+      if (typeof one === 'number' && (result === true || one < (result as number))) result = one
+    }
+    return result
+  }
+
+  /**
+   * The writes that invalidate each tag softly: a new epoch that remembers the one before, so
+   * entries of that one expire into grace instead of going. Reads the current epochs first.
+   */
+  async softBumps(tags: readonly string[]): Promise<Array<{ key: string; value: Stored; ttlMs: number }>> {
+    const keys = tags.map((tag) => this.keys.tagBase + tag)
+    const raws = await this.store.getMany(keys)
+    const now = Date.now()
+    return keys.map((key, i) => {
+      const raw = raws[i]
+      const epoch = newEpoch()
+      const text = raw === undefined ? epoch : `${epoch}${SOFT}${this.epochOf(raw)}${SOFT}${now}`
+      return { key, value: this.stored(text), ttlMs: this.ttl(0) }
+    })
   }
 
   /** An epoch in the form the store keeps. */
@@ -75,7 +128,7 @@ export class TagEpochs {
    * Whether each entry's tags still carry the epochs it was written with. All tag keys of all entries
    * are read in one batch; a tag key that is missing invalidates its entries.
    */
-  check(entries: ReadonlyArray<Entry | undefined>): boolean[] | Promise<boolean[]> {
+  check(entries: ReadonlyArray<Entry | undefined>): TagVerdict[] | Promise<TagVerdict[]> {
     const tagKeys: string[] = []
     const index = new Map<string, number>()
     for (const entry of entries) {
@@ -87,14 +140,11 @@ export class TagEpochs {
       }
     }
     if (tagKeys.length === 0) return entries.map(() => true)
-    const judge = (raws: Array<Stored | undefined> | Miss): boolean[] =>
+    const judge = (raws: Array<Stored | undefined> | Miss): TagVerdict[] =>
       entries.map((entry) => {
         if (entry?.tags === undefined) return true
         if (raws === MISS) return false
-        return entry.tags.every(([tag, epoch]) => {
-          const current = raws[index.get(tag)!]
-          return current !== undefined && this.epochOf(current) === epoch
-        })
+        return this.combine(entry.tags, (tag) => raws[index.get(tag)!])
       })
     const raws = this.guard.call('getMany', undefined, () => this.store.getMany(tagKeys))
     return raws instanceof Promise ? raws.then(judge) : judge(raws as Stored[] | Miss)
@@ -105,14 +155,9 @@ export class TagEpochs {
     tags: readonly TagStamp[],
     batch: readonly string[],
     answer: ReadonlyArray<Stored | undefined>,
-  ): boolean | undefined {
-    for (const [tag, epoch] of tags) {
-      const at = batch.indexOf(this.keys.tagBase + tag, 1)
-      if (at === -1) return undefined
-      const current = answer[at]
-      if (current === undefined || this.epochOf(current) !== epoch) return false
-    }
-    return true
+  ): TagVerdict | undefined {
+    for (const [tag] of tags) if (batch.indexOf(this.keys.tagBase + tag, 1) === -1) return undefined
+    return this.combine(tags, (tag) => answer[batch.indexOf(this.keys.tagBase + tag, 1)])
   }
 
   /** The current epoch of each tag, creating missing ones; undefined when the store failed. */

@@ -1,12 +1,13 @@
 import type { AdapterStatus, AnyCacheAdapter, CacheAdapter } from './adapter.js'
 import { InvalidationBacklog } from './backlog.js'
 import { type Invalidation, InvalidationBus } from './bus.js'
-import { DecodeMemo, decodeEntry, encodeEntry } from './codec.js'
+import { type CodecOptions, DecodeMemo, decodeEntry, encodeEntry } from './codec.js'
 import { CacheError, ErrorCodes } from './errors.js'
 import { type Guard, MISS, type Miss } from './guard.js'
 import type { KeyInfo, KeySpace } from './keys.js'
 import type { Reporter } from './reporter.js'
-import type { TagEpochs } from './tags.js'
+import { softened } from './soft.js'
+import type { TagEpochs, TagVerdict } from './tags.js'
 import type { Entry, TagStamp } from './types.js'
 
 /** Stored form of an entry: bytes for ordinary adapters, the entry itself for by-reference ones. */
@@ -90,6 +91,8 @@ export class Tiers {
     private readonly bulkTimeoutMs: number,
     /** Most invalidations kept for replay before the whole keyspace is cleared instead. */
     backlogLimit: number,
+    /** Compression and encryption of the entries a tier keeps as bytes. */
+    private readonly codec?: CodecOptions,
   ) {
     this.#backlog = new InvalidationBacklog(backlogLimit)
     this.store = store as CacheAdapter<any>
@@ -97,8 +100,8 @@ export class Tiers {
     this.storeByRef = this.store.capabilities.byReference === true
     this.#nearByRef = this.near?.capabilities.byReference === true
     this.needsBytes = !this.storeByRef || (this.near !== undefined && !this.#nearByRef)
-    this.#storeMemo = this.storeByRef || this.store.capabilities.shared ? undefined : new DecodeMemo()
-    this.#nearMemo = this.near === undefined || this.#nearByRef ? undefined : new DecodeMemo()
+    this.#storeMemo = this.storeByRef || this.store.capabilities.shared ? undefined : new DecodeMemo(codec)
+    this.#nearMemo = this.near === undefined || this.#nearByRef ? undefined : new DecodeMemo(codec)
 
     const canBus = typeof this.store.publish === 'function' && typeof this.store.subscribe === 'function'
     if (bus === true && (!canBus || this.near === undefined)) {
@@ -225,8 +228,10 @@ export class Tiers {
         ? this.adopt(info.full, entry, raw as Stored, generation)
         : entry
     }
-    const keep = (valid: boolean) => {
-      if (!valid) return undefined
+    const keep = (verdict: TagVerdict) => {
+      if (verdict === false) return undefined
+      // Softly invalidated by a tag: served as expired, and kept out of L1, which holds it as written.
+      if (verdict !== true) return softened(entry, verdict, Date.now())
       return fillNear ? this.adopt(info.full, entry, raw as Stored, generation) : entry
     }
     const tags = this.tags()
@@ -289,7 +294,10 @@ export class Tiers {
     const valid = await this.tags().check(entries)
     wanted.forEach((i, j) => {
       const entry = entries[j]
-      if (entry !== undefined && valid[j]) found[i] = this.adopt(fulls[j]!, entry, raws[j]!, generation)
+      const verdict = valid[j]!
+      if (entry !== undefined && verdict === true)
+        found[i] = this.adopt(fulls[j]!, entry, raws[j]!, generation)
+      else if (entry !== undefined && typeof verdict === 'number') found[i] = softened(entry, verdict, now)
       else found[i] = trusted && nearValid ? nearFound[i] : undefined
     })
     return found
@@ -316,7 +324,7 @@ export class Tiers {
   ): void {
     if (this.near === undefined || (ttlMs !== undefined && ttlMs <= 0)) return
     try {
-      const stored = this.#nearByRef ? entry : (bytes ?? encodeEntry(entry, full, this.cache))
+      const stored = this.#nearByRef ? entry : (bytes ?? encodeEntry(entry, full, this.cache, this.codec))
       void this.near.set(full, stored, ttlMs === undefined ? undefined : Math.ceil(ttlMs))
     } catch {
       // L1 is an optimisation: failing to fill it must never fail a read or a write.
@@ -338,7 +346,8 @@ export class Tiers {
       this.reporter.recorder.undecodable++
       return undefined
     }
-    const entry = memo === undefined ? decodeEntry(raw as Uint8Array) : memo.decode(raw as Uint8Array)
+    const entry =
+      memo === undefined ? decodeEntry(raw as Uint8Array, this.codec) : memo.decode(raw as Uint8Array)
     if (entry === undefined) this.reporter.recorder.undecodable++
     return entry
   }

@@ -1,4 +1,8 @@
 import type { AdapterStatus, AnyCacheAdapter } from './adapter.js'
+import type { BuiltinCompression, CompressionOptions, Compressor } from './compression.js'
+import type { EncryptionOptions } from './encryption.js'
+import type { BatchLoaderContext, LoaderContext } from './load-context.js'
+import type { InvalidateOptions } from './soft.js'
 
 /**
  * A length of time: a number is MILLISECONDS (`300` is 0.3 s, not 5 minutes); a string is a number
@@ -22,6 +26,11 @@ export interface Entry<T = unknown> {
   staleUntil: number
   /** The tags of the entry with their epochs at write time; `undefined` when untagged. */
   tags: readonly TagStamp[] | undefined
+  /**
+   * Softly invalidated: expired into its grace window, so it only stands in for a failing or slow
+   * loader and is never served while a refresh runs (stale-while-revalidate).
+   */
+  invalidated?: true
 }
 
 /** A pino-compatible logger; every method is optional so `console`-like objects fit too. */
@@ -108,6 +117,21 @@ export interface CacheOptions {
    * @default none (wait for the loader)
    */
   softTimeout?: Duration
+  /**
+   * Compress encoded entries of at least `threshold` bytes (1 KiB by default) before they are stored:
+   * `'gzip'`, `'deflate'`, `'brotli'`, a {@link Compressor}, or {@link CompressionOptions}. Entries
+   * name their algorithm, so caches with and without compression read each other's entries.
+   * Applies to adapters that store bytes (not to `byReference` memory).
+   * @default false
+   */
+  compression?: BuiltinCompression | Compressor | CompressionOptions | false
+  /**
+   * Encrypt entries at rest with AES-256-GCM under a ring of keys with ids (the first encrypts, all
+   * decrypt). Entries under a key not in the ring, or altered in the store, read as misses. With
+   * `compression` too, entries are compressed, then encrypted.
+   * @default none
+   */
+  encryption?: EncryptionOptions
   /** Prefix of every key of this cache; must not contain `:`. */
   keyPrefix: string
   /**
@@ -210,7 +234,7 @@ export interface GetOrSetOptions<T> {
   tags?: readonly string[] | ((value: T) => readonly string[])
   /** Time to live when the loader returns `null` (milliseconds when a number). */
   nullTtl?: Duration
-  /** Return `false` to hand the result back without caching it. */
+  /** Return `false` to hand the result back without caching it (the loader can also call `ctx.skip()`). */
   condition?: (value: T) => boolean
   /** Cross-process lease for this call; overrides the cache's `lease` option. */
   lease?: boolean | LeaseOptions
@@ -218,9 +242,13 @@ export interface GetOrSetOptions<T> {
 
 /**
  * Loads the values of missing keys in one call: an array with one value per key, in order, or a Map
- * from key to value (a key absent from the Map reads as `undefined`, cached as "not found").
+ * from key to value (a key absent from the Map reads as `undefined`, cached as "not found"). `ctx`
+ * decides about each key's result (`ctx.of(key).skip()`, `.ttl()`, `.tags()`, `.grace()`).
  */
-export type BatchLoader<T> = (keys: string[]) => Promise<ReadonlyArray<T> | ReadonlyMap<string, T>>
+export type BatchLoader<T> = (
+  keys: string[],
+  ctx: BatchLoaderContext<T>,
+) => Promise<ReadonlyArray<T> | ReadonlyMap<string, T>>
 
 /** One entry of `setMany`. */
 export interface SetManyEntry<T = unknown> extends SetOptions {
@@ -381,8 +409,16 @@ export interface Cache {
   get<T = unknown>(key: string): Promise<T | undefined>
   /** Stores `value`; resolves `false` when the store failed (fail-open) and rejects only on bad input. */
   set<T>(key: string, value: T, options?: SetOptions): Promise<boolean>
-  /** The cached value, or the loader's result (cached) on a miss; the loader runs once per key at a time. */
-  getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions<T>): Promise<T>
+  /**
+   * The cached value, or the loader's result (cached) on a miss; the loader runs once per key at a
+   * time. `ctx` lets it skip storing, set the TTL, tags and grace from the result, and see the
+   * expired value still held in grace (`ctx.stale`).
+   */
+  getOrSet<T>(
+    key: string,
+    loader: (ctx: LoaderContext<T>) => T | Promise<T>,
+    options?: GetOrSetOptions<T>,
+  ): Promise<T>
   /**
    * Values for `keys`: one batched read, then ONE loader call for all the misses (keys already being
    * loaded by another call are joined, not loaded again). Aligned with `keys`.
@@ -394,14 +430,20 @@ export interface Cache {
   getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>>
   /** Stores every entry. */
   setMany(entries: readonly SetManyEntry[]): Promise<boolean>
-  /** Removes `key`; rejects with `E_ADAPTER` when the store could not remove it. */
-  delete(key: string): Promise<boolean>
-  /** Removes `keys`; resolves with the number removed. */
-  deleteMany(keys: readonly string[]): Promise<number>
-  /** Removes every key of this cache that matches the glob (`filter_counts:*`). */
-  deletePattern(pattern: string): Promise<number>
-  /** Invalidates every entry written with any of `tags`. */
-  invalidateTags(tags: readonly string[]): Promise<void>
+  /**
+   * Removes `key` (with `{ soft: true }`, expires it into its grace window); rejects with
+   * `E_ADAPTER` when the store could not be reached.
+   */
+  delete(key: string, options?: InvalidateOptions): Promise<boolean>
+  /** Removes `keys` (or, with `{ soft: true }`, expires them into grace); resolves with how many. */
+  deleteMany(keys: readonly string[], options?: InvalidateOptions): Promise<number>
+  /**
+   * Removes every key of this cache that matches the glob (`filter_counts:*`); with `{ soft: true }`,
+   * expires them into their grace window (on adapters that can list keys; others delete).
+   */
+  deletePattern(pattern: string, options?: InvalidateOptions): Promise<number>
+  /** Invalidates every entry written with any of `tags` (with `{ soft: true }`, into their grace window). */
+  invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<void>
   /** Removes every entry of this cache (its prefix and version only). */
   clear(): Promise<void>
   /** Counters since creation. */

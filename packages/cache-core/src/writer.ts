@@ -25,7 +25,9 @@ export interface Write {
   /** For a loaded value: the load's permit, checked just before the store is written. */
   fence?: Fence
   /** For a loaded value: the epochs of `tags` read before the load started. */
-  stamps?: readonly TagStamp[]
+  stamps?: readonly TagStamp[] | undefined
+  /** This entry's grace window, when its loader chose one; else the rules' window. */
+  graceMs?: number | undefined
 }
 
 /**
@@ -69,10 +71,17 @@ export class Writer {
     single: boolean,
   ): Promise<boolean> {
     const prepared = items.map(({ item, info, ttlMs }) => {
-      const entry = this.entryOf(item.value, ttlMs, rules)
-      const bytes = this.tiers.needsBytes ? encodeEntry(entry, item.key, this.cache) : undefined
+      const entry = this.entryOf(
+        item.value,
+        ttlMs,
+        item.graceMs === undefined ? rules : { ...rules, graceMs: item.graceMs },
+      )
+      const tags = this.tags.valid(item.tags)
+      // A tagged entry is encoded again once stamped: compress and encrypt only that final form.
+      const codec = tags === undefined ? this.settings.codec : undefined
+      const bytes = this.tiers.needsBytes ? encodeEntry(entry, item.key, this.cache, codec) : undefined
       if (single) info.batch = undefined
-      return { key: item.key, info, ttlMs, entry, bytes, tags: this.tags.valid(item.tags), item }
+      return { key: item.key, info, ttlMs, entry, bytes, tags, item }
     })
     // Epochs read before a load started are the ones to stamp its result with: an invalidation of a
     // tag during the load then leaves the result stamped with the older epoch, read as a miss everywhere.
@@ -94,7 +103,7 @@ export class Writer {
       const epochs = p.item.stamps === undefined ? current! : new Map(p.item.stamps)
       p.entry.tags = p.tags.map((tag): TagStamp => [tag, epochs.get(tag)!])
       this.keys.hintTags(p.info, p.entry.tags)
-      if (p.bytes !== undefined) p.bytes = encodeEntry(p.entry, p.key, this.cache)
+      if (p.bytes !== undefined) p.bytes = encodeEntry(p.entry, p.key, this.cache, this.settings.codec)
     }
     // Checked after the last await before the write: a load whose key was invalidated while it ran
     // stores nothing.

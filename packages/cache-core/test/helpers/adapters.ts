@@ -75,6 +75,11 @@ export class MapAdapter implements CacheAdapter {
     for (const key of [...this.data.keys()]) if (matches(key) && this.data.delete(key)) n++
     return n
   }
+  keysByPattern(pattern: string) {
+    this.count('keysByPattern')
+    const matches = compileGlob(pattern)
+    return [...this.data.keys()].filter((key) => matches(key) && this.live(key) !== undefined)
+  }
   clear(prefix: string) {
     this.count('clear')
     for (const key of [...this.data.keys()]) if (key.startsWith(prefix)) this.data.delete(key)
@@ -103,6 +108,7 @@ const OPERATIONS = [
   'delete',
   'deleteMany',
   'deleteByPattern',
+  'keysByPattern',
   'clear',
   'setIfAbsent',
   'deleteIfEquals',
