@@ -41,6 +41,7 @@ export type Command =
   /** Waits until every instance has heard what was published. */
   | { op: 'sync' }
   | { op: 'dropBus'; at: Instance }
+  /** Brings the bus back, the instance reading every key in turn until it is. */
   | { op: 'restoreBus'; at: Instance }
   | { op: 'outage' }
   | { op: 'recover' }
@@ -442,11 +443,31 @@ export async function run(world: World, script: readonly Command[], checks: Chec
         model.busDropped(command.at)
         await world.dropBus(command.at)
         return
-      case 'restoreBus':
+      case 'restoreBus': {
         if (model.outage) return
-        await world.restoreBus(command.at)
+        // The instance keeps reading while its bus comes back: a read in flight at the reconnect
+        // must not answer with an L1 copy it took while the bus was down.
+        let back = false
+        const restored = world.restoreBus(command.at).finally(() => {
+          back = true
+        })
+        const cache = world.caches[command.at]
+        while (!back) {
+          await Promise.all(
+            KEYS.map((k) => {
+              const during = `get(${k}) on ${name(command.at)} during the reconnect`
+              return read(command.at, during, async (start) => {
+                const value = await cache.get(k)
+                model.tick(`${during} -> ${JSON.stringify(value)}`)
+                model.checkRead(start, k, value, during)
+              })
+            }),
+          )
+        }
+        await restored
         model.busRestored(command.at)
         return
+      }
       case 'outage':
         if (model.outage) return
         model.outageStarted()
@@ -499,7 +520,19 @@ export async function run(world: World, script: readonly Command[], checks: Chec
     }
     await world.checkForeign()
   } finally {
+    draining = true
     while (gates.length > 0) gates.shift()!.open()
+    if (process.env.CACHEPORT_MODEL_TRACE) console.log(model.trace.join('\n'))
+  }
+}
+
+/** Runs one fixed sequence on a fresh world, checking every property. */
+export async function replay(makeWorld: () => Promise<World>, script: readonly Command[]): Promise<void> {
+  const world = await makeWorld()
+  try {
+    await run(world, script, { stale: true, singleFlight: true })
+  } finally {
+    await world.close()
   }
 }
 
@@ -511,14 +544,13 @@ export interface PropertyOptions {
   maxLength?: number
   /** Longest a run may take before fast-check counts it as failed. */
   timeoutMs?: number
-  /** Sequences to run before the random ones. */
-  examples?: readonly Command[][]
 }
 
 /**
  * Runs the property: for random command sequences, a fresh world passes {@link run}. A failure is
  * reported with fast-check's seed and path and the shrunk sequence; set `CACHEPORT_MODEL_SEED` and
- * `CACHEPORT_MODEL_PATH` to replay it, `CACHEPORT_MODEL_RUNS` to run more (or fewer) sequences.
+ * `CACHEPORT_MODEL_PATH` to replay it, `CACHEPORT_MODEL_RUNS` to run more (or fewer) sequences, and
+ * `CACHEPORT_MODEL_TRACE=1` to print the model's trace of every run.
  */
 export async function checkProperty(
   makeWorld: () => Promise<World>,
@@ -541,7 +573,6 @@ export async function checkProperty(
     ...(seed === undefined ? {} : { seed }),
     ...(path === undefined ? {} : { path }),
     ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
-    examples: (options.examples ?? []).map((script): [Command[]] => [script]),
   })
   if (!details.failed) return
   const script = details.counterexample?.[0] ?? []

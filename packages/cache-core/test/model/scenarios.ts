@@ -1,6 +1,6 @@
 /**
- * The interleavings issue 8 reports, as command sequences. Each property runs the ones it is about
- * before its random sequences, so every run tries them whatever the seed.
+ * The interleavings issue 8 reports, as command sequences: each runs as a test of its own on every
+ * store, so a hole shows by name whatever the random sequences find.
  */
 import type { Command } from './commands.js'
 
@@ -74,4 +74,14 @@ export const invalidationDuringOutage: Command[] = [
   { op: 'recover' },
   get(1, 'user:1'),
   get(0, 'user:1'),
+]
+
+/** Every scenario, by what it shows. */
+export const ISSUE_SCENARIOS: ReadonlyArray<[string, Command[]]> = [
+  ['a read in flight across a bus reconnect', readAcrossReconnect],
+  ['overlapping batch loads and a batch beside a single load', overlappingBatches],
+  ['a slow load finishing after its key was invalidated over the bus', writeAfterInvalidate],
+  ['a slow load finishing after an explicit set in its own process', loadOverwritesSet],
+  ['a tag invalidated while a load runs on an instance without bus', tagInvalidatedDuringLoad],
+  ['an invalidation made while the store is down', invalidationDuringOutage],
 ]
