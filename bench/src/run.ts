@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { newReport, printTargets, type SuiteReport } from './harness.js'
 import { redisAnswers } from './redis-server.js'
+import { growthSuite } from './suites/growth.js'
 import { memorySuite } from './suites/memory.js'
 import { platformSuite, platformUnavailable } from './suites/platform.js'
 import { redisSuite } from './suites/redis.js'
@@ -30,6 +31,10 @@ const suites: Record<string, Suite> = {
   memory: {
     title: 'memory — in-process hits, decorated calls and key digests',
     run: memorySuite,
+  },
+  growth: {
+    title: 'growth — heap over 10M distinct keys on a bounded memory cache, hostile pattern deletes',
+    run: growthSuite,
   },
   redis: {
     title: 'redis — Redis adapter beside raw ioredis, bentocache and cache-manager',

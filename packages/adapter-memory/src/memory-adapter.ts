@@ -7,8 +7,8 @@ import {
   type AdapterStatus,
   type CacheAdapter,
   CacheError,
+  compileGlob,
   ErrorCodes,
-  globToRegExp,
   type MessageHandler,
 } from '@cacheport/cache-core'
 import { LRUCache } from 'lru-cache'
@@ -125,9 +125,7 @@ export class MemoryAdapter<Stored = Uint8Array> implements CacheAdapter<Stored> 
   /** Removes every key matching the Redis-style glob `pattern`; how many were removed. */
   deleteByPattern(pattern: string): number {
     if (this.#closed) throw closedError('deleteByPattern', pattern)
-    const head = literalHead(pattern)
-    const regex = globToRegExp(pattern)
-    return this.#removeWhere((key) => key.startsWith(head) && regex.test(key))
+    return this.#removeWhere(compileGlob(pattern))
   }
 
   /** Removes every key that starts with `prefix`, taken literally. */
@@ -315,19 +313,6 @@ function closedError(operation: string, key: string | undefined): CacheError {
   return new CacheError(ErrorCodes.CLOSED, `memory adapter: ${operation}${target} called after close()`, {
     key,
   })
-}
-
-// The part of a glob before its first wildcard, unescaped: every matching key starts with it, so
-// most keys are rejected by a cheap startsWith before the regex runs.
-function literalHead(glob: string): string {
-  let head = ''
-  for (let i = 0; i < glob.length; i++) {
-    const ch = glob[i]!
-    if (ch === '*' || ch === '?' || ch === '[') break
-    if (ch === '\\' && i + 1 < glob.length) head += glob[++i]
-    else head += ch
-  }
-  return head
 }
 
 function sameValue(current: unknown, expected: unknown): boolean {

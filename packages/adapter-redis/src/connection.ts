@@ -63,13 +63,33 @@ interface ParsedUrl {
   tls: boolean
 }
 
+// A password of a URL may hold any character once percent-encoded; written raw, '/', '#', '?' and '%'
+// break the URL apart, and the adapter cannot tell where the password was meant to end.
+const PERCENT_ENCODE_HINT =
+  'characters like / # ? % @ : and spaces in the user name or password must be percent-encoded, e.g. with encodeURIComponent(password)'
+
+/** A percent-encoded user name or password of `url`, decoded. */
+function decodeUserinfo(part: string, url: string): string {
+  try {
+    return decodeURIComponent(part)
+  } catch {
+    throw configError(
+      'url',
+      `has a user name or password that is not valid percent-encoding in "${redact(url)}" (${PERCENT_ENCODE_HINT})`,
+    )
+  }
+}
+
 /** Parses a Redis URL; errors name the redacted URL, never the password. */
 export function parseRedisUrl(url: string): ParsedUrl {
   let parsed: URL
   try {
     parsed = new URL(url)
   } catch {
-    throw configError('url', `must be a URL like "redis://host:6379/0", got "${redact(url)}"`)
+    throw configError(
+      'url',
+      `must be a URL like "redis://host:6379/0", got "${redact(url)}" (${PERCENT_ENCODE_HINT})`,
+    )
   }
   const scheme = parsed.protocol
   if (scheme !== 'redis:' && scheme !== 'rediss:') {
@@ -86,8 +106,8 @@ export function parseRedisUrl(url: string): ParsedUrl {
   return {
     host: parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
     port: parsed.port === '' ? 6379 : Number(parsed.port),
-    username: parsed.username === '' ? undefined : decodeURIComponent(parsed.username),
-    password: parsed.password === '' ? undefined : decodeURIComponent(parsed.password),
+    username: parsed.username === '' ? undefined : decodeUserinfo(parsed.username, url),
+    password: parsed.password === '' ? undefined : decodeUserinfo(parsed.password, url),
     db,
     tls: scheme === 'rediss:',
   }
@@ -180,6 +200,11 @@ export function connect(options: RedisAdapterOptions): Connection {
     commandTimeout: commandTimeoutMs,
     maxRetriesPerRequest,
     connectionName: options.connectionName ?? options.redisOptions?.connectionName ?? 'cacheport',
+    // How long ioredis lets a socket it ends close by itself before destroying it. Its default (2s)
+    // runs on a timer that is only cleared by the socket's `close` event, which a socket lost
+    // before close() never emits again: the process then stays up 2s after close(). The adapter
+    // sends QUIT first when connected, so there is nothing to wait for.
+    disconnectTimeout: 0,
   }
   if (socketTimeoutMs > 0) common.socketTimeout = socketTimeoutMs
   const username = options.username ?? fromUrl?.username ?? options.redisOptions?.username

@@ -3,7 +3,6 @@
  * users, failing fast so the cache fails open.
  */
 export { defaultRetryStrategy } from './connection.js'
-export { redisAdapterFactory } from './factory.js'
 export { keySlot } from './key-slot.js'
-export { RedisAdapter, redisAdapter } from './redis-adapter.js'
+export { RedisAdapter, redisAdapter, redisAdapterFactory } from './redis-adapter.js'
 export type { RedisAdapterConfigOptions, RedisAdapterOptions, RedisClient, SentinelAddress } from './types.js'

@@ -1,7 +1,8 @@
 import { inspect } from 'node:util'
-import { type CacheLogger, createCache } from '@cacheport/cache-core'
+import { type CacheLogger, createCache, createCaches, ErrorCodes } from '@cacheport/cache-core'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RedisAdapter, redisAdapter } from '../src/index.js'
+import { type RedisAdapter, redisAdapter, redisAdapterFactory } from '../src/index.js'
 import { freePort, type RedisProcess, rawCommand, startRedis } from './helpers/redis-server.js'
 import { bytes, until, untilStatus } from './helpers/shared.js'
 
@@ -137,6 +138,132 @@ describe('passwords never show', () => {
         await adapter.set('late:k', bytes('v'), 10_000)
       } finally {
         await adapter.close()
+      }
+    })
+  })
+})
+
+// Passwords as generators and people make them, each with characters that end a naive match early.
+const HOSTILE = [
+  'Zq9/Xk2+Lm==',
+  'S3cr@TailLeak',
+  'correct horse battery',
+  'Colon:Sep:Arated',
+  'Pct%Sure',
+  'Hash#TagPw',
+  'Mi/x@ed :%#Bag',
+]
+
+/** The password and every part of it of 3+ characters between the characters that split URLs. */
+function fragments(password: string): string[] {
+  const parts = password.split(/[/@ :%#+=]+/).filter((p) => p.length >= 3)
+  return [password, encodeURIComponent(password), ...parts]
+}
+
+function expectHidden(password: string, seen: readonly string[]): void {
+  const everything = seen.join('\n')
+  for (const fragment of fragments(password))
+    expect(everything, `"${fragment}" shows`).not.toContain(fragment)
+}
+
+/** Everything a user can see of an adapter: its string forms, JSON, endpoint and status. */
+function printed(adapter: RedisAdapter): string[] {
+  return [
+    String(adapter),
+    `${adapter}`,
+    inspect(adapter, { depth: 10 }),
+    JSON.stringify(adapter),
+    adapter.endpoint,
+  ]
+}
+
+describe.each(HOSTILE)('the hostile password %j', (password) => {
+  it('written raw into the URL, never shows in the error or the adapter', async () => {
+    const port = await freePort()
+    const url = `redis://app:${password}@127.0.0.1:${port}/0`
+    let adapter: RedisAdapter | undefined
+    const seen: string[] = []
+    try {
+      // Raw '/', '#' or '%' break the URL: a configuration error. Others parse (the URL parser
+      // encodes them), and the adapter then fails to reach the closed port.
+      adapter = redisAdapter({ url, connectTimeout: '200ms' })
+    } catch (error) {
+      expect(error).toMatchObject({ code: ErrorCodes.INVALID_CONFIG, field: 'url' })
+      expect((error as Error).message).toContain(`redis://app:***@127.0.0.1:${port}/0`)
+      expect((error as Error).message).toContain('percent-encoded')
+      seen.push(visible(error))
+    }
+    if (adapter !== undefined) {
+      try {
+        seen.push(...(await everyFailure(adapter)), ...printed(adapter))
+      } finally {
+        await adapter.close()
+      }
+    }
+    // The registry path words its errors differently: check it as well.
+    try {
+      const caches = createCaches(
+        {
+          default: { adapter: 'redis', location: url, keyPrefix: 'pw', options: { connectTimeout: '200ms' } },
+        },
+        { adapters: { redis: redisAdapterFactory }, makeDefault: false },
+      )
+      await caches.closeAll()
+    } catch (error) {
+      seen.push(visible(error))
+    }
+    expectHidden(password, seen)
+  })
+
+  describe('percent-encoded, as the URL wants it', () => {
+    let server: RedisProcess
+    beforeAll(async () => {
+      server = await startRedis()
+      const admin = new Redis(server.url)
+      await admin.call('ACL', 'SETUSER', 'app', 'on', `>${password}`, '~*', '&*', '+@all')
+      await admin.quit()
+    })
+    afterAll(async () => {
+      await server?.stop()
+    })
+
+    it('authenticates, and shows only *** in the endpoint, toString, inspect, JSON, logs and stats', async () => {
+      const adapter = redisAdapter(`redis://app:${encodeURIComponent(password)}@127.0.0.1:${server.port}/0`)
+      const lines: string[] = []
+      const cache = createCache({ adapter, keyPrefix: 'pw', logger: recordingLogger(lines) })
+      try {
+        await cache.set('k', 'v')
+        expect(await cache.get('k')).toBe('v')
+        expect(adapter.endpoint).toBe(`redis://app:***@127.0.0.1:${server.port}/0`)
+        expect(String(adapter)).toBe(`RedisAdapter(redis://app:***@127.0.0.1:${server.port}/0)`)
+        expectHidden(password, [
+          ...printed(adapter),
+          inspect(cache, { depth: 10 }),
+          JSON.stringify(cache.stats()),
+          ...lines,
+        ])
+      } finally {
+        await cache.close()
+      }
+    })
+
+    it('a wrong password shows neither password in errors, logs, events or stats', async () => {
+      const wrong = `${password}-Wrong`
+      const adapter = redisAdapter(`redis://app:${encodeURIComponent(wrong)}@127.0.0.1:${server.port}/0`)
+      const lines: string[] = []
+      const cache = createCache({ adapter, keyPrefix: 'pw', timeout: 500, logger: recordingLogger(lines) })
+      cache.on('error', (event) => lines.push(inspect(event, { depth: 10 })))
+      try {
+        await until(() => adapter.status() === 'unavailable', 'the rejected login to show in status()', 3000)
+        const failures = await everyFailure(adapter)
+        expect(failures.join('\n')).toContain('WRONGPASS')
+        await cache.get('k')
+        await cache.set('k', 'v')
+        const seen = [...failures, ...lines, ...printed(adapter), JSON.stringify(cache.stats())]
+        expectHidden(password, seen)
+        expectHidden(wrong, seen)
+      } finally {
+        await cache.close()
       }
     })
   })

@@ -7,7 +7,9 @@ import { describe } from 'vitest'
 import { basicTests } from './basic.js'
 import { batchTests } from './batch.js'
 import { failureTests } from './failures.js'
+import { foreignTypeTests } from './foreign-types.js'
 import { isolationTests } from './isolation.js'
+import { keyTests } from './keys.js'
 import { leaseTests } from './leases.js'
 import { lifecycleTests } from './lifecycle.js'
 import { patternTests } from './patterns.js'
@@ -21,6 +23,7 @@ import {
   type SuiteTopic,
 } from './types.js'
 
+export { GLOB_CASES, type GlobCase } from './glob-table.js'
 export type { AdapterSuiteOptions, SuiteTopic } from './types.js'
 export { SUITE_TOPICS } from './types.js'
 
@@ -29,12 +32,14 @@ const registrars: Record<SuiteTopic, (options: ResolvedSuiteOptions) => void> = 
   batch: batchTests,
   ttl: ttlTests,
   patterns: patternTests,
+  keys: keyTests,
   tags: tagTests,
   isolation: isolationTests,
   leases: leaseTests,
   pubsub: pubsubTests,
   lifecycle: lifecycleTests,
   failures: failureTests,
+  'foreign-types': foreignTypeTests,
 }
 
 /**
@@ -85,6 +90,7 @@ function resolveOptions(options: AdapterSuiteOptions): ResolvedSuiteOptions {
     skip: options.skip ?? [],
     unreachable: options.unreachable,
     unreachableTimeoutMs: options.unreachableTimeoutMs ?? 3000,
+    plantForeignValue: options.plantForeignValue,
     messageTimeoutMs: options.messageTimeoutMs ?? 2000,
     cacheOptions: options.cacheOptions ?? {},
   }

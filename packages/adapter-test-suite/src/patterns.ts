@@ -1,6 +1,7 @@
 import type { CacheAdapter } from '@cacheport/cache-core'
 import { describe, expect, it } from 'vitest'
 import { type TopicContext, text, useAdapter } from './context.js'
+import { GLOB_CASES } from './glob-table.js'
 import type { ResolvedSuiteOptions } from './types.js'
 
 /** `deleteByPattern` (Redis-style globs) and `clear(prefix)`: what they remove, and what they must not. */
@@ -133,6 +134,18 @@ function storing(ctx: TopicContext): void {
     )
     expect(removed).toBe(2)
     expect(survivors).toEqual([`${s}:ab1:x`, `${s}:a*1:x`])
+  })
+
+  describe('the shared glob table: each pattern removes what Redis matches, and nothing else', () => {
+    for (const row of GLOB_CASES) {
+      it(`${JSON.stringify(row.pattern)} removes ${JSON.stringify(row.matches)} and keeps ${JSON.stringify(row.misses)}`, async () => {
+        const s = ctx.scope()
+        const keys = [...row.matches, ...row.misses].map((key) => `${s}:${key}`)
+        const { removed, survivors } = await deleteAndSurvey(ctx.adapter(), keys, `${s}:${row.pattern}`)
+        expect(survivors).toEqual(row.misses.map((key) => `${s}:${key}`))
+        expect(removed).toBe(row.matches.length)
+      })
+    }
   })
 
   it('a pattern that matches nothing removes nothing and returns 0', async () => {

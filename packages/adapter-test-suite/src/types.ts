@@ -6,12 +6,14 @@ export type SuiteTopic =
   | 'batch'
   | 'ttl'
   | 'patterns'
+  | 'keys'
   | 'tags'
   | 'isolation'
   | 'leases'
   | 'pubsub'
   | 'lifecycle'
   | 'failures'
+  | 'foreign-types'
 
 /** Every topic, in the order the suite registers them. */
 export const SUITE_TOPICS: readonly SuiteTopic[] = [
@@ -19,12 +21,14 @@ export const SUITE_TOPICS: readonly SuiteTopic[] = [
   'batch',
   'ttl',
   'patterns',
+  'keys',
   'tags',
   'isolation',
   'leases',
   'pubsub',
   'lifecycle',
   'failures',
+  'foreign-types',
 ]
 
 /** Options of {@link runAdapterTestSuite}. */
@@ -74,6 +78,13 @@ export interface AdapterSuiteOptions {
    */
   unreachableTimeoutMs?: number
   /**
+   * Writes, under the store key `fullKey`, a value of another kind than the adapter stores (for
+   * Redis: a list, as `RPUSH fullKey a`), the way another program sharing the store could. When
+   * given, the foreign-types tests check that such a key reads as a miss counted as undecodable and
+   * never as a store failure. Leave it out for stores that hold one kind of value only.
+   */
+  plantForeignValue?: (fullKey: string) => Promise<void>
+  /**
    * How long the pub/sub tests wait for a message to arrive.
    * @default 2000
    */
@@ -87,6 +98,8 @@ export interface AdapterSuiteOptions {
 }
 
 /** {@link AdapterSuiteOptions} with every default applied. */
-export interface ResolvedSuiteOptions extends Required<Omit<AdapterSuiteOptions, 'unreachable'>> {
+export interface ResolvedSuiteOptions
+  extends Required<Omit<AdapterSuiteOptions, 'unreachable' | 'plantForeignValue'>> {
   unreachable: AdapterSuiteOptions['unreachable']
+  plantForeignValue: AdapterSuiteOptions['plantForeignValue']
 }

@@ -4,8 +4,8 @@ import {
   type AdapterStatus,
   type CacheAdapter,
   CacheError,
+  compileGlob,
   ErrorCodes,
-  globToRegExp,
   type MessageHandler,
 } from '@cacheport/cache-core'
 
@@ -76,8 +76,8 @@ export class MapAdapter implements CacheAdapter<Uint8Array> {
 
   async deleteByPattern(pattern: string): Promise<number> {
     await this.#turn('deleteByPattern')
-    const regex = globToRegExp(pattern)
-    return [...this.server.entries.keys()].filter((key) => regex.test(key) && this.#remove(key)).length
+    const matches = compileGlob(pattern)
+    return [...this.server.entries.keys()].filter((key) => matches(key) && this.#remove(key)).length
   }
 
   async clear(prefix: string): Promise<void> {

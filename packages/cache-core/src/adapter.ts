@@ -82,7 +82,12 @@ export interface CacheAdapter<Stored = Uint8Array> {
   /** Declared abilities; must not change after construction. */
   readonly capabilities: AdapterCapabilities
 
-  /** The entry under `key`, or `undefined` when absent or expired. */
+  /**
+   * The entry under `key`, or `undefined` when absent or expired. A key holding something the store
+   * cannot return as an entry (a Redis list) resolves with bytes that are no entry, such as an empty
+   * array, rather than rejecting: the core then misses that key and counts it as undecodable, while
+   * a rejection counts as a store failure towards opening the breaker.
+   */
   get(key: string): MaybePromise<Stored | undefined>
   /** Entries for `keys`, aligned with them (`undefined` for each miss). `keys` may be empty. */
   getMany(keys: readonly string[]): MaybePromise<Array<Stored | undefined>>

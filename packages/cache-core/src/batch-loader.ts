@@ -1,4 +1,5 @@
 import { CacheError, ErrorCodes } from './errors.js'
+import type { Fence } from './fences.js'
 import type { KeyInfo, KeySpace } from './keys.js'
 import { type Loader, ttlFor } from './loader.js'
 import type { Reporter } from './reporter.js'
@@ -32,93 +33,116 @@ export class BatchLoads {
       throw new CacheError(
         ErrorCodes.INVALID_CONFIG,
         `cache "${this.cache}": getOrSetMany needs a batch loader function`,
-        {
-          cache: this.cache,
-          field: 'loader',
-        },
+        { cache: this.cache, field: 'loader' },
       )
     }
     const infos = this.keys.infos(keys)
+    const rules = this.loader.rules(options)
     const results: Array<T | Promise<T>> = new Array(keys.length)
-    // Positions per full key: a key asked for twice is read and loaded once.
-    const positions = new Map<string, number[]>()
+    // Every key not already being read or loaded by another call is claimed NOW, before the first
+    // await: a getOrSet or getOrSetMany that starts while this one reads joins it instead of
+    // loading the key a second time. A key asked for twice here is read and loaded once.
+    const claimed = new Map<string, Claim<T>>()
     for (let i = 0; i < keys.length; i++) {
       const full = infos[i]!.full
+      const mine = claimed.get(full)
+      if (mine !== undefined) {
+        results[i] = mine.promise
+        continue
+      }
       const joined = this.loader.inflight.get(full)
-      if (joined !== undefined) results[i] = joined as Promise<T>
-      else positions.set(full, [...(positions.get(full) ?? []), i])
+      if (joined !== undefined) {
+        results[i] = joined as Promise<T>
+        continue
+      }
+      const claim = new Claim<T>(infos[i]!)
+      claimed.set(full, claim)
+      results[i] = claim.promise
+      this.loader.inflight.set(full, claim.promise)
+      const forget = () => {
+        if (this.loader.inflight.get(full) === claim.promise) this.loader.inflight.delete(full)
+      }
+      claim.promise.then(forget, forget)
     }
-    const firsts = [...positions.values()].map((at) => at[0]!)
-    const entries = await this.tiers.lookupMany(firsts.map((i) => infos[i]!))
-    const rules = this.loader.rules(options)
+    if (claimed.size > 0) void this.resolveClaims([...claimed.values()], loader, options, rules)
+    return Promise.all(results)
+  }
+
+  /** Reads the claimed keys in one batch and settles each claim: hit, stale, or loaded in one call. */
+  private async resolveClaims<T>(
+    claims: Array<Claim<T>>,
+    loader: BatchLoader<T>,
+    options: GetOrSetOptions<T> | undefined,
+    rules: StaleRules,
+  ): Promise<void> {
+    let entries: Array<Entry | undefined>
+    try {
+      entries = await this.tiers.lookupMany(claims.map((c) => c.info))
+    } catch (error) {
+      for (const claim of claims) claim.reject(error)
+      return
+    }
     const now = Date.now()
-    const missing: number[] = []
-    const stale = new Map<number, Entry>()
-    const refresh: number[] = []
-    firsts.forEach((i, j) => {
+    const missing: Array<Claim<T>> = []
+    const refresh: Array<Claim<T>> = []
+    claims.forEach((claim, j) => {
       const entry = entries[j]
-      const at = positions.get(infos[i]!.full)!
       if (entry !== undefined && isFresh(entry, now)) {
-        const value = this.reporter.hit(infos[i]!, entry.value) as T
-        for (const k of at) results[k] = value
+        claim.resolve(this.reporter.hit(claim.info, entry.value) as T)
       } else if (entry !== undefined && entry.expiresAt + rules.staleMs > now) {
         // Within stale-while-revalidate: answer now, refresh with the other stale keys in one batch.
-        this.reporter.staleHit(infos[i]!)
-        for (const k of at) results[k] = entry.value as T
-        if (!this.loader.loading.has(infos[i]!.full)) refresh.push(i)
+        this.reporter.staleHit(claim.info)
+        claim.resolve(entry.value as T)
+        if (!this.loader.loading.has(claim.info.full)) refresh.push(claim)
       } else {
-        if (entry !== undefined && entry.expiresAt + rules.graceMs > now) stale.set(i, entry)
-        missing.push(i)
+        if (entry !== undefined && entry.expiresAt + rules.graceMs > now) claim.fallback = entry
+        missing.push(claim)
       }
     })
     if (refresh.length > 0) {
-      const batch = this.loadBatch(refresh, infos, loader, options, rules, this.loader.loading)
-      batch.catch((error) => {
+      this.loadBatch(refresh, loader, options, rules).catch((error) => {
         this.reporter.warn(
           { err: error },
           `cache "${this.cache}": background refresh of ${refresh.length} keys failed; stale values stay until their window ends`,
         )
       })
     }
-    if (missing.length > 0) {
-      for (const i of missing) this.reporter.missed(infos[i]!)
-      const batch = this.loadBatch(missing, infos, loader, options, rules, this.loader.inflight)
-      missing.forEach((i, j) => {
-        const fallback = stale.get(i)
-        const one = batch.then(
-          (values) => values[j] as T,
-          (error: unknown) => {
-            // Within grace a stale value answers for a failed batch; the rest get the error.
-            if (fallback === undefined) throw error
-            this.reporter.staleHit(infos[i]!)
-            return fallback.value as T
-          },
-        )
-        for (const at of positions.get(infos[i]!.full)!) results[at] = one
-      })
-    }
-    return Promise.all(results)
+    if (missing.length === 0) return
+    for (const claim of missing) this.reporter.missed(claim.info)
+    const batch = this.loadBatch(missing, loader, options, rules)
+    missing.forEach((claim, j) => {
+      batch.then(
+        (values) => claim.resolve(values[j] as T),
+        (error: unknown) => {
+          // Within grace a stale value answers for a failed batch; the rest get the error.
+          if (claim.fallback === undefined) return claim.reject(error)
+          this.reporter.staleHit(claim.info)
+          claim.resolve(claim.fallback.value as T)
+        },
+      )
+    })
   }
 
   /**
-   * One loader call for the keys at `indexes`, registered per key in `flights` while it runs (so
-   * concurrent calls join it), then one batched write of what it returned.
+   * One loader call for the claimed keys, registered per key as their running load (so a stale read
+   * elsewhere does not start a second refresh), then one batched write of what it returned.
    */
   private loadBatch<T>(
-    indexes: number[],
-    allInfos: readonly KeyInfo[],
+    claims: ReadonlyArray<Claim<T>>,
     loader: BatchLoader<T>,
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
-    flights: Map<string, Promise<unknown>>,
   ): Promise<T[]> {
-    const infos = indexes.map((i) => allInfos[i]!)
+    const infos = claims.map((c) => c.info)
     const batch = this.runBatch(infos, loader, options, rules)
+    const loading = this.loader.loading
     infos.forEach((info, j) => {
       const one = batch.then((values) => values[j])
       one.catch(() => {})
-      flights.set(info.full, one)
-      const forget = () => flights.delete(info.full)
+      loading.set(info.full, one)
+      const forget = () => {
+        if (loading.get(info.full) === one) loading.delete(info.full)
+      }
       one.then(forget, forget)
     })
     return batch
@@ -130,14 +154,31 @@ export class BatchLoads {
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
   ): Promise<T[]> {
+    const fences = this.loader.fences
+    const open = infos.map((info) => fences.open(info.full))
+    try {
+      return await this.loadAndStore(infos, open, loader, options, rules)
+    } finally {
+      for (const fence of open) fences.close(fence)
+    }
+  }
+
+  private async loadAndStore<T>(
+    infos: KeyInfo[],
+    fences: Fence[],
+    loader: BatchLoader<T>,
+    options: GetOrSetOptions<T> | undefined,
+    rules: StaleRules,
+  ): Promise<T[]> {
     const keys = infos.map((info) => info.key)
+    const stamps = await this.loader.stampsBefore(options?.tags)
     const started = performance.now()
     let result: Awaited<ReturnType<BatchLoader<T>>>
     try {
       result = await loader(keys)
     } finally {
       const elapsed = performance.now() - started
-      for (const key of keys) this.reporter.recorder.load(prefixOf(key), elapsed / keys.length)
+      for (const key of keys) this.reporter.recorder.load(key, elapsed / keys.length)
     }
     let values: T[]
     if (Array.isArray(result)) {
@@ -158,13 +199,32 @@ export class BatchLoads {
         { cache: this.cache },
       )
     }
+    // Tag epochs could not be read before the load (store down): nothing is stored, as with a set.
+    if (stamps === null) return values
     const writes: Write[] = []
     values.forEach((value, i) => {
       if (options?.condition && !options.condition(value)) return
       const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
-      writes.push({ key: keys[i]!, value, ttl: ttlFor(value, options, this.settings.nullTtlMs), tags })
+      const ttl = ttlFor(value, options, this.settings.nullTtlMs)
+      writes.push({ key: keys[i]!, value, ttl, tags, fence: fences[i], stamps })
     })
     if (writes.length > 0) await this.writer.write(writes, rules, false)
     return values
+  }
+}
+
+/** One key this call reads (and loads if missing); callers of the key wait on `promise`. */
+class Claim<T> {
+  readonly promise: Promise<T>
+  resolve!: (value: T) => void
+  reject!: (error: unknown) => void
+  /** The expired entry still within grace, served if the load fails. */
+  fallback: Entry | undefined
+
+  constructor(readonly info: KeyInfo) {
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
   }
 }

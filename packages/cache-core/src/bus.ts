@@ -13,6 +13,8 @@ export interface Invalidation {
   pattern?: string
   /** Drop every L1 entry of the cache (after `clear` or a tag invalidation). */
   all?: true
+  /** With `all` after a tag invalidation: the tags, so loads of entries without them may still store. */
+  tags?: string[]
 }
 
 interface Wire extends Invalidation {
@@ -100,6 +102,9 @@ export class InvalidationBus {
       invalidation.keys = wire.keys.filter((k): k is string => typeof k === 'string')
     if (typeof wire.pattern === 'string') invalidation.pattern = wire.pattern
     if (wire.all === true) invalidation.all = true
+    if (invalidation.all && Array.isArray(wire.tags)) {
+      invalidation.tags = wire.tags.filter((t): t is string => typeof t === 'string')
+    }
     this.handlers.onInvalidation(invalidation)
   }
 }

@@ -4,7 +4,7 @@ import type { Invalidation } from './bus.js'
 import { CacheError, ErrorCodes } from './errors.js'
 import { escapeGlob } from './glob.js'
 import { Guard } from './guard.js'
-import { type KeyInfo, KeySpace } from './keys.js'
+import { assertPattern, type KeyInfo, KeySpace } from './keys.js'
 import { Loader } from './loader.js'
 import { Reporter } from './reporter.js'
 import { resolveSettings, type Settings } from './settings.js'
@@ -90,7 +90,8 @@ class CacheFacade implements Cache {
     this.keyPrefix = settings.keyPrefix
     this.version = settings.version
     this.adapter = options.adapter
-    const reporter = new Reporter(name, options.logger)
+    const reporter = new Reporter(name, settings.logger)
+    for (const prefix of settings.statsPrefixes) reporter.recorder.declare(prefix)
     const keys = new KeySpace(
       name,
       settings.keyPrefix,
@@ -103,7 +104,7 @@ class CacheFacade implements Cache {
       settings.timeoutMs,
       settings.threshold,
       settings.cooldownMs,
-      options.logger,
+      settings.logger,
       (operation, key, error) => reporter.failed(operation, key, error),
       (options.adapter.capabilities.operationTimeoutMs ?? Number.POSITIVE_INFINITY) <= settings.timeoutMs,
     )
@@ -117,6 +118,9 @@ class CacheFacade implements Cache {
       (): TagEpochs => tags,
       reporter,
       (invalidation) => this.#invalidated(invalidation),
+      settings.timeoutMs,
+      settings.bulkTimeoutMs,
+      settings.backlogLimit,
     )
     const tags: TagEpochs = new TagEpochs(name, keys, tiers.store, guard, tiers.storeByRef)
     const writer = new Writer(name, settings, keys, tiers, tags, reporter)
@@ -197,12 +201,16 @@ class CacheFacade implements Cache {
   async set<T>(key: string, value: T, options?: SetOptions): Promise<boolean> {
     this.#assertOpen()
     const tags = this.#tags.valid(options?.tags)
+    // An explicit write wins over a load of the same key that is still running.
+    this.#loader.fences.revoke({ keys: [this.#keys.info(key).full] })
     return this.#writer.write([{ key, value, ttl: options?.ttl, tags }], this.#settings, true)
   }
 
   async setMany(entries: readonly SetManyEntry[]): Promise<boolean> {
     this.#assertOpen()
-    return this.#writer.write(this.#writer.batch(entries), this.#settings, false)
+    const writes = this.#writer.batch(entries)
+    this.#loader.fences.revoke({ keys: this.#keys.infos(writes.map((w) => w.key)).map((info) => info.full) })
+    return this.#writer.write(writes, this.#settings, false)
   }
 
   // ---------------------------------------------------------------- invalidation
@@ -231,13 +239,7 @@ class CacheFacade implements Cache {
 
   async deletePattern(pattern: string): Promise<number> {
     this.#assertOpen()
-    if (typeof pattern !== 'string' || pattern.length === 0) {
-      throw new CacheError(
-        ErrorCodes.INVALID_PATTERN,
-        `cache "${this.name}": a pattern must be a non-empty glob such as "filter_counts:*", got ${JSON.stringify(pattern)}`,
-        { cache: this.name },
-      )
-    }
+    assertPattern(pattern, this.name)
     const full = escapeGlob(this.#keys.base) + pattern
     const removed = await this.#tiers.invalidate(
       { pattern: full },
@@ -246,7 +248,7 @@ class CacheFacade implements Cache {
       () => this.#tiers.store.deleteByPattern(full),
       this.#settings.bulkTimeoutMs,
     )
-    this.#reporter.recorder.add(prefixOf(pattern), 'deletes', removed)
+    this.#reporter.recorder.add(pattern, 'deletes', removed)
     this.#reporter.emit('delete', { key: pattern, prefix: prefixOf(pattern) })
     return removed
   }
@@ -258,7 +260,7 @@ class CacheFacade implements Cache {
     // A new epoch per tag: every entry stamped with an older one now reads as a miss, on every process.
     // L1 copies are not checked against epochs on each hit, so every L1 drops its entries instead.
     const bumps = this.#tags.bumps(valid)
-    await this.#tiers.invalidate({ all: true }, 'invalidateTags', undefined, () =>
+    await this.#tiers.invalidate({ all: true, tags: valid }, 'invalidateTags', undefined, () =>
       this.#tiers.store.setMany(bumps),
     )
     for (const tag of valid) this.#reporter.emit('delete', { key: `tag:${tag}`, prefix: `tag:${tag}` })
@@ -277,9 +279,18 @@ class CacheFacade implements Cache {
   }
 
   /** Every invalidation this instance applies, local or delivered by the bus, passes here. */
-  #invalidated(_invalidation: Invalidation): void {}
+  #invalidated(invalidation: Invalidation): void {
+    this.#loader.fences.revoke(invalidation)
+  }
 
   // ---------------------------------------------------------------- observability and lifecycle
+
+  /** Counts keys starting with `prefix:` apart in `stats().byPrefix` (decorators declare theirs). */
+  declareStatsPrefix(prefix: string): void {
+    // Remembered keys were given their counters before this prefix counted apart: look them up again.
+    if (typeof prefix === 'string' && prefix !== '' && this.#reporter.recorder.declare(prefix))
+      this.#keys.forget()
+  }
 
   stats(): CacheStats {
     const { total, byPrefix } = this.#reporter.recorder.snapshot()
@@ -293,6 +304,7 @@ class CacheFacade implements Cache {
       undecodable: this.#reporter.recorder.undecodable,
       circuit: this.#guard.breaker.state,
       bus: this.#tiers.busState,
+      invalidationBacklog: this.#tiers.backlog,
       byPrefix,
     }
   }

@@ -1,21 +1,31 @@
 import { digestArgs } from './digest.js'
+import { parseOptionalDuration } from './duration.js'
 import { CacheError, ErrorCodes } from './errors.js'
 import { escapeGlob } from './glob.js'
 import { type CacheRegistry, resolveCache } from './registry.js'
-import type { Cache, Duration, GetOrSetOptions, LeaseOptions } from './types.js'
+import { resolveLease, unknownOption } from './settings.js'
+import type { Cache, GetOrSetOptions } from './types.js'
 
-/** Options of {@link cached} and {@link Cached}. */
-export interface CachedOptions<Args extends unknown[] = any[], R = any> {
+/**
+ * Options of {@link cached} and {@link Cached}: where and under which prefix results go, how the key
+ * and tags are made, and every per-call option of `getOrSet` (ttl, nullTtl, condition, lease,
+ * staleWhileRevalidate, grace, softTimeout). Durations are milliseconds when a number.
+ *
+ * `Args` and `R` are the wrapped function's parameters and result. `cached()` infers them from the
+ * function; a decorator cannot see its method, so annotate the callbacks' parameters (or write
+ * `@Cached<[id: number], Course>(...)`) and the compiler checks them against the method.
+ */
+export interface CachedOptions<Args extends unknown[] = unknown[], R = unknown>
+  extends Omit<GetOrSetOptions<R>, 'tags'> {
   /** The cache, or the name of a cache in the registry (resolved at call time). */
   cache: Cache | string
   /** Registry that resolves a cache name. @default the one made by the last createCaches() */
   registry?: CacheRegistry
-  /** First part of every key of this function; must not contain `:`. @default `ClassName.method` or the function's name */
-  keyPrefix?: string
-  /** TTL of results. @default the cache's ttl */
-  ttl?: Duration
-  /** TTL of `null` results. @default the cache's nullTtl */
-  nullTtl?: Duration
+  /**
+   * First part of every key of this function; must not contain `:`. Required: class and function
+   * names change with the build (tsc, tsx and minifiers name them differently), keys must not.
+   */
+  keyPrefix: string
   /** Tags of every result, or computed from the arguments and the result. */
   tags?: readonly string[] | ((args: Args, result: R) => readonly string[])
   /**
@@ -24,16 +34,6 @@ export interface CachedOptions<Args extends unknown[] = any[], R = any> {
    * @default every argument, digested
    */
   key?: (...args: Args) => unknown
-  /** Return `false` to skip caching a result. */
-  condition?: (result: R) => boolean
-  /** Cross-process stampede protection for this function. */
-  lease?: boolean | LeaseOptions
-  /** Serve a stale result while one background refresh runs. @default the cache's */
-  staleWhileRevalidate?: Duration
-  /** Serve a stale result while the function fails. @default the cache's */
-  grace?: Duration
-  /** With a stale result at hand, wait at most this long for the function. @default the cache's */
-  softTimeout?: Duration
 }
 
 /** A function wrapped by {@link cached}: same signature, plus key helpers. */
@@ -49,20 +49,43 @@ export interface CachedFunction<Args extends unknown[], R> {
   readonly keyPrefix: string
 }
 
-/** A method decorator that works with standard (TC39) decorators and with `experimentalDecorators`. */
-export interface CachedMethodDecorator {
-  /** Standard decorators: only methods that return a Promise are accepted. */
-  <This, Args extends any[], R>(
-    value: (this: This, ...args: Args) => Promise<R>,
-    context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => Promise<R>>,
-  ): (this: This, ...args: Args) => Promise<R>
-  /** `experimentalDecorators`: only methods that return a Promise are accepted. */
-  <T extends (...args: any[]) => Promise<any>>(
+/**
+ * A method decorator that works with standard (TC39) decorators and with `experimentalDecorators`.
+ * Only methods that return a Promise are accepted, and their parameters and result must fit the
+ * types the options' callbacks were written for (`A` and `R`).
+ */
+export interface CachedMethodDecorator<A extends unknown[] = unknown[], R = unknown> {
+  /** Standard decorators. */
+  <This, Args extends A, Result extends R>(
+    value: (this: This, ...args: Args) => Promise<Result>,
+    context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => Promise<Result>>,
+  ): (this: This, ...args: Args) => Promise<Result>
+  /** `experimentalDecorators`. */
+  <Args extends A, Result extends R>(
     target: object,
     propertyKey: string | symbol,
-    descriptor: TypedPropertyDescriptor<T>,
-  ): TypedPropertyDescriptor<T> | undefined
+    descriptor: TypedPropertyDescriptor<(...args: Args) => Promise<Result>>,
+  ): TypedPropertyDescriptor<(...args: Args) => Promise<Result>> | undefined
 }
+
+// Every option of cached(), @Cached and cachedMany(); the compiler keeps it in step with the types.
+const CACHED_OPTIONS = Object.keys({
+  cache: true,
+  registry: true,
+  keyPrefix: true,
+  tags: true,
+  key: true,
+  ttl: true,
+  nullTtl: true,
+  condition: true,
+  lease: true,
+  staleWhileRevalidate: true,
+  grace: true,
+  softTimeout: true,
+} as const satisfies Record<keyof CachedOptions | keyof CachedManyOptions<unknown, unknown>, true>)
+
+// Marks the functions this module made, so invalidate() can refuse anything else with a clear error.
+const WRAPPED = Symbol.for('@cacheport/cache-core.cached')
 
 /** Wraps an async function so its results are cached under a stable key of its arguments. */
 export function cached<Args extends unknown[], R>(
@@ -74,33 +97,28 @@ export function cached<Args extends unknown[], R>(
       field: 'fn',
     })
   }
-  const prefix = options?.keyPrefix ?? fn.name
-  checkPrefix(prefix, 'cached()')
-  return wrap(fn as (...args: Args) => Promise<Awaited<R>>, options, () => prefix, 'cached()')
+  const where = fn.name ? `cached() of "${fn.name}"` : 'cached()'
+  checkOptions(options, where)
+  return wrap(fn as (...args: Args) => Promise<Awaited<R>>, options)
 }
 
-/** Caches a method's results; see {@link CachedOptions}. The default key prefix is `ClassName.method`. */
-export function Cached(options: CachedOptions): CachedMethodDecorator {
-  checkOptions(options, '@Cached()')
+/**
+ * Caches a method's results under `keyPrefix`; see {@link CachedOptions}. Options are checked when
+ * the decorator is applied, that is when the class is defined.
+ */
+export function Cached<A extends unknown[] = unknown[], R = unknown>(
+  options: CachedOptions<A, R>,
+): CachedMethodDecorator<A, R> {
+  // Everything but a missing keyPrefix fails here already; that one waits for the method's name.
+  checkOptions(options, '@Cached()', false)
   return ((value: any, context: any, descriptor?: PropertyDescriptor) => {
     if (context !== null && typeof context === 'object' && 'kind' in context) {
       if (context.kind !== 'method') {
         throw new CacheError(ErrorCodes.INVALID_CONFIG, `@Cached() decorates methods, not a ${context.kind}`)
       }
-      const method = String(context.name)
-      let owner: string | undefined
-      const replacement = wrap(
-        value,
-        options,
-        () => options.keyPrefix ?? `${owner ?? 'anonymous'}.${method}`,
-        '@Cached()',
-      )
-      // Initializers run when the class is defined (static) or an instance is built, so the owner is
-      // known before any call, and also before `.invalidate()`, which has no instance to look at.
-      context.addInitializer(function (this: unknown) {
-        owner ??= declaringClass(this, replacement)
-      })
-      return replacement
+      const where = `@Cached() on "${String(context.name)}"`
+      checkOptions(options, where)
+      return wrap(value, options)
     }
     // experimentalDecorators: (prototype or constructor, name, descriptor)
     if (!descriptor || typeof descriptor.value !== 'function') {
@@ -109,11 +127,35 @@ export function Cached(options: CachedOptions): CachedMethodDecorator {
         `@Cached() decorates methods; "${String(context)}" is not one`,
       )
     }
-    const owner = typeof value === 'function' ? value.name : value?.constructor?.name
-    const prefix = options.keyPrefix ?? `${owner}.${String(context)}`
-    descriptor.value = wrap(descriptor.value, options, () => prefix, '@Cached()')
+    const where = `@Cached() on "${String(context)}"`
+    checkOptions(options, where)
+    descriptor.value = wrap(descriptor.value, options)
     return descriptor
-  }) as CachedMethodDecorator
+  }) as CachedMethodDecorator<A, R>
+}
+
+/**
+ * Removes the cached result of one call of a {@link cached} function or `@Cached` method, with
+ * arguments type-checked against its parameters: `await invalidate(service.getCourse, code)`.
+ * A `key` option that reads `this` sees `undefined` here; call `method.invalidate.call(instance, ...)`
+ * for those.
+ */
+export function invalidate<Args extends unknown[]>(
+  fn: (...args: Args) => Promise<unknown>,
+  ...args: Args
+): Promise<boolean> {
+  const target = fn as Partial<CachedFunction<Args, unknown>> & { [WRAPPED]?: true }
+  if (typeof fn !== 'function' || target[WRAPPED] !== true || typeof target.invalidate !== 'function') {
+    const name = typeof fn === 'function' && fn.name ? `"${fn.name}"` : 'its first argument'
+    return Promise.reject(
+      new CacheError(
+        ErrorCodes.INVALID_CONFIG,
+        `invalidate(): ${name} is not a cached() function or @Cached method`,
+        { field: 'fn' },
+      ),
+    )
+  }
+  return target.invalidate(...args)
 }
 
 /** The key part for what a `key` option returned: a string as written, anything else digested. */
@@ -135,80 +177,70 @@ function pickedKey(picked: unknown, prefix: string): string {
   }
 }
 
-function checkOptions(options: CachedOptions | undefined, where: string): void {
+function checkOptions(
+  options: unknown,
+  where: string,
+  prefixRequired = true,
+): asserts options is CachedOptions<any, any> {
   if (options === null || typeof options !== 'object') {
     throw new CacheError(
       ErrorCodes.INVALID_CONFIG,
-      `${where}: options must be an object with at least "cache"`,
+      `${where}: options must be an object with at least "cache" and "keyPrefix"`,
     )
   }
-  if (options.cache === undefined || options.cache === null || options.cache === '') {
-    throw new CacheError(
-      ErrorCodes.INVALID_CONFIG,
-      `${where}: option "cache" must be a cache or the name of one`,
-      {
-        field: 'cache',
-      },
+  const given = options as Partial<Record<keyof CachedOptions, unknown>>
+  for (const field of Object.keys(given)) {
+    if (!CACHED_OPTIONS.includes(field)) {
+      throw unknownOption(where, field, 'an option of cached functions', CACHED_OPTIONS)
+    }
+  }
+  const fail = (field: string, why: string) =>
+    new CacheError(ErrorCodes.INVALID_CONFIG, `${where}: option "${field}" ${why}`, { field })
+  if (given.cache === undefined || given.cache === null || given.cache === '') {
+    throw fail('cache', 'must be a cache or the name of one')
+  }
+  if (given.keyPrefix === undefined && prefixRequired) {
+    throw fail(
+      'keyPrefix',
+      'is required: class and function names change with the build tool (tsc, tsx, minifiers), so keys derived from them would differ between builds of one app',
     )
   }
-  if (options.keyPrefix !== undefined) checkPrefix(options.keyPrefix, where)
+  if (given.keyPrefix !== undefined && (typeof given.keyPrefix !== 'string' || given.keyPrefix === '')) {
+    throw fail('keyPrefix', `must be a non-empty string, got ${JSON.stringify(given.keyPrefix)}`)
+  }
+  if (typeof given.keyPrefix === 'string' && given.keyPrefix.includes(':')) {
+    throw fail('keyPrefix', `must not contain ":", got "${given.keyPrefix}"`)
+  }
   for (const field of ['key', 'condition'] as const) {
-    if (options[field] !== undefined && typeof options[field] !== 'function') {
-      throw new CacheError(ErrorCodes.INVALID_CONFIG, `${where}: option "${field}" must be a function`, {
-        field,
-      })
+    if (given[field] !== undefined && typeof given[field] !== 'function') {
+      throw fail(field, 'must be a function')
     }
   }
-}
-
-function checkPrefix(prefix: unknown, where: string): asserts prefix is string {
-  if (typeof prefix !== 'string' || prefix === '') {
-    throw new CacheError(
-      ErrorCodes.INVALID_CONFIG,
-      `${where}: option "keyPrefix" must be a non-empty string (the function has no name to default to)`,
-      { field: 'keyPrefix' },
-    )
-  }
-  if (prefix.includes(':')) {
-    throw new CacheError(
-      ErrorCodes.INVALID_CONFIG,
-      `${where}: option "keyPrefix" must not contain ":", got "${prefix}"`,
-      {
-        field: 'keyPrefix',
-      },
-    )
-  }
-}
-
-// The class that declares `method`: the prototype on `self`'s chain that holds it. Subclass
-// instances then share the declaring class's keys instead of getting keys of their own.
-function declaringClass(self: unknown, method: unknown): string {
-  let proto =
-    self !== null && (typeof self === 'object' || typeof self === 'function')
-      ? Object.getPrototypeOf(self)
-      : null
+  const tags = given.tags
   if (
-    typeof self === 'function' &&
-    Object.values(Object.getOwnPropertyDescriptors(self)).some((d) => d.value === method)
+    tags !== undefined &&
+    typeof tags !== 'function' &&
+    !(Array.isArray(tags) && tags.every((tag) => typeof tag === 'string' && tag !== ''))
   ) {
-    return self.name
+    throw fail('tags', `must be an array of strings or a function, got ${JSON.stringify(tags)}`)
   }
-  while (proto !== null) {
-    for (const descriptor of Object.values(Object.getOwnPropertyDescriptors(proto))) {
-      if (descriptor.value === method) return proto.constructor?.name ?? 'anonymous'
+  // Durations fail here, when the function is declared, rather than on its first call in production.
+  try {
+    for (const field of ['ttl', 'nullTtl', 'staleWhileRevalidate', 'grace', 'softTimeout'] as const) {
+      parseOptionalDuration(given[field] as never, { field })
     }
-    proto = Object.getPrototypeOf(proto)
+    resolveLease(given.lease as never, undefined, 'lease')
+  } catch (error) {
+    if (!(error instanceof CacheError)) throw error
+    throw new CacheError(error.code, `${where}: ${error.message}`, { field: error.field, cause: error })
   }
-  return 'anonymous'
 }
 
 function wrap<Args extends unknown[], R>(
   fn: (...args: Args) => Promise<R> | R,
   options: CachedOptions<Args, R>,
-  prefixFor: (self: unknown) => string,
-  where: string,
 ): CachedFunction<Args, R> {
-  checkOptions(options as CachedOptions, where)
+  const prefix = options.keyPrefix
   const keyFn = options.key
   const staticTags = Array.isArray(options.tags) ? (options.tags as readonly string[]) : undefined
   const tagFn = typeof options.tags === 'function' ? options.tags : undefined
@@ -223,14 +255,10 @@ function wrap<Args extends unknown[], R>(
     grace: options.grace,
     softTimeout: options.softTimeout,
   }
-  let checkedPrefix: string | undefined
+  // The cache this function last declared its prefix to, so that stats count its keys apart.
+  let declaredTo: Cache | undefined
 
   function keyOf(self: unknown, args: Args): string {
-    const prefix = prefixFor(self)
-    if (prefix !== checkedPrefix) {
-      checkPrefix(prefix, where)
-      checkedPrefix = prefix
-    }
     if (keyFn === undefined) return `${prefix}:${digestArgs(args)}`
     const picked = keyFn.apply(self, args)
     return `${prefix}:${pickedKey(picked, prefix)}`
@@ -242,6 +270,10 @@ function wrap<Args extends unknown[], R>(
     try {
       key = keyOf(this, args)
       cache = resolveCache(options.cache, options.registry)
+      if (cache !== declaredTo) {
+        cache.declareStatsPrefix(prefix)
+        declaredTo = cache
+      }
     } catch (error) {
       return Promise.reject(error)
     }
@@ -253,7 +285,8 @@ function wrap<Args extends unknown[], R>(
   Object.defineProperties(wrapped, {
     name: { value: fn.name, configurable: true },
     length: { value: fn.length, configurable: true },
-    keyPrefix: { get: () => prefixFor(undefined), enumerable: true },
+    keyPrefix: { value: prefix, enumerable: true },
+    [WRAPPED]: { value: true },
   })
   wrapped.key = function (this: unknown, ...args: Args) {
     return keyOf(this, args)
@@ -265,9 +298,9 @@ function wrap<Args extends unknown[], R>(
       return Promise.reject(error)
     }
   }
-  wrapped.invalidateAll = function (this: unknown) {
+  wrapped.invalidateAll = () => {
     try {
-      return resolveCache(options.cache, options.registry).deletePattern(`${escapeGlob(prefixFor(this))}:*`)
+      return resolveCache(options.cache, options.registry).deletePattern(`${escapeGlob(prefix)}:*`)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -275,24 +308,20 @@ function wrap<Args extends unknown[], R>(
   return wrapped
 }
 
-/** Options of {@link cachedMany}. */
-export interface CachedManyOptions<K, V> {
+/**
+ * Options of {@link cachedMany}: where and under which prefix results go, how an item's key is made,
+ * and every per-call option of `getOrSetMany` (ttl, nullTtl, tags, condition, staleWhileRevalidate,
+ * grace, softTimeout, lease). Durations are milliseconds when a number.
+ */
+export interface CachedManyOptions<K, V> extends GetOrSetOptions<V> {
   /** The cache, or the name of a cache in the registry (resolved at call time). */
   cache: Cache | string
   /** Registry that resolves a cache name. @default the one made by the last createCaches() */
   registry?: CacheRegistry
-  /** First part of every key; must not contain `:`. @default the function's name */
-  keyPrefix?: string
-  /** TTL of results. @default the cache's ttl */
-  ttl?: Duration
-  /** TTL of `null`/`undefined` results ("not found"). @default the cache's nullTtl */
-  nullTtl?: Duration
-  /** Tags of every result, or computed from it. */
-  tags?: readonly string[] | ((result: V) => readonly string[])
+  /** First part of every key; must not contain `:`. Required, like {@link CachedOptions.keyPrefix}. */
+  keyPrefix: string
   /** The key part of one item: a string is used as written, anything else is digested. @default the item, digested */
   key?: (item: K) => unknown
-  /** Return `false` to skip caching a result. */
-  condition?: (result: V) => boolean
 }
 
 /** A batch function wrapped by {@link cachedMany}: one cached result per item. */
@@ -322,9 +351,9 @@ export function cachedMany<K, V>(
       field: 'fn',
     })
   }
-  checkOptions(options as CachedOptions, 'cachedMany()')
-  const prefix = options.keyPrefix ?? fn.name
-  checkPrefix(prefix, 'cachedMany()')
+  checkOptions(options, fn.name ? `cachedMany() of "${fn.name}"` : 'cachedMany()')
+  const prefix = options.keyPrefix
+  let declaredTo: Cache | undefined
   const keyOf = (item: K): string => {
     const picked = options.key === undefined ? item : options.key(item)
     return `${prefix}:${pickedKey(picked, prefix)}`
@@ -334,6 +363,10 @@ export function cachedMany<K, V>(
     nullTtl: options.nullTtl,
     tags: options.tags,
     condition: options.condition,
+    lease: options.lease,
+    staleWhileRevalidate: options.staleWhileRevalidate,
+    grace: options.grace,
+    softTimeout: options.softTimeout,
   }
   const wrapped = (async (items: readonly K[]) => {
     if (!Array.isArray(items)) {
@@ -346,6 +379,10 @@ export function cachedMany<K, V>(
       )
     }
     const cache = resolveCache(options.cache, options.registry)
+    if (cache !== declaredTo) {
+      cache.declareStatsPrefix(prefix)
+      declaredTo = cache
+    }
     const byKey = new Map<string, K>()
     const keys = items.map((item) => {
       const key = keyOf(item)

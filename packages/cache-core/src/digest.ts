@@ -100,15 +100,18 @@ export function digestArgs(args: readonly unknown[], maxLength: number = DEFAULT
 }
 
 /**
- * Bounds any key: keys longer than maxLength keep a readable head and end in `#` + SHA-256 (base64url).
- * The result is at most `max(maxLength, 44)` characters long.
+ * Bounds any key: a key longer than maxLength becomes its first `maxLength - 43` characters, `#` and
+ * its SHA-256 (base64url). That is one character longer than maxLength (two when the cut keeps a
+ * whole surrogate pair), so a bounded key is never a key that was kept as written: no short key can
+ * read or overwrite a long key's entry by naming its bounded form.
  */
 export function boundKey(key: string, maxLength: number): string {
   if (key.length <= maxLength) return key
-  let head = Math.max(0, maxLength - 44)
+  let head = Math.max(0, maxLength - 43)
   // Cutting between the halves of a surrogate pair would leave a lone surrogate, which stores
-  // that encode keys as UTF-8 turn into U+FFFD.
-  if (head > 0 && isHighSurrogate(key.charCodeAt(head - 1))) head--
+  // that encode keys as UTF-8 turn into U+FFFD; the head keeps the whole pair instead, since
+  // dropping it would make the bounded key no longer than the keys kept as written.
+  if (head > 0 && isHighSurrogate(key.charCodeAt(head - 1))) head++
   return `${key.slice(0, head)}#${sha256(key)}`
 }
 

@@ -41,8 +41,22 @@ export interface CacheErrorDetails {
   cause?: unknown
 }
 
-/** The one error class Cacheport throws; `code` is stable across releases. */
+// Marks Cacheport errors across copies of this package: an app that both imports (ESM build) and
+// requires (CJS build) the core has two CacheError classes, and `instanceof` alone would tell one
+// copy's errors apart from the other's. `Symbol.for` gives both copies the same key.
+const BRAND = Symbol.for('@cacheport/cache-core.CacheError')
+
+/**
+ * The one error class Cacheport throws; `code` is stable across releases. `instanceof CacheError`
+ * and {@link isCacheError} also recognise errors thrown by another copy of this package (its ESM and
+ * CJS builds loaded side by side).
+ */
 export class CacheError extends Error {
+  /** Recognises CacheErrors of every copy of this package by their brand rather than their class. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true
+  }
+
   override readonly name = 'CacheError'
   /** Stable machine-readable code, see {@link ErrorCodes}. */
   readonly code: ErrorCode
@@ -59,18 +73,47 @@ export class CacheError extends Error {
     this.cache = details.cache
     this.key = details.key
     this.field = details.field
+    Object.defineProperty(this, BRAND, { value: true })
   }
 }
 
 /** True when `error` is a {@link CacheError}, optionally with the given code. */
 export function isCacheError(error: unknown, code?: ErrorCode): error is CacheError {
-  return error instanceof CacheError && (code === undefined || error.code === code)
+  return CacheError[Symbol.hasInstance](error) && (code === undefined || (error as CacheError).code === code)
 }
 
-/** Removes the password (and user) of every URL in `text`, so it can be logged. */
+// Where a URL's userinfo can end: the last '@' followed by a host, within the stretch of text the
+// URL may span. Passwords hold '/', '@', ':', '#', '%' and spaces, so neither the first '@' nor the
+// first space ends them; a line break, a quote or bracket around the URL, or the next URL does.
+const SCHEME = /[a-z][a-z0-9+.-]*:\/\//gi
+const URL_SPAN_END = /[\r\n"'`<>]|[a-z][a-z0-9+.-]*:\/\//i
+const AT_BEFORE_HOST = /@(?=[\w.[-])/g
+// A userinfo this function already redacted, so a text redacted twice stays the same.
+const REDACTED = /^[^\s@:/]*:?\*\*\*@/
+
+/**
+ * Replaces the password of every URL in `text` with `***`, so it can be logged: the whole userinfo
+ * up to the last `@` before the host, whatever the password holds (`/`, `@`, `:`, `#`, `%`,
+ * spaces). The user name stays (`redis://app:***@host`); a userinfo without `:` becomes `***`.
+ * It errs towards hiding: an unquoted `@` later on the same line (`... failed for a@b`) is taken
+ * for the end of the userinfo, which then hides the host too.
+ */
 export function redact(text: string): string {
-  // user:password@ and :password@ forms, in any scheme (redis, rediss, postgres, ...).
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s]*)@/gi, (_m, scheme: string, auth: string) =>
-    auth.includes(':') ? `${scheme}${auth.slice(0, auth.indexOf(':'))}:***@` : `${scheme}***@`,
-  )
+  let out = ''
+  let from = 0
+  for (const match of text.matchAll(SCHEME)) {
+    const start = match.index + match[0].length
+    if (start <= from || REDACTED.test(text.slice(start, start + 256))) continue
+    const rest = text.slice(start)
+    const stop = URL_SPAN_END.exec(rest)
+    const span = stop === null ? rest : rest.slice(0, stop.index)
+    let at = -1
+    for (const found of span.matchAll(AT_BEFORE_HOST)) at = found.index
+    if (at === -1) continue
+    const userinfo = span.slice(0, at)
+    const colon = userinfo.indexOf(':')
+    out += text.slice(from, start) + (colon === -1 ? '***' : `${userinfo.slice(0, colon)}:***`)
+    from = start + at
+  }
+  return from === 0 ? text : out + text.slice(from)
 }

@@ -25,6 +25,7 @@ export {
   type CachedOptions,
   cached,
   cachedMany,
+  invalidate,
 } from './decorators.js'
 export { boundKey, canonicalize, digestArgs, sha256 } from './digest.js'
 export { parseDuration, parseOptionalDuration } from './duration.js'
@@ -36,7 +37,7 @@ export {
   isCacheError,
   redact,
 } from './errors.js'
-export { escapeGlob, globToRegExp } from './glob.js'
+export { compileGlob, escapeGlob, type GlobMatcher, globToRegExp, matchGlob } from './glob.js'
 export {
   type CacheConfig,
   CacheRegistry,
@@ -52,6 +53,7 @@ export {
   setDefaultCaches,
   useCacheFromEnv,
 } from './registry.js'
+export { MAX_STATS_PREFIXES, OTHER_PREFIX } from './stats.js'
 export type {
   BatchLoader,
   BreakerOptions,

@@ -1,6 +1,6 @@
 import { boundKey } from './digest.js'
 import { CacheError, ErrorCodes } from './errors.js'
-import { prefixOf, type StatsRecorder } from './stats.js'
+import type { StatsRecorder } from './stats.js'
 import type { CacheCounters } from './types.js'
 
 // Keys whose full form and counters are remembered; past this the memo starts over (hot keys come
@@ -52,16 +52,15 @@ export class KeySpace {
     this.channel = `${keyPrefix}:${version}#bus`
   }
 
-  /** The key as stored; rejects keys that are not non-empty strings. */
+  /** The key as stored; rejects keys that are not non-empty strings of well-formed Unicode. */
   full(key: string): string {
-    if (typeof key !== 'string' || key.length === 0) {
-      throw new CacheError(
-        ErrorCodes.INVALID_KEY,
-        `cache "${this.cache}": a key must be a non-empty string, got ${key === '' ? 'an empty string' : typeof key}`,
-        { cache: this.cache },
-      )
-    }
+    assertKey(key, this.cache)
     return this.base + (key.length > this.maxKeyLength ? boundKey(key, this.maxKeyLength) : key)
+  }
+
+  /** Forgets every remembered key, so the next use of each one looks up its counters again. */
+  forget(): void {
+    this.#memo.clear()
   }
 
   /** The stored form and counters of `key`, validated on first use and then remembered. */
@@ -73,7 +72,7 @@ export class KeySpace {
     let info = this.#memo.get(key)
     if (info === undefined) {
       const full = this.full(key)
-      info = { key, full, counters: this.recorder.of(prefixOf(key)), batch: undefined }
+      info = { key, full, counters: this.recorder.of(key), batch: undefined }
       if (this.#memo.size >= KEY_MEMO_LIMIT) this.#memo.clear()
       this.#memo.set(key, info)
     }
@@ -104,4 +103,77 @@ export class KeySpace {
     info.batch =
       tags.length <= MAX_HINTED_TAGS ? [info.full, ...tags.map(([tag]) => this.tagBase + tag)] : undefined
   }
+}
+
+// What a key (or pattern, or tag) must be before it reaches a store. Keys are JavaScript strings, but
+// stores keep them as UTF-8, where a lone surrogate (half of a UTF-16 pair, e.g. '\uD800') has no
+// encoding: Redis would receive U+FFFD instead, so 'a\uD800' and 'a\uDC00' would be one key there and
+// two in memory. Such keys are refused on every adapter.
+
+// With the `u` flag a well-formed pair is one code point, so this finds only unpaired halves.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u
+
+// Keys in messages are cut to this many characters; the index says where the problem is.
+const SHOWN_KEY_LENGTH = 80
+
+/** Index of the first lone surrogate in `text`, or -1 when it is well-formed Unicode. */
+export function loneSurrogateAt(text: string): number {
+  const found = LONE_SURROGATE.exec(text)
+  return found === null ? -1 : found.index
+}
+
+/**
+ * Throws `E_INVALID_KEY` unless `key` is a non-empty string of well-formed Unicode; the message names
+ * the cache, the key and the index of a lone surrogate.
+ */
+export function assertKey(key: unknown, cache: string): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new CacheError(
+      ErrorCodes.INVALID_KEY,
+      `cache "${cache}": a key must be a non-empty string, got ${key === '' ? 'an empty string' : typeof key}`,
+      { cache },
+    )
+  }
+  const at = loneSurrogateAt(key)
+  if (at !== -1) {
+    throw new CacheError(
+      ErrorCodes.INVALID_KEY,
+      `cache "${cache}": key ${show(key)} ${surrogateProblem(key, at)}`,
+      {
+        cache,
+        key,
+      },
+    )
+  }
+}
+
+/** Throws `E_INVALID_PATTERN` unless `pattern` is a non-empty string of well-formed Unicode. */
+export function assertPattern(pattern: unknown, cache: string): asserts pattern is string {
+  if (typeof pattern !== 'string' || pattern.length === 0) {
+    throw new CacheError(
+      ErrorCodes.INVALID_PATTERN,
+      `cache "${cache}": a pattern must be a non-empty glob such as "filter_counts:*", got ${JSON.stringify(pattern)}`,
+      { cache },
+    )
+  }
+  const at = loneSurrogateAt(pattern)
+  if (at !== -1) {
+    throw new CacheError(
+      ErrorCodes.INVALID_PATTERN,
+      `cache "${cache}": pattern ${show(pattern)} ${surrogateProblem(pattern, at)}`,
+      { cache },
+    )
+  }
+}
+
+function surrogateProblem(text: string, at: number): string {
+  const unit = text.charCodeAt(at).toString(16)
+  return `has a lone surrogate \\u${unit} at index ${at}; keys must be well-formed Unicode, because stores keep them as UTF-8, where it would become U+FFFD and merge with other keys`
+}
+
+function show(text: string): string {
+  // JSON.stringify escapes lone surrogates as \udxxx, so the message itself stays well-formed.
+  return text.length > SHOWN_KEY_LENGTH
+    ? `${JSON.stringify(text.slice(0, SHOWN_KEY_LENGTH))}...`
+    : JSON.stringify(text)
 }

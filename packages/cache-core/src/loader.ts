@@ -1,5 +1,6 @@
 import { parseOptionalDuration } from './duration.js'
 import { CacheError, ErrorCodes } from './errors.js'
+import { Fences } from './fences.js'
 import { type Guard, MISS } from './guard.js'
 import type { KeyInfo, KeySpace } from './keys.js'
 import type { Reporter } from './reporter.js'
@@ -7,7 +8,7 @@ import { type ResolvedLease, resolveLease, type Settings } from './settings.js'
 import { prefixOf } from './stats.js'
 import { newEpoch, type TagEpochs } from './tags.js'
 import { isFresh, type Tiers } from './tiers.js'
-import type { Duration, Entry, GetOrSetOptions } from './types.js'
+import type { Duration, Entry, GetOrSetOptions, TagStamp } from './types.js'
 import type { StaleRules, Writer } from './writer.js'
 
 /** The TTL of a loaded value: `nullTtl` for "not found" (null or undefined), else `ttl`. */
@@ -29,6 +30,8 @@ export class Loader {
   readonly inflight = new Map<string, Promise<unknown>>()
   /** Per full key: the load running for it, whether a caller waits for it or it refreshes in the background. */
   readonly loading = new Map<string, Promise<unknown>>()
+  /** The write permits of running loads, revoked by invalidations of their keys. */
+  readonly fences = new Fences()
 
   constructor(
     private readonly cache: string,
@@ -195,21 +198,54 @@ export class Loader {
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
   ): Promise<T> {
-    const started = performance.now()
-    let value: T
+    // The fence is up before anything is read, so an invalidation from here on keeps the result out
+    // of the store.
+    const fence = this.fences.open(info.full)
     try {
-      value = await loader()
+      const stamps = await this.stampsBefore(options?.tags)
+      const started = performance.now()
+      let value: T
+      try {
+        value = await loader()
+      } finally {
+        this.reporter.recorder.load(info.key, performance.now() - started)
+      }
+      if (options?.condition && !options.condition(value)) return value
+      const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
+      // Tag epochs could not be read before the load (store down): nothing is stored, as with a set.
+      if (stamps === null) return value
+      await this.writer.write(
+        [
+          {
+            key: info.key,
+            value,
+            ttl: ttlFor(value, options, this.settings.nullTtlMs),
+            tags,
+            fence,
+            stamps,
+          },
+        ],
+        rules,
+        true,
+      )
+      return value
     } finally {
-      this.reporter.recorder.load(prefixOf(info.key), performance.now() - started)
+      this.fences.close(fence)
     }
-    if (options?.condition && !options.condition(value)) return value
-    const tags = typeof options?.tags === 'function' ? options.tags(value) : options?.tags
-    await this.writer.write(
-      [{ key: info.key, value, ttl: ttlFor(value, options, this.settings.nullTtlMs), tags }],
-      rules,
-      true,
-    )
-    return value
+  }
+
+  /**
+   * The current epochs of fixed tags, read BEFORE a load runs: a tag invalidated during the load then
+   * leaves its result stamped with an older epoch, so no process serves it, with or without a bus.
+   * Tags computed from the value can only be read after it (`undefined`); `null` means the store failed.
+   */
+  async stampsBefore(
+    tags: readonly string[] | ((value: never) => readonly string[]) | undefined,
+  ): Promise<readonly TagStamp[] | undefined | null> {
+    if (tags === undefined || typeof tags === 'function') return undefined
+    const valid = this.tags.valid(tags)
+    if (valid === undefined) return undefined
+    return (await this.tags.stamp(valid, this.settings.ttlMs)) ?? null
   }
 
   /**

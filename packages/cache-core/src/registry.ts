@@ -2,35 +2,21 @@ import type { AdapterFactory, AnyCacheAdapter } from './adapter.js'
 import { createCache } from './cache.js'
 import { parseDuration } from './duration.js'
 import { CacheError, ErrorCodes, redact } from './errors.js'
-import { resolveSettings } from './settings.js'
-import type { BreakerOptions, Cache, CacheLogger, CacheStats, Duration, LeaseOptions } from './types.js'
+import { resolveSettings, unknownOption } from './settings.js'
+import type { Cache, CacheLogger, CacheOptions, CacheStats } from './types.js'
 
-/** One named cache of a registry, like an entry of Django's `CACHES`. */
-export interface CacheConfig {
+/**
+ * One named cache of a registry, like an entry of Django's `CACHES`: the options of
+ * {@link createCache} (every rule means the same here), with adapters named instead of built.
+ */
+export interface CacheConfig extends Omit<CacheOptions, 'adapter' | 'l1' | 'logger' | 'name'> {
   /** Name of an adapter factory given to {@link createCaches} (`memory`, `redis`, `noop`, ...). */
   adapter: string
-  /** Where the store lives, e.g. `redis://localhost:6379/0`; ignored by in-process adapters. */
-  location?: string
-  /** Prefix of every key; must not contain `:`. */
-  keyPrefix: string
-  /** @default 1 */
-  version?: number | string
-  /** Default TTL. @default '5m' */
-  ttl?: Duration
-  /** TTL of `null` results. @default the entry's ttl */
-  nullTtl?: Duration
-  /** Random fraction cut from TTLs. @default 0 */
-  jitter?: number
-  /** Deadline of one store operation. @default '1s' */
-  timeout?: Duration
-  /** Deadline of deletePattern and clear. @default '60s' */
-  bulkTimeout?: Duration
-  /** Circuit breaker settings or `false`. */
-  breaker?: BreakerOptions | false
-  /** Cross-process stampede protection. @default false */
-  lease?: boolean | LeaseOptions
-  /** Longest key kept readable. @default 200 */
-  maxKeyLength?: number
+  /**
+   * Where the store lives, e.g. `redis://localhost:6379/0`; ignored by in-process adapters.
+   * `undefined` (an unset `process.env.REDIS_URL`) means the adapter's default.
+   */
+  location?: string | undefined
   /** Options passed to the adapter factory (connect timeout, memory bounds, ...). */
   options?: Record<string, unknown>
   /**
@@ -38,14 +24,6 @@ export interface CacheConfig {
    * `{ adapter, options }`. Kept coherent across instances by the adapter's pub/sub.
    */
   l1?: string | { adapter: string; options?: Record<string, unknown> }
-  /** Invalidation bus for `l1`. @default true when the adapter has pub/sub */
-  bus?: boolean
-  /** Stale-while-revalidate window of getOrSet. @default 0 */
-  staleWhileRevalidate?: Duration
-  /** Grace window: stale values served when loaders fail. @default 0 */
-  grace?: Duration
-  /** Soft timeout of loaders when a stale value is at hand. */
-  softTimeout?: Duration
 }
 
 /** Options of {@link createCaches}. */
@@ -57,8 +35,11 @@ export interface CreateCachesOptions {
    * @default true
    */
   useCache?: boolean
-  /** Logger handed to every cache. */
-  logger?: CacheLogger
+  /**
+   * Logger handed to every cache; `false` silences them (their `error` events still fire).
+   * @default warnings and errors on stderr
+   */
+  logger?: CacheLogger | false
   /**
    * Make this registry the one that `@Cached({ cache: 'name' })`, `invalidatePattern` and
    * `invalidateKey` use when they are not given one.
@@ -67,28 +48,35 @@ export interface CreateCachesOptions {
   makeDefault?: boolean
 }
 
-const CONFIG_FIELDS = new Set([
-  'adapter',
-  'location',
-  'keyPrefix',
-  'version',
-  'ttl',
-  'nullTtl',
-  'jitter',
-  'timeout',
-  'bulkTimeout',
-  'breaker',
-  'lease',
-  'maxKeyLength',
-  'options',
-  'l1',
-  'bus',
-  'staleWhileRevalidate',
-  'grace',
-  'softTimeout',
-])
+// Every field of CacheConfig; the compiler fails when the interface and this list drift apart.
+const CONFIG_FIELDS = Object.keys({
+  adapter: true,
+  location: true,
+  options: true,
+  l1: true,
+  keyPrefix: true,
+  version: true,
+  ttl: true,
+  nullTtl: true,
+  jitter: true,
+  timeout: true,
+  bulkTimeout: true,
+  breaker: true,
+  lease: true,
+  maxKeyLength: true,
+  maxPendingInvalidations: true,
+  statsPrefixes: true,
+  bus: true,
+  staleWhileRevalidate: true,
+  grace: true,
+  softTimeout: true,
+} as const satisfies Record<keyof CacheConfig, true>)
 
-let defaultRegistry: CacheRegistry | undefined
+// The default registry lives on `globalThis` under a `Symbol.for` key, not in a module variable: an
+// app that loads both builds of this package (ESM `import` here, CJS `require` in a dependency) must
+// see one default registry, or a `cached()` from one build cannot find caches made by the other.
+const DEFAULT_SLOT = Symbol.for('@cacheport/cache-core.defaultRegistry')
+const shared = globalThis as { [DEFAULT_SLOT]?: CacheRegistry | undefined }
 
 /** Named caches built from configuration, closed together. */
 export class CacheRegistry {
@@ -148,7 +136,7 @@ export class CacheRegistry {
 
   /** Closes every cache; failures are collected and rethrown together after all were tried. */
   async closeAll(): Promise<void> {
-    if (defaultRegistry === this) defaultRegistry = undefined
+    if (shared[DEFAULT_SLOT] === this) shared[DEFAULT_SLOT] = undefined
     const results = await Promise.allSettled(this.entries().map(([, cache]) => cache.close()))
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
     if (failures.length > 0) {
@@ -220,7 +208,7 @@ export function createCaches(
     throw error
   }
   const registry = new CacheRegistry(built)
-  if (options.makeDefault ?? true) defaultRegistry = registry
+  if (options.makeDefault ?? true) shared[DEFAULT_SLOT] = registry
   return registry
 }
 
@@ -247,8 +235,8 @@ function planCache(
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw fail('', 'must be an object')
   const config = raw as CacheConfig
   for (const field of Object.keys(config)) {
-    if (!CONFIG_FIELDS.has(field)) {
-      throw fail(field, `is not a cache option; known options: ${[...CONFIG_FIELDS].join(', ')}`)
+    if (!CONFIG_FIELDS.includes(field)) {
+      throw unknownOption(`cache "${name}"`, field, 'a cache option', CONFIG_FIELDS, name)
     }
   }
   if (typeof config.adapter !== 'string' || config.adapter === '') {
@@ -295,18 +283,18 @@ function planCache(
 
 /** The registry made by the last {@link createCaches} call (unless it opted out), if any. */
 export function getDefaultCaches(): CacheRegistry | undefined {
-  return defaultRegistry
+  return shared[DEFAULT_SLOT]
 }
 
 /** Makes `registry` the default one (or clears it with `undefined`). */
 export function setDefaultCaches(registry: CacheRegistry | undefined): void {
-  defaultRegistry = registry
+  shared[DEFAULT_SLOT] = registry
 }
 
 /** Resolves a cache given as an instance or as a name in a registry (the default one if not given). */
 export function resolveCache(cache: Cache | string, registry?: CacheRegistry): Cache {
   if (typeof cache !== 'string') return cache
-  const from = registry ?? defaultRegistry
+  const from = registry ?? shared[DEFAULT_SLOT]
   if (from === undefined) {
     throw new CacheError(
       ErrorCodes.UNKNOWN_CACHE,
@@ -344,7 +332,9 @@ export interface EnvConfigOptions {
  * `CACHE_BACKEND` (adapter of every cache), `CACHE_LOCATION` or `REDIS_URL` (location of every cache),
  * and per cache `CACHE_<NAME>_ADAPTER`, `_LOCATION`, `_KEY_PREFIX`, `_VERSION`, `_TTL`, `_NULL_TTL`,
  * `_TIMEOUT`, `_JITTER`, `_L1` (an adapter name, or `none`), `_STALE_WHILE_REVALIDATE`, `_GRACE` and
- * `_SOFT_TIMEOUT`. `USE_CACHE` is read by {@link useCacheFromEnv}. Errors name the variable.
+ * `_SOFT_TIMEOUT`. Durations need a unit (`300s`, `5m`): a bare number is refused, because Django
+ * settings count seconds where Cacheport counts milliseconds. `USE_CACHE` is read by
+ * {@link useCacheFromEnv}. Errors name the variable.
  */
 export function cacheConfigFromEnv(
   base: Record<string, CacheConfig>,
@@ -382,13 +372,23 @@ export function cacheConfigFromEnv(
     ] as const) {
       const value = read(suffix)
       if (value === undefined) continue
-      const duration = /^\d+$/.test(value) ? Number(value) : value
+      const variable = `CACHE_${upper}_${suffix}`
+      // A bare number is ambiguous here: Django's TIMEOUT is seconds, Cacheport's numbers are
+      // milliseconds. Guessing either way silently caches for 1000 times too long or too short.
+      if (/^\d+(\.\d+)?$/.test(value)) {
+        throw new CacheError(
+          ErrorCodes.INVALID_DURATION,
+          `environment variable ${variable} is a bare number (${JSON.stringify(value)}); give it a unit: "${value}s" for seconds, "${value}ms" for milliseconds, or e.g. "5m"`,
+          { cache: name, field },
+        )
+      }
+      const duration = value
       try {
         parseDuration(duration, { field })
       } catch (error) {
         throw new CacheError(
           ErrorCodes.INVALID_DURATION,
-          `environment variable CACHE_${upper}_${suffix} must be a duration like "5m" or a number of milliseconds, got ${JSON.stringify(redact(value))}`,
+          `environment variable ${variable} must be a duration with a unit like "300s" or "5m", got ${JSON.stringify(redact(value))}`,
           { cache: name, field, cause: error },
         )
       }

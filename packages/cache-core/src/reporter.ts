@@ -64,7 +64,7 @@ export class Reporter {
 
   /** Counts one failed store operation and tells subscribers. */
   failed(operation: string, key: string | undefined, error: Error): void {
-    this.recorder.add(key === undefined ? '' : prefixOf(key), 'errors')
+    this.recorder.add(key, 'errors')
     this.emit('error', { operation, error, key })
   }
 

@@ -1,7 +1,7 @@
 import type { CacheAdapter } from './adapter.js'
 import { CacheError, ErrorCodes } from './errors.js'
 import { type Guard, MISS, type Miss } from './guard.js'
-import type { KeySpace } from './keys.js'
+import { type KeySpace, loneSurrogateAt } from './keys.js'
 import type { Entry, TagStamp } from './types.js'
 
 // Stored form of an entry or epoch: bytes for ordinary adapters, the value itself for by-reference ones.
@@ -34,10 +34,13 @@ export class TagEpochs {
   /** The tags as given, de-duplicated; undefined for none; rejects anything but non-empty strings. */
   valid(tags: readonly string[] | undefined): string[] | undefined {
     if (tags === undefined) return undefined
-    if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string' || tag.length === 0)) {
+    if (
+      !Array.isArray(tags) ||
+      tags.some((tag) => typeof tag !== 'string' || tag.length === 0 || loneSurrogateAt(tag) !== -1)
+    ) {
       throw new CacheError(
         ErrorCodes.INVALID_CONFIG,
-        `cache "${this.cache}": tags must be an array of non-empty strings`,
+        `cache "${this.cache}": tags must be an array of non-empty strings of well-formed Unicode (no lone surrogates)`,
         { cache: this.cache, field: 'tags' },
       )
     }

@@ -1,4 +1,5 @@
 import type { AdapterStatus, AnyCacheAdapter, CacheAdapter } from './adapter.js'
+import { InvalidationBacklog } from './backlog.js'
 import { type Invalidation, InvalidationBus } from './bus.js'
 import { DecodeMemo, decodeEntry, encodeEntry } from './codec.js'
 import { CacheError, ErrorCodes } from './errors.js'
@@ -6,10 +7,13 @@ import { type Guard, MISS, type Miss } from './guard.js'
 import type { KeyInfo, KeySpace } from './keys.js'
 import type { Reporter } from './reporter.js'
 import type { TagEpochs } from './tags.js'
-import type { Entry } from './types.js'
+import type { Entry, TagStamp } from './types.js'
 
 /** Stored form of an entry: bytes for ordinary adapters, the entry itself for by-reference ones. */
 export type Stored = Uint8Array | Entry
+// How often kept invalidations are retried while the store does not answer.
+const REPLAY_EVERY_MS = 1_000
+
 // What a read gets from the store: one entry, or the entry and its tag epochs from one batched call.
 type StoreAnswer = Stored | undefined | Array<Stored | undefined>
 
@@ -62,6 +66,12 @@ export class Tiers {
   // Bumped by every invalidation that reaches L1; an L2 read that started before a bump must not
   // fill L1, or it could put back a value the invalidation just removed.
   #generation = 0
+  readonly #backlog: InvalidationBacklog
+  // What a replay under way took out of the backlog: reads of those keys still wait for it.
+  readonly #inFlight = new InvalidationBacklog(Number.POSITIVE_INFINITY)
+  #replaying: Promise<boolean> | undefined
+  #retry: ReturnType<typeof setInterval> | undefined
+  #closed = false
 
   constructor(
     private readonly cache: string,
@@ -74,7 +84,14 @@ export class Tiers {
     private readonly reporter: Reporter,
     /** Told of every invalidation this instance applies, local or from the bus. */
     private readonly onInvalidation: (invalidation: Invalidation) => void,
+    /** Deadline of one store operation, which a read waits for a replay at most. */
+    private readonly timeoutMs: number,
+    /** Deadline of a replayed pattern delete or clear. */
+    private readonly bulkTimeoutMs: number,
+    /** Most invalidations kept for replay before the whole keyspace is cleared instead. */
+    backlogLimit: number,
   ) {
+    this.#backlog = new InvalidationBacklog(backlogLimit)
     this.store = store as CacheAdapter<any>
     this.near = near as CacheAdapter<any> | undefined
     this.storeByRef = this.store.capabilities.byReference === true
@@ -122,16 +139,27 @@ export class Tiers {
    */
   lookup(info: KeyInfo, fillNear = true, now = Date.now()): Entry | undefined | Promise<Entry | undefined> {
     let near: Entry | undefined
+    const trusted = this.#nearTrusted
     if (this.near !== undefined) {
       near = this.nearGet(info.full, now)
-      if (near !== undefined && this.#nearTrusted && isFresh(near, now)) {
+      if (near !== undefined && trusted && isFresh(near, now)) {
         this.reporter.l1Hit(info)
         return near
       }
     }
+    // Invalidations the store missed go first: until they are replayed, what it holds under the keys
+    // they cover may be stale. Other keys are read as usual while the replay runs.
+    if (this.#replayPending && this.#covered(info.full)) {
+      const generation = this.#generation
+      return this.#replayWithin(this.timeoutMs).then((done) =>
+        done
+          ? this.lookup(info, fillNear, Date.now())
+          : this.fromStore(MISS, undefined, near, generation, trusted, info, fillNear, Date.now()),
+      )
+    }
     // An open circuit skips the store; L1, trusted or not, is then the best there is.
     if (!this.guard.breaker.allow()) {
-      return this.fromStore(MISS, undefined, near, this.#generation, info, fillNear, now)
+      return this.fromStore(MISS, undefined, near, this.#generation, trusted, info, fillNear, now)
     }
     const generation = this.#generation
     const batch = info.batch
@@ -149,20 +177,22 @@ export class Tiers {
         return raw.then(
           (answer) => {
             this.guard.breaker.success()
-            return this.fromStore(answer, batch, near, generation, info, fillNear, Date.now())
+            return this.fromStore(answer, batch, near, generation, trusted, info, fillNear, Date.now())
           },
           (error) => {
             this.guard.fail(operation, info.key, error)
-            return this.fromStore(MISS, batch, near, generation, info, fillNear, Date.now())
+            return this.fromStore(MISS, batch, near, generation, trusted, info, fillNear, Date.now())
           },
         )
       }
       return this.guard
         .settle(raw, operation, info.key)
-        .then((settled) => this.fromStore(settled, batch, near, generation, info, fillNear, Date.now()))
+        .then((settled) =>
+          this.fromStore(settled, batch, near, generation, trusted, info, fillNear, Date.now()),
+        )
     }
     this.guard.breaker.success()
-    return this.fromStore(raw, batch, near, generation, info, fillNear, now)
+    return this.fromStore(raw, batch, near, generation, trusted, info, fillNear, now)
   }
 
   private fromStore(
@@ -170,10 +200,13 @@ export class Tiers {
     batch: string[] | undefined,
     near: Entry | undefined,
     generation: number,
+    nearTrusted: boolean,
     info: KeyInfo,
     fillNear: boolean,
     now: number,
   ): Entry | undefined | Promise<Entry | undefined> {
+    // An invalidation since L1 was read (a reconnecting bus empties L1 too) makes that copy suspect.
+    if (generation !== this.#generation) near = undefined
     // The store failed: an L1 copy, even an untrusted one, beats nothing while the store is down.
     if (answer === MISS) {
       if (near !== undefined) this.reporter.l1Hit(info)
@@ -182,7 +215,10 @@ export class Tiers {
     const raw =
       batch === undefined ? (answer as Stored | undefined) : (answer as Array<Stored | undefined>)[0]
     const entry = this.decode(raw, this.storeByRef, this.#storeMemo)
-    if (entry === undefined || !isUsable(entry, now)) return this.#nearTrusted ? near : undefined
+    // The store has nothing: only an L1 copy trusted when it was read (a stale one kept for
+    // stale-while-revalidate) may still answer.
+    if (entry === undefined || !isUsable(entry, now)) return nearTrusted ? near : undefined
+    if (entry.tags !== undefined && this.#replayPending && this.#tagsCovered(entry.tags)) return undefined
     if (entry.tags === undefined) {
       if (batch !== undefined) info.batch = undefined
       return fillNear && this.near !== undefined
@@ -230,21 +266,31 @@ export class Tiers {
     }
     if (wanted.length === 0) return found
     const generation = this.#generation
+    const trusted = this.#nearTrusted
     const fulls = wanted.map((i) => infos[i]!.full)
-    const raws = await this.guard.call('getMany', undefined, () => this.store.getMany(fulls))
+    const replayed =
+      !this.#replayPending ||
+      !fulls.some((full) => this.#covered(full)) ||
+      (await this.#replayWithin(this.timeoutMs))
+    const raws = replayed
+      ? await this.guard.call('getMany', undefined, () => this.store.getMany(fulls))
+      : MISS
+    // As in fromStore: L1 copies read before an invalidation are not to be served.
+    const nearValid = generation === this.#generation
     if (raws === MISS) {
-      for (const i of wanted) found[i] = nearFound[i]
+      for (const i of wanted) found[i] = nearValid ? nearFound[i] : undefined
       return found
     }
     const entries = wanted.map((_, j) => {
       const entry = this.decode(raws[j], this.storeByRef, this.#storeMemo)
+      if (entry?.tags !== undefined && this.#replayPending && this.#tagsCovered(entry.tags)) return undefined
       return entry !== undefined && isUsable(entry, now) ? entry : undefined
     })
     const valid = await this.tags().check(entries)
     wanted.forEach((i, j) => {
       const entry = entries[j]
       if (entry !== undefined && valid[j]) found[i] = this.adopt(fulls[j]!, entry, raws[j]!, generation)
-      else found[i] = this.#nearTrusted ? nearFound[i] : undefined
+      else found[i] = trusted && nearValid ? nearFound[i] : undefined
     })
     return found
   }
@@ -317,7 +363,10 @@ export class Tiers {
     }
     this.#generation++
     for (const p of puts) this.nearPut(p.info.full, p.entry, p.bytes, p.lifetimeMs)
-    if (this.#bus !== undefined) await this.#bus.publish({ keys: puts.map((p) => p.info.full) })
+    const keys = puts.map((p) => p.info.full)
+    // A write the store did not take leaves whatever it held before: that must go when it is back.
+    if (!ok) this.keep({ keys })
+    if (this.#bus !== undefined) await this.#bus.publish({ keys })
     return ok
   }
 
@@ -336,6 +385,7 @@ export class Tiers {
     deadlineMs?: number,
   ): Promise<R> {
     this.applyToNear(invalidation)
+    // Older invalidations first; if the store is still down this fails fast and ours is kept too.
     let failure: Error | undefined
     const result = await this.guard.call(
       operation,
@@ -351,11 +401,117 @@ export class Tiers {
     this.applyToNear(invalidation)
     if (this.#bus !== undefined) await this.#bus.publish(invalidation)
     if (result !== MISS) return result as R
+    this.keep(invalidation)
     throw new CacheError(
       ErrorCodes.ADAPTER,
-      `cache "${this.cache}": ${operation} could not reach the store (${failure?.message ?? 'circuit open'}); the entries may still be there`,
+      `cache "${this.cache}": ${operation} could not reach the store (${failure?.message ?? 'circuit open'}); the entries may still be there until it answers again, when the invalidation is replayed`,
       { cache: this.cache, key, cause: failure },
     )
+  }
+
+  // Kept invalidations, or a replay of them under way (it took them out of the backlog).
+  get #replayPending(): boolean {
+    return this.#backlog.size > 0 || this.#replaying !== undefined
+  }
+
+  // Whether a kept (or replaying) invalidation covers the entry under `full`. Only reads of such keys
+  // wait for (and start) a replay; other keys are read as usual, and a timer retries the rest.
+  #covered(full: string): boolean {
+    return this.#backlog.covers(full) || this.#inFlight.covers(full)
+  }
+
+  // Whether an entry's tags were invalidated while the store could not take it.
+  #tagsCovered(tags: readonly TagStamp[]): boolean {
+    return this.#backlog.coversTags(tags) || this.#inFlight.coversTags(tags)
+  }
+
+  /** How many invalidations wait for the store to answer again. */
+  get backlog(): number {
+    return this.#backlog.size
+  }
+
+  /** Keeps an invalidation the store did not take, and retries it until it does. */
+  keep(invalidation: Invalidation): void {
+    this.#backlog.add(invalidation)
+    if (this.#retry === undefined && !this.#closed) {
+      this.#retry = setInterval(() => {
+        // An open circuit would refuse the replay anyway; its half-open probe is left to callers.
+        if (this.guard.breaker.state !== 'open') void this.replay()
+      }, REPLAY_EVERY_MS)
+      this.#retry.unref?.()
+    }
+  }
+
+  /**
+   * Replays the kept invalidations; true once none is left. Concurrent callers share one replay.
+   * Reads wait for it before they read the store, so nothing it removes can be served.
+   */
+  replay(): Promise<boolean> {
+    if (!this.#replayPending) return Promise.resolve(true)
+    this.#replaying ??= this.#replayAll().finally(() => {
+      this.#replaying = undefined
+    })
+    return this.#replaying
+  }
+
+  /** {@link replay}, waited for at most `ms`: a read is bounded by its deadline, replay or not. */
+  #replayWithin(ms: number): Promise<boolean> {
+    const replaying = this.replay()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms)
+    })
+    return Promise.race([replaying, late]).finally(() => clearTimeout(timer))
+  }
+
+  async #replayAll(): Promise<boolean> {
+    const pending = this.#backlog.take()
+    for (const invalidation of pending) this.#inFlight.add(invalidation)
+    try {
+      return await this.#replayTaken(pending)
+    } finally {
+      this.#inFlight.take()
+    }
+  }
+
+  async #replayTaken(pending: Invalidation[]): Promise<boolean> {
+    for (let i = 0; i < pending.length; i++) {
+      const invalidation = pending[i]!
+      // Key deletes are single operations; patterns and clear walk the keyspace and get longer.
+      const bulk = invalidation.keys === undefined && invalidation.tags === undefined
+      const done = await this.guard.call(
+        'replay',
+        undefined,
+        () => this.#replayOne(invalidation),
+        undefined,
+        bulk ? this.bulkTimeoutMs : undefined,
+      )
+      if (done === MISS) {
+        for (const left of pending.slice(i)) this.#backlog.add(left)
+        return false
+      }
+      // Other instances may have missed the first announcement as well (it went over the same store).
+      if (this.#bus !== undefined) await this.#bus.publish(invalidation)
+    }
+    if (this.#backlog.size === 0 && this.#retry !== undefined) {
+      clearInterval(this.#retry)
+      this.#retry = undefined
+    }
+    const failedMeanwhile = this.#backlog.size > 0
+    if (!failedMeanwhile) {
+      this.reporter.logger?.debug?.(
+        { cache: this.cache, replayed: pending.length },
+        `cache "${this.cache}": replayed the invalidations the store missed while it was unreachable`,
+      )
+    }
+    return !failedMeanwhile
+  }
+
+  #replayOne(invalidation: Invalidation): unknown {
+    if (invalidation.keys !== undefined) return this.store.deleteMany(invalidation.keys)
+    if (invalidation.pattern !== undefined) return this.store.deleteByPattern(invalidation.pattern)
+    if (invalidation.tags !== undefined) return this.store.setMany(this.tags().bumps(invalidation.tags))
+    return this.store.clear(this.keys.base)
   }
 
   private applyToNear(invalidation: Invalidation): void {
@@ -418,6 +574,9 @@ export class Tiers {
 
   /** Ends the bus subscription and closes both tiers. */
   async close(): Promise<void> {
+    this.#closed = true
+    if (this.#retry !== undefined) clearInterval(this.#retry)
+    this.#retry = undefined
     await this.#bus?.close()
     await Promise.all([this.store.close(), this.near?.close()])
   }

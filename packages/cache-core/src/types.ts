@@ -1,8 +1,9 @@
 import type { AdapterStatus, AnyCacheAdapter } from './adapter.js'
 
 /**
- * A length of time: a number of milliseconds, or a string of a number and a unit —
- * `ms`, `s`, `m`, `h`, `d` (`'500ms'`, `'5m'`, `'24h'`, `'7d'`, `'1.5h'`).
+ * A length of time: a number is MILLISECONDS (`300` is 0.3 s, not 5 minutes); a string is a number
+ * and a unit — `ms`, `s`, `m`, `h`, `d` (`'500ms'`, `'300s'`, `'5m'`, `'24h'`, `'7d'`, `'1.5h'`).
+ * Environment variables must carry a unit.
  */
 export type Duration = number | string
 
@@ -43,7 +44,8 @@ export interface BreakerOptions {
    */
   threshold?: number
   /**
-   * How long the circuit stays open before one probe is let through.
+   * How long the circuit stays open before one probe is let through (a {@link Duration}: a number is
+   * milliseconds).
    * @default '5s'
    */
   cooldown?: Duration
@@ -52,17 +54,19 @@ export interface BreakerOptions {
 /** Cross-process stampede protection through a lease held in the store. */
 export interface LeaseOptions {
   /**
-   * How long a lease lives if its holder dies without releasing it.
+   * How long a lease lives if its holder dies without releasing it (a {@link Duration}: a number is
+   * milliseconds).
    * @default '10s'
    */
   ttl?: Duration
   /**
-   * How long a waiter polls for the holder's value before it runs the loader itself.
+   * How long a waiter polls for the holder's value before it runs the loader itself (milliseconds
+   * when a number).
    * @default '5s'
    */
   wait?: Duration
   /**
-   * Pause between polls of a waiter.
+   * Pause between polls of a waiter (milliseconds when a number).
    * @default '25ms'
    */
   pollInterval?: Duration
@@ -86,19 +90,21 @@ export interface CacheOptions {
   bus?: boolean
   /**
    * After its TTL, an entry may still be served by `getOrSet` for this long while one background
-   * refresh runs (stale-while-revalidate).
+   * refresh runs (stale-while-revalidate). A {@link Duration}: a number is milliseconds.
    * @default 0
    */
   staleWhileRevalidate?: Duration
   /**
    * After its TTL, an entry may still be served for this long when the loader fails (or, with
-   * `softTimeout`, is slow) — a grace period that keeps answers coming during outages.
+   * `softTimeout`, is slow) — a grace period that keeps answers coming during outages. Milliseconds
+   * when a number.
    * @default 0
    */
   grace?: Duration
   /**
    * With a stale value within grace at hand, wait at most this long for the loader before answering
-   * with the stale value; the load goes on in the background and stores its result.
+   * with the stale value; the load goes on in the background and stores its result. Milliseconds
+   * when a number.
    * @default none (wait for the loader)
    */
   softTimeout?: Duration
@@ -115,28 +121,31 @@ export interface CacheOptions {
    */
   name?: string
   /**
-   * Default time to live of entries.
+   * Default time to live of entries: a {@link Duration}, where a number is milliseconds (`300_000`
+   * or `'5m'`; `300` would be 0.3 s).
    * @default '5m' (Django's default TIMEOUT)
    */
   ttl?: Duration
   /**
-   * Time to live of `null` results of loaders (negative caching).
+   * Time to live of `null` results of loaders (negative caching); milliseconds when a number.
    * @default the entry's ttl
    */
   nullTtl?: Duration
   /**
-   * Spreads expiry: each TTL is shortened by a random fraction up to this value (0 to 1), so entries
+   * Spreads expiry: each TTL is shortened by a random fraction up to this value (a ratio from 0 to 1, not a time), so entries
    * written together do not expire together.
    * @default 0
    */
   jitter?: number
   /**
-   * How long the cache waits for any one store operation before it fails open.
+   * How long the cache waits for any one store operation before it fails open; milliseconds when a
+   * number.
    * @default '1s'
    */
   timeout?: Duration
   /**
-   * Deadline of `deletePattern` and `clear`, which walk the keyspace in many round trips.
+   * Deadline of `deletePattern` and `clear`, which walk the keyspace in many round trips;
+   * milliseconds when a number.
    * @default '60s' (or `timeout`, if longer)
    */
   bulkTimeout?: Duration
@@ -152,21 +161,36 @@ export interface CacheOptions {
    */
   lease?: boolean | LeaseOptions
   /**
-   * Receives debug lines for hits and misses and warnings for store failures.
-   * @default no logging
+   * Receives debug lines for hits and misses and warnings for store failures (once per burst, and
+   * once on recovery). `false` silences the cache; its `error` events still report every failure.
+   * @default warnings and errors on stderr (`console.warn` / `console.error`), no debug lines
    */
-  logger?: CacheLogger
+  logger?: CacheLogger | false
   /**
-   * Longest key (without prefix and version) kept as written; longer keys keep a readable head and
+   * Longest key in characters (without prefix and version) kept as written; longer keys keep a readable head and
    * end in a SHA-256 digest.
    * @default 200
    */
   maxKeyLength?: number
+  /**
+   * Invalidations the store could not take (it was down) are kept, coalesced, and replayed when it
+   * answers again, before any read is served from it. Past this many (keys, patterns and tags), the
+   * cache keeps one "clear everything" instead: correct, only colder.
+   * @default 1000
+   */
+  maxPendingInvalidations?: number
+  /**
+   * Key prefixes counted apart in `stats().byPrefix` (a key counts under the longest one it equals
+   * or starts with followed by `:`), besides those of the decorated functions using this cache; at
+   * most 256 in all. Every other key counts under `"(other)"`.
+   * @default []
+   */
+  statsPrefixes?: readonly string[]
 }
 
 /** Options of `set` and `setMany` entries. */
 export interface SetOptions {
-  /** Time to live of this entry; overrides the cache's default. */
+  /** Time to live of this entry (milliseconds when a number); overrides the cache's default. */
   ttl?: Duration
   /** Tags for `invalidateTags`. */
   tags?: readonly string[]
@@ -174,17 +198,17 @@ export interface SetOptions {
 
 /** Options of `getOrSet` and `getOrSetMany`. */
 export interface GetOrSetOptions<T> {
-  /** Overrides the cache's `staleWhileRevalidate` for this call. */
+  /** Overrides the cache's `staleWhileRevalidate` for this call (milliseconds when a number). */
   staleWhileRevalidate?: Duration
-  /** Overrides the cache's `grace` for this call. */
+  /** Overrides the cache's `grace` for this call (milliseconds when a number). */
   grace?: Duration
-  /** Overrides the cache's `softTimeout` for this call. */
+  /** Overrides the cache's `softTimeout` for this call (milliseconds when a number). */
   softTimeout?: Duration
-  /** Time to live of the loaded value; overrides the cache's default. */
+  /** Time to live of the loaded value (milliseconds when a number); overrides the cache's default. */
   ttl?: Duration
   /** Tags of the loaded value, fixed or computed from it. */
   tags?: readonly string[] | ((value: T) => readonly string[])
-  /** Time to live when the loader returns `null`. */
+  /** Time to live when the loader returns `null` (milliseconds when a number). */
   nullTtl?: Duration
   /** Return `false` to hand the result back without caching it. */
   condition?: (value: T) => boolean
@@ -242,7 +266,12 @@ export interface CacheStats extends CacheCounters {
   circuit: 'closed' | 'open' | 'half-open'
   /** The invalidation bus of the in-process tier: `off` without an `l1` (or with `bus: false`). */
   bus: 'connecting' | 'connected' | 'disconnected' | 'off'
-  /** The same counters per key prefix (the part of a key before its first `:`). */
+  /** Invalidations waiting for the store to answer again, to be replayed before it serves reads. */
+  invalidationBacklog: number
+  /**
+   * The same counters per declared key prefix (option `statsPrefixes` and decorated functions), and
+   * under `"(other)"` for every other key; bounded, however many distinct keys the cache sees.
+   */
   byPrefix: Record<string, CacheCounters>
 }
 
@@ -303,6 +332,11 @@ export interface Cache {
   clear(): Promise<void>
   /** Counters since creation. */
   stats(): CacheStats
+  /**
+   * Counts keys under `prefix` apart in `stats().byPrefix` from now on, as decorated functions do
+   * with their keyPrefix; past 256 declared prefixes, further ones count under `"(other)"`.
+   */
+  declareStatsPrefix(prefix: string): void
   /** The adapter's status, or `'open-circuit'` reported as `unavailable`. */
   status(): AdapterStatus
   /** The key as stored: `{keyPrefix}:{version}:{key}`. */

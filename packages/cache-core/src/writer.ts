@@ -1,6 +1,7 @@
 import { encodeEntry } from './codec.js'
 import { parseDuration } from './duration.js'
 import { CacheError, ErrorCodes } from './errors.js'
+import type { Fence } from './fences.js'
 import type { KeyInfo, KeySpace } from './keys.js'
 import type { Reporter } from './reporter.js'
 import type { Settings } from './settings.js'
@@ -21,6 +22,10 @@ export interface Write {
   value: unknown
   ttl: Duration | undefined
   tags: readonly string[] | undefined
+  /** For a loaded value: the load's permit, checked just before the store is written. */
+  fence?: Fence
+  /** For a loaded value: the epochs of `tags` read before the load started. */
+  stamps?: readonly TagStamp[]
 }
 
 /**
@@ -67,21 +72,33 @@ export class Writer {
       const entry = this.entryOf(item.value, ttlMs, rules)
       const bytes = this.tiers.needsBytes ? encodeEntry(entry, item.key, this.cache) : undefined
       if (single) info.batch = undefined
-      return { key: item.key, info, ttlMs, entry, bytes, tags: this.tags.valid(item.tags) }
+      return { key: item.key, info, ttlMs, entry, bytes, tags: this.tags.valid(item.tags), item }
     })
-    const allTags = [...new Set(prepared.flatMap((p) => p.tags ?? []))]
-    if (allTags.length > 0) {
-      const stamps = await this.tags.stamp(allTags, Math.max(...prepared.map((p) => p.ttlMs)))
-      if (stamps === undefined) return false
-      const epochs = new Map(stamps)
-      for (const p of prepared) {
-        if (p.tags === undefined) continue
-        p.entry.tags = p.tags.map((tag): TagStamp => [tag, epochs.get(tag)!])
-        this.keys.hintTags(p.info, p.entry.tags)
-        if (p.bytes !== undefined) p.bytes = encodeEntry(p.entry, p.key, this.cache)
+    // Epochs read before a load started are the ones to stamp its result with: an invalidation of a
+    // tag during the load then leaves the result stamped with the older epoch, read as a miss everywhere.
+    const unstamped = [
+      ...new Set(prepared.flatMap((p) => (p.item.stamps === undefined ? (p.tags ?? []) : []))),
+    ]
+    let current: Map<string, string> | undefined
+    if (unstamped.length > 0) {
+      const stamps = await this.tags.stamp(unstamped, Math.max(...prepared.map((p) => p.ttlMs)))
+      if (stamps === undefined) {
+        // Nothing was written, so the store keeps its older values: they go when it is back.
+        this.tiers.keep({ keys: prepared.map((p) => p.info.full) })
+        return false
       }
+      current = new Map(stamps)
     }
-    const kept = prepared.filter((p) => p.ttlMs > 0)
+    for (const p of prepared) {
+      if (p.tags === undefined) continue
+      const epochs = p.item.stamps === undefined ? current! : new Map(p.item.stamps)
+      p.entry.tags = p.tags.map((tag): TagStamp => [tag, epochs.get(tag)!])
+      this.keys.hintTags(p.info, p.entry.tags)
+      if (p.bytes !== undefined) p.bytes = encodeEntry(p.entry, p.key, this.cache)
+    }
+    // Checked after the last await before the write: a load whose key was invalidated while it ran
+    // stores nothing.
+    const kept = prepared.filter((p) => p.ttlMs > 0 && (p.item.fence?.allows(p.tags) ?? true))
     if (kept.length === 0) return true
     const puts: Put[] = kept.map((p) => ({
       info: p.info,

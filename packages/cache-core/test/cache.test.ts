@@ -20,7 +20,8 @@ describe('keys', () => {
     await cache.set(b, 2)
     const keys = [...adapter.data.keys()]
     expect(keys).toHaveLength(2)
-    for (const key of keys) expect(key.length).toBeLessThanOrEqual('p:1:'.length + 64)
+    // One character past maxKeyLength, so that no key kept as written has the same stored form.
+    for (const key of keys) expect(key.length).toBe('p:1:'.length + 65)
     expect(keys[0]!.startsWith('p:1:search:aaaa')).toBe(true)
     expect(await cache.get(a)).toBe(1)
     expect(await cache.get(b)).toBe(2)
@@ -41,6 +42,29 @@ describe('keys', () => {
       code: 'E_INVALID_KEY',
     })
     expect(adapter.data.size).toBe(0)
+  })
+
+  it('rejects keys with a lone surrogate, naming the key and where the surrogate is, and stores nothing', async () => {
+    const adapter = new MapAdapter()
+    const cache = createCache({ adapter, keyPrefix: 'p' })
+    const error = await cache.set('user:\uD800x', 1).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'E_INVALID_KEY', cache: 'p', key: 'user:\uD800x' })
+    expect((error as Error).message).toBe(
+      'cache "p": key "user:\\ud800x" has a lone surrogate \\ud800 at index 5; keys must be well-formed Unicode, because stores keep them as UTF-8, where it would become U+FFFD and merge with other keys',
+    )
+    await expect(
+      cache.setMany([
+        { key: 'ok', value: 1 },
+        { key: 'x\uDFFF', value: 2 },
+      ]),
+    ).rejects.toMatchObject({ code: 'E_INVALID_KEY', key: 'x\uDFFF' })
+    expect(adapter.data.size).toBe(0)
+  })
+
+  it('rejects a keyPrefix with a lone surrogate', () => {
+    expect(() => createCache({ adapter: new MapAdapter(), keyPrefix: 'p\uD800' })).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_CONFIG', field: 'keyPrefix' }),
+    )
   })
 })
 
@@ -273,7 +297,7 @@ describe('getOrSet', () => {
   })
 
   it('counts loader runs and their time per prefix', async () => {
-    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'l' })
+    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'l', statsPrefixes: ['faculties'] })
     await cache.getOrSet('faculties:all', async () => ['BMS'])
     await cache.getOrSet('faculties:all', async () => ['BMS'])
     const stats = cache.stats()
@@ -396,8 +420,8 @@ describe('invalidation by key and pattern', () => {
 })
 
 describe('observability', () => {
-  it('emits events and counts per prefix', async () => {
-    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'o' })
+  it('emits events and counts per declared prefix', async () => {
+    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'o', statsPrefixes: ['a'] })
     const seen: string[] = []
     const off = cache.on('hit', ({ key }) => seen.push(`hit ${key}`))
     cache.on('miss', ({ key }) => seen.push(`miss ${key}`))

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest'
-import { type Cache, Cached, cached, createCache, createCaches } from '../src/index.js'
+import { type Cache, Cached, cached, createCache, createCaches, invalidate } from '../src/index.js'
 import { MapAdapter } from './helpers/adapters.js'
 
 interface ItemFilter {
@@ -35,16 +35,15 @@ describe('cached()', () => {
     expect([...adapter.data.keys()].every((key) => key.startsWith('ea_queries:1:filter_counts:'))).toBe(true)
   })
 
-  it('defaults the key prefix to the function name and needs one', async () => {
+  it('needs a key prefix of its own, free of ":"', async () => {
     async function getFaculties() {
       return ['BMS', 'ET']
     }
-    const wrapped = cached(getFaculties, { cache: queries })
-    expect(wrapped.keyPrefix).toBe('getFaculties')
-    expect(wrapped.key()).toBe('getFaculties:()')
-    expect(() => cached(async () => 1, { cache: queries })).toThrow(
-      /option "keyPrefix" must be a non-empty string/,
-    )
+    const wrapped = cached(getFaculties, { cache: queries, keyPrefix: 'faculties' })
+    expect(wrapped.keyPrefix).toBe('faculties')
+    expect(wrapped.key()).toBe('faculties:()')
+    // @ts-expect-error: keyPrefix is required
+    expect(() => cached(getFaculties, { cache: queries })).toThrow(/option "keyPrefix" is required/)
     expect(() => cached(async () => 1, { cache: queries, keyPrefix: 'a:b' })).toThrow(/must not contain ":"/)
   })
 
@@ -128,12 +127,12 @@ describe('@Cached (standard decorators)', () => {
     expect(seen).toEqual(['method'])
   })
 
-  it('caches methods with ClassName.method as prefix and never keys on this', async () => {
+  it('caches methods under their keyPrefix and never keys on this', async () => {
     const calls: string[] = []
     class ItemQueryService {
       constructor(readonly db: { name: string }) {}
 
-      @Cached({ cache: queries, ttl: '5m' })
+      @Cached({ cache: queries, keyPrefix: 'filter_counts', ttl: '5m' })
       async getFilterCounts(filter: ItemFilter): Promise<Record<string, number>> {
         calls.push(`${this.db.name}:${filter.faculty}`)
         return { ToDo: 1, InProgress: 2, Done: 3 }
@@ -153,40 +152,71 @@ describe('@Cached (standard decorators)', () => {
     await b.getFaculties()
     expect(calls).toEqual(['worker-1:ET', 'faculties'])
     expect([...adapter.data.keys()].sort()).toEqual([
-      'ea_queries:1:ItemQueryService.getFilterCounts:{"faculty":"ET"}',
       'ea_queries:1:faculties:()',
+      'ea_queries:1:filter_counts:{"faculty":"ET"}',
     ])
-    const method = a.getFilterCounts as unknown as { invalidate(f: ItemFilter): Promise<boolean> }
-    expect(await method.invalidate({ faculty: 'ET' })).toBe(true)
+    expect(await invalidate(a.getFilterCounts, { faculty: 'ET' })).toBe(true)
     await b.getFilterCounts({ faculty: 'ET' })
     expect(calls).toEqual(['worker-1:ET', 'faculties', 'worker-2:ET'])
   })
 
-  it('keeps the declaring class as prefix for subclasses and static methods', async () => {
+  it('shares keys between subclasses and works on static methods', async () => {
     class Base {
-      @Cached({ cache: queries })
+      @Cached({ cache: queries, keyPrefix: 'load' })
       async load(id: number): Promise<number> {
         return id
       }
 
-      @Cached({ cache: queries })
+      @Cached({ cache: queries, keyPrefix: 'version' })
       static async version(): Promise<string> {
         return '1'
       }
     }
     class Derived extends Base {}
     await new Derived().load(7)
+    await new Base().load(7)
     await Base.version()
-    expect([...adapter.data.keys()].sort()).toEqual([
-      'ea_queries:1:Base.load:7',
-      'ea_queries:1:Base.version:()',
-    ])
+    expect([...adapter.data.keys()].sort()).toEqual(['ea_queries:1:load:7', 'ea_queries:1:version:()'])
+  })
+
+  it('types its callbacks and invalidate() by the method', async () => {
+    interface Course {
+      code: string
+      faculty: string
+    }
+    class Osiris {
+      @Cached<[code: string], Course>({
+        cache: queries,
+        keyPrefix: 'osiris_course',
+        key: (code) => code.trim(),
+        tags: (_args, course) => [`faculty:${course.faculty}`],
+        condition: (course) => course.faculty !== '',
+      })
+      async course(code: string): Promise<Course> {
+        return { code, faculty: 'EEMCS' }
+      }
+
+      // @ts-expect-error: the key callback takes a number, the method a string
+      @Cached({ cache: queries, keyPrefix: 'osiris_person', key: (id: number) => id })
+      async person(name: string): Promise<string> {
+        return name
+      }
+    }
+    const osiris = new Osiris()
+    await osiris.course(' 201300069 ')
+    expect(adapter.data.has('ea_queries:1:osiris_course:201300069')).toBe(true)
+    // @ts-expect-error: course() takes a string
+    const mistyped = () => invalidate(osiris.course, 201300069)
+    expect(mistyped).toBeTypeOf('function')
+    expect(await invalidate(osiris.course, '201300069')).toBe(true)
+    expect(adapter.data.has('ea_queries:1:osiris_course:201300069')).toBe(false)
+    await expect(invalidate(async () => 1)).rejects.toMatchObject({ code: 'E_INVALID_CONFIG', field: 'fn' })
   })
 
   it('is a type error on a method that does not return a Promise', () => {
     class Sync {
       // @ts-expect-error: a remote store cannot answer synchronously, so only async methods are accepted
-      @Cached({ cache: queries })
+      @Cached({ cache: queries, keyPrefix: 'count' })
       count(): number {
         return 1
       }

@@ -409,9 +409,17 @@ describe('boundKey', () => {
   it('keeps a readable head and ends longer keys in "#" and their SHA-256', () => {
     const key = `filter_counts:${'a'.repeat(300)}`
     const bounded = boundKey(key, 200)
-    expect(bounded).toHaveLength(200)
-    expect(bounded).toBe(`${key.slice(0, 156)}#${sha256(key)}`)
+    expect(bounded).toBe(`${key.slice(0, 157)}#${sha256(key)}`)
     expect(bounded.startsWith('filter_counts:aaa')).toBe(true)
+  })
+
+  it('is longer than maxLength, so it is never a key that was kept as written', () => {
+    for (const maxLength of [64, 100, 200]) {
+      const key = 'k'.repeat(maxLength + 1)
+      expect(boundKey(key, maxLength)).toHaveLength(maxLength + 1)
+      // Naming the bounded form gives another long key, bounded to something else again.
+      expect(boundKey(boundKey(key, maxLength), maxLength)).not.toBe(boundKey(key, maxLength))
+    }
   })
 
   it('tells apart long keys that share their head', () => {
@@ -419,10 +427,10 @@ describe('boundKey', () => {
     expect(boundKey(`${head}one`, 100)).not.toBe(boundKey(`${head}two`, 100))
   })
 
-  it('does not cut a surrogate pair in half', () => {
-    const key = `${'a'.repeat(55)}🚀${'b'.repeat(100)}`
+  it('keeps a surrogate pair whole rather than cutting it in half', () => {
+    const key = `${'a'.repeat(56)}🚀${'b'.repeat(100)}`
     const bounded = boundKey(key, 100)
-    expect(bounded).toBe(`${'a'.repeat(55)}#${sha256(key)}`)
+    expect(bounded).toBe(`${'a'.repeat(56)}🚀#${sha256(key)}`)
     // Only a well-formed string survives a UTF-8 round trip unchanged.
     expect(Buffer.from(bounded, 'utf8').toString('utf8')).toBe(bounded)
   })

@@ -122,7 +122,7 @@ describe('configuration from the environment', () => {
         CACHE_BACKEND: 'redis',
         REDIS_URL: 'redis://:s3cret@cache:6379/0',
         CACHE_QUERIES_TTL: '15m',
-        CACHE_QUERIES_TIMEOUT: '250',
+        CACHE_QUERIES_TIMEOUT: '250ms',
         CACHE_DEFAULT_VERSION: '2',
         CACHE_DEFAULT_JITTER: '0.1',
       },
@@ -139,7 +139,7 @@ describe('configuration from the environment', () => {
         adapter: 'redis',
         keyPrefix: 'ea_queries',
         ttl: '15m',
-        timeout: 250,
+        timeout: '250ms',
         location: 'redis://:s3cret@cache:6379/0',
       },
     })
@@ -147,7 +147,7 @@ describe('configuration from the environment', () => {
 
   it('names the variable in errors', () => {
     expect(() => cacheConfigFromEnv(CACHES, { env: { CACHE_QUERIES_TTL: 'soon' } })).toThrow(
-      'environment variable CACHE_QUERIES_TTL must be a duration like "5m" or a number of milliseconds, got "soon"',
+      'environment variable CACHE_QUERIES_TTL must be a duration with a unit like "300s" or "5m", got "soon"',
     )
     expect(() => cacheConfigFromEnv(CACHES, { env: { CACHE_DEFAULT_JITTER: 'lots' } })).toThrow(
       /CACHE_DEFAULT_JITTER/,

@@ -1,5 +1,5 @@
 import type { AdapterCapabilities, AdapterEntry, CacheAdapter } from '../../src/adapter.js'
-import { globToRegExp } from '../../src/glob.js'
+import { compileGlob } from '../../src/glob.js'
 
 const CAPABILITIES: AdapterCapabilities = {
   shared: false,
@@ -70,9 +70,9 @@ export class MapAdapter implements CacheAdapter {
   }
   deleteByPattern(pattern: string) {
     this.count('deleteByPattern')
-    const re = globToRegExp(pattern)
+    const matches = compileGlob(pattern)
     let n = 0
-    for (const key of [...this.data.keys()]) if (re.test(key) && this.data.delete(key)) n++
+    for (const key of [...this.data.keys()]) if (matches(key) && this.data.delete(key)) n++
     return n
   }
   clear(prefix: string) {
@@ -185,6 +185,7 @@ export class SharedStore {
 /** One instance's connection to a {@link SharedStore}. */
 export class SharedConnection extends AsyncMapAdapter {
   busUp = true
+  storeUp = true
   published = 0
 
   constructor(private readonly shared: SharedStore) {
@@ -219,5 +220,27 @@ export class SharedConnection extends AsyncMapAdapter {
   restoreBus(): void {
     this.busUp = true
     this.shared.statusOf(this, 'ready')
+  }
+
+  /** Loses the whole connection: every store operation rejects and the bus is down. */
+  cutOff(): void {
+    this.storeUp = false
+    this.dropBus()
+  }
+
+  /** Reconnects after {@link cutOff}; the store comes back with its data. */
+  reconnect(): void {
+    this.storeUp = true
+    this.restoreBus()
+  }
+}
+for (const method of OPERATIONS) {
+  const inherited = AsyncMapAdapter.prototype[method] as (...args: unknown[]) => Promise<unknown>
+  ;(SharedConnection.prototype as unknown as Record<string, unknown>)[method] = function (
+    this: SharedConnection,
+    ...args: unknown[]
+  ) {
+    if (!this.storeUp) return Promise.reject(new Error('ECONNRESET'))
+    return inherited.apply(this, args)
   }
 }

@@ -1,12 +1,9 @@
-import {
-  type AdapterConfig,
-  type AdapterFactory,
-  CacheError,
-  ErrorCodes,
-  redact,
-} from '@cacheport/cache-core'
-import { RedisAdapter } from './redis-adapter.js'
-import type { RedisAdapterConfigOptions } from './types.js'
+/**
+ * Registry entries for the Redis adapter: their options checked one by one, so a mistake names the
+ * cache and the option instead of surfacing as an ioredis error later.
+ */
+import { type AdapterConfig, CacheError, ErrorCodes, redact } from '@cacheport/cache-core'
+import type { RedisAdapterConfigOptions, RedisAdapterOptions } from './types.js'
 
 type Check = (value: unknown) => boolean
 
@@ -68,11 +65,11 @@ function show(value: unknown): string {
 }
 
 /**
- * Builds a {@link RedisAdapter} from a registry entry: `location` is the Redis URL, `options` are
+ * The adapter options of a registry entry: `location` is the Redis URL, `options` are
  * {@link RedisAdapterConfigOptions}. Unknown or mistyped options are rejected with
  * `E_INVALID_CONFIG` naming the cache and the option (django-redis names get a pointer to theirs).
  */
-export const redisAdapterFactory: AdapterFactory = (config: AdapterConfig) => {
+export function adapterOptionsOf(config: AdapterConfig): RedisAdapterOptions {
   const { cache, location, options } = config
   for (const [field, value] of Object.entries(options)) {
     if (value === undefined) continue
@@ -98,10 +95,14 @@ export const redisAdapterFactory: AdapterFactory = (config: AdapterConfig) => {
       `location must be a Redis URL like "redis://host:6379/0", got ${show(location)}`,
     )
   }
+  return { ...(options as RedisAdapterConfigOptions), url: location }
+}
+
+/** Runs `build`; an error of the adapter's own validation, which does not know the cache, gets its name. */
+export function namingCache<T>(cache: string, build: () => T): T {
   try {
-    return new RedisAdapter({ ...(options as RedisAdapterConfigOptions), url: location })
+    return build()
   } catch (error) {
-    // The adapter's own validation does not know the cache; add it so the message says which one.
     if (error instanceof CacheError && error.cache === undefined) {
       throw new CacheError(error.code, `cache "${cache}": ${error.message}`, {
         cache,

@@ -1,0 +1,210 @@
+/**
+ * Reads: `get` (a lone GET, or the gets of a tick coalesced into one MGET) and `getMany` (MGET in
+ * batches, per hash slot on a cluster).
+ */
+import type { CacheError } from '@cacheport/cache-core'
+import type { Redis } from 'ioredis'
+import { chunk } from './batches.js'
+import { isForeignType } from './errors.js'
+import { groupBySlot } from './key-slot.js'
+import type { Link } from './link.js'
+import { type ReplyWatchdog, WatchedCommand } from './reply-watchdog.js'
+
+type Settle<T> = (value: T) => void
+
+/** Single `get`s waiting for the end of the tick, to go out together as one MGET. */
+interface PendingGets {
+  readonly keys: string[]
+  readonly resolves: Array<Settle<Uint8Array | undefined>>
+  readonly rejects: Array<Settle<unknown>>
+}
+
+/**
+ * A reply as the contract's bytes. The Buffer ioredis made for this reply is handed over as it is: it
+ * is a Uint8Array, nobody else holds it, and the core reads Buffers without wrapping them again.
+ */
+function toBytes(reply: Uint8Array | null | undefined): Uint8Array | undefined {
+  return reply ?? undefined
+}
+
+/**
+ * What a `GET` of a key holding another Redis type (a list, a hash) reads as: bytes that are no
+ * cache entry, so the core reads a miss for that key and counts it as undecodable. Rejecting
+ * instead would count as a store failure, and a few such reads would open the circuit breaker for
+ * every key: whoever can write one key under the prefix could switch caching off. (`MGET` answers
+ * nil for such keys, a plain miss.)
+ */
+function notAnEntry(): Uint8Array {
+  return new Uint8Array(0)
+}
+
+/** `GET`'s failure handling: a foreign-typed key is {@link notAnEntry}, anything else rethrown. */
+function foreignAsNotAnEntry(error: unknown): Uint8Array {
+  if (isForeignType(error)) return notAnEntry()
+  throw error
+}
+
+/**
+ * A single `GET` on a single node, shaped so that its own promise is what the caller gets: it
+ * resolves with the bytes or `undefined` and rejects with the adapter's error naming the key, with
+ * no promise step of the adapter's in between, and its timeout is kept by the adapter's
+ * {@link ReplyWatchdog} instead of a timer of its own.
+ */
+class SingleGet extends WatchedCommand {
+  declare promise: Promise<Uint8Array | undefined>
+
+  constructor(
+    watchdog: ReplyWatchdog,
+    key: string,
+    keyPrefix: string | undefined,
+    explain: (error: unknown, key: string) => Error,
+  ) {
+    super(watchdog, 'get', [key], { replyEncoding: null, keyPrefix })
+    const { resolve, reject } = this
+    this.reject = (error: Error) =>
+      isForeignType(error) ? resolve(notAnEntry() as Buffer) : reject(explain(error, key))
+  }
+
+  // ioredis passes every reply through here; a missing key is null in RESP, undefined in the contract.
+  override transformReply(reply: Buffer | Buffer[]): Buffer {
+    return (reply ?? undefined) as Buffer
+  }
+}
+
+/** The adapter's reads over one {@link Link}. */
+export class Reads {
+  readonly #link: Link
+  readonly #watchdog: ReplyWatchdog
+  // Single GETs on a single node go out as commands whose timeout one shared timer keeps.
+  readonly #directGets: boolean
+  // The latest of those GETs: replies come in order on one connection, so while it is answered,
+  // every GET sent before it is too.
+  #lastGet: SingleGet | undefined
+  #pending: PendingGets | undefined
+  /** GETs and coalesced MGETs sent by `get` and not answered yet. */
+  #getsInFlight = 0
+
+  /** Reads through `link`, the timeouts of direct GETs kept by `watchdog`. */
+  constructor(link: Link, watchdog: ReplyWatchdog) {
+    this.#link = link
+    this.#watchdog = watchdog
+    // Auto-pipelined clients keep ioredis' own path, which batches the commands of a tick.
+    this.#directGets = !link.isCluster && !link.ownTimeout && !link.copyValues
+  }
+
+  /**
+   * The entry under `key`, or `undefined`. A get made while other gets are waiting for Redis waits
+   * for the end of the tick, and all such gets of the tick share one `MGET`.
+   */
+  get(key: string): Promise<Uint8Array | undefined> {
+    // Batching pays only when several gets share the round trip; a lone get goes out at once, and
+    // the gets that follow it in the same tick still travel together.
+    if (!this.#link.opts.coalesceGets || (this.#getsInFlight === 0 && (this.#lastGet?.isSettled ?? true))) {
+      return this.#getOne(key)
+    }
+    return new Promise((resolve, reject) => {
+      let batch = this.#pending
+      if (batch === undefined) {
+        batch = this.#pending = { keys: [], resolves: [], rejects: [] }
+        process.nextTick(this.#flushGets)
+      }
+      batch.keys.push(key)
+      batch.resolves.push(resolve)
+      batch.rejects.push(reject)
+    })
+  }
+
+  /** Entries for `keys`, aligned with them: one `MGET` (one per hash slot on a cluster). */
+  async getMany(keys: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    if (keys.length === 0) return []
+    try {
+      const replies = await this.#fetch(keys)
+      return replies.map(toBytes)
+    } catch (error) {
+      throw this.#link.failure('MGET', error, keys)
+    }
+  }
+
+  readonly #flushGets = (): void => {
+    const batch = this.#pending!
+    this.#pending = undefined
+    const { keys, resolves, rejects } = batch
+    if (keys.length === 1) {
+      this.#getOne(keys[0]!).then(resolves[0], rejects[0])
+      return
+    }
+    this.#getsInFlight++
+    this.#fetch(keys).then(
+      (replies) => {
+        this.#getsInFlight--
+        for (let i = 0; i < replies.length; i++) resolves[i]!(toBytes(replies[i]))
+      },
+      (error: unknown) => {
+        this.#getsInFlight--
+        for (let i = 0; i < keys.length; i++) rejects[i]!(this.#link.failure('GET', error, keys[i]!))
+      },
+    )
+  }
+
+  /**
+   * One `GET`. On a ready single node, the caller gets the command's own promise (see
+   * {@link SingleGet}); elsewhere, a single promise step between ioredis and the caller.
+   */
+  #getOne(key: string): Promise<Uint8Array | undefined> {
+    const link = this.#link
+    if (!link.isReady || link.ownTimeout) {
+      return link.send('GET', key, () => link.client.getBuffer(key).catch(foreignAsNotAnEntry)).then(toBytes)
+    }
+    if (this.#directGets) {
+      const command = new SingleGet(this.#watchdog, key, link.keyPrefix, this.#getFailed)
+      this.#lastGet = command
+      try {
+        ;(link.client as Redis).sendCommand(command)
+      } catch (error) {
+        command.reject(error instanceof Error ? error : new Error(String(error)))
+      }
+      return command.promise
+    }
+    let reply: Promise<Buffer | null>
+    try {
+      reply = link.client.getBuffer(key)
+    } catch (error) {
+      return Promise.reject(link.failure('GET', error, key))
+    }
+    this.#getsInFlight++
+    return reply.then(this.#gotOne, (error: unknown) => {
+      this.#getsInFlight--
+      if (isForeignType(error)) return notAnEntry()
+      throw link.failure('GET', error, key)
+    })
+  }
+
+  readonly #getFailed = (error: unknown, key: string): CacheError => this.#link.failure('GET', error, key)
+
+  readonly #gotOne = (reply: Buffer | null): Uint8Array | undefined => {
+    this.#getsInFlight--
+    return toBytes(reply)
+  }
+
+  /** MGET in batches; on a cluster one MGET per hash slot, all sent at once. Raw errors. */
+  #fetch(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    return this.#link.whenReady(() => this.#fetchNow(keys))
+  }
+
+  async #fetchNow(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    const link = this.#link
+    if (!link.isCluster) {
+      const parts = chunk(keys, link.opts.batchSize)
+      if (parts.length === 1) return await link.bound(link.client.mgetBuffer(parts[0]!))
+      return (await Promise.all(parts.map((part) => link.bound(link.client.mgetBuffer(part))))).flat()
+    }
+    const out = new Array<Buffer | null>(keys.length)
+    await Promise.all(
+      groupBySlot(keys).map(async (positions) => {
+        const replies = await link.bound(link.client.mgetBuffer(positions.map((i) => keys[i]!)))
+        for (let j = 0; j < positions.length; j++) out[positions[j]!] = replies[j] ?? null
+      }),
+    )
+    return out
+  }
+}

@@ -1,0 +1,144 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createCache, ErrorCodes } from '../src/index.js'
+import { BrokenAdapter, MapAdapter, SharedStore } from './helpers/adapters.js'
+import { tick } from './helpers/instances.js'
+
+// A store the test takes down and brings back WITH its data, as a persisted Redis or a promoted
+// replica comes back.
+function outageStore() {
+  const store = new BrokenAdapter()
+  store.mode = 'ok'
+  return store
+}
+
+const stored = (store: MapAdapter, key: string) => store.data.has(`rp:1:${key}`)
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('invalidations lost in an outage are replayed when the store answers again', () => {
+  it('a delete made while the store was down is applied before the next read from it', async () => {
+    const store = outageStore()
+    const cache = createCache({ adapter: store, keyPrefix: 'rp', breaker: false })
+    await cache.set('counts', { open: 3 })
+    store.mode = 'reject'
+    await expect(cache.delete('counts')).rejects.toMatchObject({ code: ErrorCodes.ADAPTER })
+    expect(cache.stats().invalidationBacklog).toBe(1)
+    store.mode = 'ok'
+    expect(await cache.get('counts')).toBeUndefined()
+    expect(stored(store, 'counts')).toBe(false)
+    expect(cache.stats().invalidationBacklog).toBe(0)
+  })
+
+  it('replays pattern deletes, tag invalidations and failed writes too, and leaves other keys alone', async () => {
+    const store = outageStore()
+    const cache = createCache({ adapter: store, keyPrefix: 'rp', breaker: false })
+    await cache.setMany([
+      { key: 'filter_counts:1', value: 1 },
+      { key: 'course:7', value: 'old course', tags: ['courses'] },
+      { key: 'item:1', value: 'old item' },
+      { key: 'keep', value: 'kept' },
+    ])
+    store.data.set('other:1:x', { value: new Uint8Array([1]), expiresAt: 0 })
+    store.mode = 'reject'
+    await expect(cache.deletePattern('filter_counts:*')).rejects.toThrow()
+    await expect(cache.invalidateTags(['courses'])).rejects.toThrow()
+    // A write that does not reach the store leaves the older value there.
+    expect(await cache.set('item:1', 'new item')).toBe(false)
+    expect(cache.stats().invalidationBacklog).toBe(3)
+    store.mode = 'ok'
+    expect(await cache.getMany(['filter_counts:1', 'course:7', 'item:1', 'keep'])).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      'kept',
+    ])
+    expect(store.data.has('other:1:x')).toBe(true)
+  })
+
+  it('clears the whole keyspace when more invalidations fail than it keeps', async () => {
+    const store = outageStore()
+    const cache = createCache({ adapter: store, keyPrefix: 'rp', breaker: false, maxPendingInvalidations: 3 })
+    await cache.setMany(['a', 'b', 'c', 'd', 'e', 'untouched'].map((key) => ({ key, value: key })))
+    store.data.set('other:1:x', { value: new Uint8Array([1]), expiresAt: 0 })
+    store.mode = 'reject'
+    for (const key of ['a', 'b', 'c', 'd', 'e']) await expect(cache.delete(key)).rejects.toThrow()
+    expect(cache.stats().invalidationBacklog).toBe(1)
+    store.mode = 'ok'
+    expect(await cache.get('untouched')).toBeUndefined()
+    expect([...store.data.keys()]).toEqual(['other:1:x'])
+  })
+
+  it('keeps the backlog while the store is still down, and serves no store read meanwhile', async () => {
+    const store = outageStore()
+    const cache = createCache({ adapter: store, keyPrefix: 'rp', breaker: false })
+    await cache.set('k', 'old')
+    store.mode = 'reject'
+    await expect(cache.delete('k')).rejects.toThrow()
+    expect(await cache.get('k')).toBeUndefined()
+    expect(cache.stats().invalidationBacklog).toBe(1)
+    store.mode = 'ok'
+    expect(await cache.getOrSet('k', () => 'fresh')).toBe('fresh')
+    expect(cache.stats().invalidationBacklog).toBe(0)
+  })
+
+  it('keeps serving keys the backlog does not cover while the store refuses only writes', async () => {
+    const store = outageStore()
+    const cache = createCache({ adapter: store, keyPrefix: 'rp', breaker: false })
+    await cache.setMany([
+      { key: 'kept', value: 'v' },
+      { key: 'course:1', value: 'c', tags: ['courses'] },
+    ])
+    // A read-only replica: reads work, every write and delete fails.
+    const realSet = store.set
+    store.set = () => Promise.reject(new Error('READONLY')) as never
+    store.deleteMany = () => Promise.reject(new Error('READONLY')) as never
+    store.setMany = () => Promise.reject(new Error('READONLY')) as never
+    expect(await cache.set('x', 'new')).toBe(false)
+    await expect(cache.invalidateTags(['courses'])).rejects.toThrow()
+    expect(await cache.get('kept')).toBe('v')
+    expect(await cache.get('x')).toBeUndefined()
+    expect(await cache.get('course:1')).toBeUndefined()
+    expect(cache.stats().invalidationBacklog).toBe(2)
+    store.set = realSet
+  })
+
+  it('replays on its own, without a read, once the store answers', async () => {
+    vi.useFakeTimers()
+    const store = outageStore()
+    const cache = createCache({ adapter: store, keyPrefix: 'rp', breaker: false })
+    await cache.set('k', 'old')
+    store.mode = 'reject'
+    await expect(cache.delete('k')).rejects.toThrow()
+    await vi.advanceTimersByTimeAsync(3_000)
+    expect(stored(store, 'k')).toBe(true)
+    store.mode = 'ok'
+    await vi.advanceTimersByTimeAsync(1_500)
+    expect(stored(store, 'k')).toBe(false)
+    expect(cache.stats().invalidationBacklog).toBe(0)
+    await cache.close()
+  })
+
+  it('tells other instances again on replay, so their L1 copies go too', async () => {
+    const shared = new SharedStore()
+    const make = () => {
+      const l2 = shared.connect()
+      const l1 = new MapAdapter({ shared: false })
+      return { l2, l1, cache: createCache({ adapter: l2, l1, keyPrefix: 'rp', breaker: false }) }
+    }
+    const a = make()
+    const b = make()
+    await tick()
+    await a.cache.set('k', 'old')
+    expect(await b.cache.get('k')).toBe('old')
+    // A loses the store (and with it the bus); B keeps its L1 copy, as it heard nothing.
+    a.l2.cutOff()
+    await expect(a.cache.delete('k')).rejects.toThrow()
+    expect(await b.cache.get('k')).toBe('old')
+    a.l2.reconnect()
+    expect(await a.cache.get('k')).toBeUndefined()
+    await tick()
+    expect(await b.cache.get('k')).toBeUndefined()
+  })
+})
