@@ -76,6 +76,17 @@ export const invalidationDuringOutage: Command[] = [
   get(0, 'user:1'),
 ]
 
+/**
+ * A caller that arrives after an invalidation must not join the load the invalidation revoked: that
+ * load read the old row, so its result may go to the callers that were waiting, and to no one else.
+ */
+export const joinAfterInvalidate: Command[] = [
+  { op: 'getOrSet', at: 0, key: 'user:2', loader: 'slow', overlap: false },
+  { op: 'delete', at: 0, key: 'user:2', update: true, overlap: false },
+  { op: 'getOrSet', at: 0, key: 'user:2', loader: 'fast', overlap: false },
+  { op: 'release', pick: 0 },
+]
+
 /** Every scenario, by what it shows. */
 export const ISSUE_SCENARIOS: ReadonlyArray<[string, Command[]]> = [
   ['a read in flight across a bus reconnect', readAcrossReconnect],
@@ -84,4 +95,5 @@ export const ISSUE_SCENARIOS: ReadonlyArray<[string, Command[]]> = [
   ['a slow load finishing after an explicit set in its own process', loadOverwritesSet],
   ['a tag invalidated while a load runs on an instance without bus', tagInvalidatedDuringLoad],
   ['an invalidation made while the store is down', invalidationDuringOutage],
+  ['a caller arriving after an invalidation, while the revoked load still runs', joinAfterInvalidate],
 ]
