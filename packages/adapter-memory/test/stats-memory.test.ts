@@ -17,15 +17,23 @@ const MB = 1024 * 1024
 const KEYS = 1_000_000
 
 it('keeps its heap flat over 1M distinct keys on a cache bounded to 1,000 entries, stats included', async () => {
-  const cache = createCache({ adapter: memoryAdapter({ maxEntries: 1000 }), keyPrefix: 'growth' })
+  const cache = createCache({
+    adapter: memoryAdapter({ maxEntries: 1000 }),
+    keyPrefix: 'growth',
+    statsPrefixes: ['user'],
+  })
+  // Half the keys under a declared prefix, half under none, as user-supplied keys would be.
+  const keyOf = (i: number) => (i % 2 === 0 ? `user:${i}` : `k${i}`)
   // Warm up first: the store fills to its bound and the key memo to its size.
-  for (let i = 0; i < 50_000; i++) await cache.set(`k${i}`, i)
+  for (let i = 0; i < 50_000; i++) await cache.set(keyOf(i), i)
   const before = heapAfterGc()
-  for (let i = 50_000; i < KEYS; i++) await cache.set(`k${i}`, i)
+  for (let i = 50_000; i < KEYS; i++) await cache.set(keyOf(i), i)
   const grown = heapAfterGc() - before
 
   // Counted per prefix before, every key had a bucket of its own: about 150 MB for 1M keys.
   expect(grown / MB, 'heap growth after GC, in MB').toBeLessThan(8)
-  expect(Object.keys(cache.stats().byPrefix)).toEqual(['(other)'])
-  expect(cache.stats().sets).toBe(KEYS)
+  const { byPrefix, sets } = cache.stats()
+  expect(Object.keys(byPrefix)).toEqual(['user', '(other)'])
+  expect(byPrefix.user!.sets).toBe(KEYS / 2)
+  expect(sets).toBe(KEYS)
 }, 180_000)

@@ -45,6 +45,16 @@ describe('stats per declared prefix', () => {
     expect(cache.stats().byPrefix.square).toMatchObject({ misses: 3, hits: 1, sets: 3 })
   })
 
+  it('counts a key seen before its prefix was declared under that prefix from then on', async () => {
+    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'late' })
+    await cache.get('user:1')
+    cache.declareStatsPrefix('user')
+    await cache.get('user:1')
+    const { byPrefix } = cache.stats()
+    expect(byPrefix.user!.misses).toBe(1)
+    expect(byPrefix[OTHER_PREFIX]!.misses).toBe(1)
+  })
+
   it('takes statsPrefixes from a registry entry', async () => {
     const registry = createCaches(
       { queries: { adapter: 'map', keyPrefix: 'q', statsPrefixes: ['filter_counts'] } },
