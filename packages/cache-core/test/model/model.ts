@@ -148,6 +148,7 @@ export class Model {
     return this.#outage
   }
 
+  /** Advances the clock, noting `note` in the trace. */
   tick(note?: string): number {
     this.clock++
     if (note !== undefined) this.#trace.push(`${this.clock} ${note}`)
@@ -281,30 +282,34 @@ export class Model {
     invalidation.l2At[invalidation.issuer] = now
   }
 
-  /** The rows of `keys` at their current versions: the keys an invalidation of `pattern` covers. */
+  /** The keys a `deletePattern(pattern)` covers. */
   matching(pattern: string): Key[] {
     const regex = globToRegExp(pattern)
     return KEYS.filter((key) => regex.test(key))
   }
 
+  /** The keys an `invalidateTags([tag])` covers. */
   tagged(tag: Tag): Key[] {
     return KEYS.filter((key) => tagsOf(key).includes(tag))
   }
 
   // ---------------------------------------------------------------- bus, outages, delivery
 
+  /** An instance lost its bus subscription. */
   busDropped(at: Instance): void {
     this.tick(`bus of ${name(at)} dropped`)
     this.#busWanted[at] = false
     this.#busUpSince[at] = undefined
   }
 
+  /** An instance's bus subscription is back (unless the store is down). */
   busRestored(at: Instance): void {
     const now = this.tick(`bus of ${name(at)} restored`)
     this.#busWanted[at] = true
     if (!this.#outage && this.#busUpSince[at] === undefined) this.#busUpSince[at] = now
   }
 
+  /** The store became unreachable for every instance, and with it every bus. */
   outageStarted(): void {
     this.tick('store outage starts')
     this.#outage = true
@@ -350,6 +355,7 @@ export class Model {
 
   // ---------------------------------------------------------------- reads
 
+  /** A read starts on `at`: what binds it is fixed now. */
   readStarted(at: Instance, label: string): ReadStart {
     const startedAt = this.tick(`${label} on ${name(at)} starts`)
     return { at, startedAt, outages: this.#outages, outage: this.#outage }
