@@ -228,7 +228,7 @@ class CacheFacade implements Cache {
       this.#assertOpen()
       const tags = this.#tags.valid(options?.tags)
       // An explicit write wins over a load of the same key that is still running.
-      this.#loader.fences.revoke({ keys: [this.#keys.info(key).full] })
+      this.#invalidated({ keys: [this.#keys.info(key).full] })
       return this.#writer.write([{ key, value, ttl: options?.ttl, tags }], this.#settings, true)
     })
   }
@@ -238,7 +238,7 @@ class CacheFacade implements Cache {
       this.#assertOpen()
       const writes = this.#writer.batch(entries)
       const fulls = this.#keys.infos(writes.map((w) => w.key)).map((info) => info.full)
-      this.#loader.fences.revoke({ keys: fulls })
+      this.#invalidated({ keys: fulls })
       return this.#writer.write(writes, this.#settings, false)
     })
   }
@@ -356,6 +356,7 @@ class CacheFacade implements Cache {
   /** Every invalidation this instance applies, local or delivered by the bus, passes here. */
   #invalidated(invalidation: Invalidation): void {
     this.#loader.fences.revoke(invalidation)
+    this.#loader.detach(invalidation)
   }
 
   // ---------------------------------------------------------------- observability and lifecycle

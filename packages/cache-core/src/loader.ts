@@ -1,6 +1,8 @@
+import type { Invalidation } from './bus.js'
 import { parseOptionalDuration } from './duration.js'
 import { CacheError, ErrorCodes } from './errors.js'
 import { Fences } from './fences.js'
+import { compileGlob } from './glob.js'
 import { type Guard, MISS } from './guard.js'
 import type { KeyInfo, KeySpace } from './keys.js'
 import { LoadControl, type LoaderContext, plannedWrite, runWithContext } from './load-context.js'
@@ -97,9 +99,29 @@ export class Loader {
     })()
     const full = info.full
     this.inflight.set(full, run)
-    const forget = () => this.inflight.delete(full)
+    // Only this flight: an invalidation may have dropped it and a newer one taken its place.
+    const forget = () => {
+      if (this.inflight.get(full) === run) this.inflight.delete(full)
+    }
     run.then(forget, forget)
     return run
+  }
+
+  /**
+   * Stops new callers from joining reads and loads that an invalidation overtook: they started before
+   * it, so what they return may predate it. Their own callers still get it; a caller that comes after
+   * the invalidation starts a read of its own.
+   */
+  detach(invalidation: Invalidation): void {
+    if (this.inflight.size === 0 && this.loading.size === 0) return
+    const matches = invalidation.pattern === undefined ? undefined : compileGlob(invalidation.pattern)
+    const keys = invalidation.keys === undefined ? undefined : new Set(invalidation.keys)
+    for (const flights of [this.inflight, this.loading]) {
+      for (const full of [...flights.keys()]) {
+        // A tag invalidation cannot tell which running loads carry the tag: all of them go.
+        if (invalidation.all || keys?.has(full) || matches?.(full)) flights.delete(full)
+      }
+    }
   }
 
   /** The stale/grace/soft-timeout windows of one call, resolved from its options and the cache's. */
@@ -185,7 +207,9 @@ export class Loader {
         ? this.loadWithLease(info, loader, options, rules, lease, stale)
         : this.load(info, loader, options, rules, stale)
     this.loading.set(info.full, loading)
-    const forget = () => this.loading.delete(info.full)
+    const forget = () => {
+      if (this.loading.get(info.full) === loading) this.loading.delete(info.full)
+    }
     loading.then(forget, forget)
     return loading
   }

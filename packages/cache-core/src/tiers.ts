@@ -545,6 +545,8 @@ export class Tiers {
     // L1 is kept but only consulted when L2 cannot answer (an outage is when it helps most).
     if (trusted) this.applyToNear({ all: true })
     else this.#generation++
+    // The bus answering again means the store does: replay what it missed without waiting for the timer.
+    if (trusted && this.#replayPending) void this.replay()
     const was = this.#busState
     this.#busState = trusted ? 'connected' : 'disconnected'
     // The first answer of the bus, either way, ends start-up: callers of ready() stop waiting.
