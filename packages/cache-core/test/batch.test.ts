@@ -2,6 +2,73 @@ import { describe, expect, it } from 'vitest'
 import { createCache } from '../src/index.js'
 import { AsyncMapAdapter, MapAdapter } from './helpers/adapters.js'
 
+describe('getOrSetMany', () => {
+  it('reads 100 keys in one batch and loads the 60 misses in one loader call', async () => {
+    const adapter = new MapAdapter()
+    const cache = createCache({ adapter, keyPrefix: 'many' })
+    const keys = Array.from({ length: 100 }, (_, i) => `course:${i}`)
+    await cache.setMany(keys.slice(0, 40).map((key) => ({ key, value: `cached ${key}` })))
+    adapter.ops.getMany = 0
+    const calls: string[][] = []
+    const values = await cache.getOrSetMany(keys, async (missing) => {
+      calls.push(missing)
+      return missing.map((key) => `loaded ${key}`)
+    })
+    expect(adapter.ops.getMany).toBe(1)
+    expect(calls).toHaveLength(1)
+    expect(calls[0]).toEqual(keys.slice(40))
+    expect(values).toEqual(keys.map((key, i) => (i < 40 ? `cached ${key}` : `loaded ${key}`)))
+    expect(await cache.get('course:99')).toBe('loaded course:99')
+  })
+
+  it('joins keys that are already loading instead of loading them again', async () => {
+    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'join' })
+    let release: (v: string) => void = () => {}
+    const single = cache.getOrSet('a', () => new Promise<string>((resolve) => (release = resolve)))
+    await Promise.resolve()
+    const batchKeys: string[][] = []
+    const many = cache.getOrSetMany(['a', 'b', 'b'], async (missing) => {
+      batchKeys.push(missing)
+      return new Map(missing.map((key) => [key, `batch ${key}`]))
+    })
+    release('single a')
+    expect(await many).toEqual(['single a', 'batch b', 'batch b'])
+    expect(await single).toBe('single a')
+    expect(batchKeys).toEqual([['b']])
+  })
+
+  it('rejects a batch loader that returns the wrong number of values, caching nothing', async () => {
+    const adapter = new MapAdapter()
+    const cache = createCache({ adapter, keyPrefix: 'bad' })
+    await expect(cache.getOrSetMany(['a', 'b'], async () => ['only one'])).rejects.toMatchObject({
+      code: 'E_BATCH_RESULT',
+    })
+    expect(adapter.data.size).toBe(0)
+  })
+})
+
+describe('cachedMany (the batch form of cached)', () => {
+  it('caches per item and loads only the misses, in one call', async () => {
+    const { cachedMany } = await import('../src/index.js')
+    const cache = createCache({ adapter: new MapAdapter(), keyPrefix: 'cm' })
+    const calls: number[][] = []
+    const fileExists = cachedMany(
+      async (ids: number[]) => {
+        calls.push(ids)
+        return new Map(ids.map((id) => [id, id % 2 === 0]))
+      },
+      { cache, keyPrefix: 'file_exists', ttl: '1h', key: (id) => String(id) },
+    )
+    expect(await fileExists([1, 2, 3])).toEqual([false, true, false])
+    expect(await fileExists([2, 3, 4, 4])).toEqual([true, false, true, true])
+    expect(calls).toEqual([[1, 2, 3], [4]])
+    expect(fileExists.key(7)).toBe('file_exists:7')
+    expect(await fileExists.invalidate(2, 4)).toBe(2)
+    await fileExists([2])
+    expect(calls.at(-1)).toEqual([2])
+  })
+})
+
 describe('getOrSetMany shares single flight with every other load of the same keys', () => {
   for (const [name, make] of [
     ['a synchronous store', () => new MapAdapter()],
