@@ -12,7 +12,7 @@ import {
   type MessageHandler,
   type StoreMemory,
 } from '@cacheport/cache-core'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { adapterOptionsOf, namingCache } from './config.js'
 import { connect } from './connection.js'
 import { isForeignType } from './errors.js'
@@ -185,26 +185,33 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
         `redis ${this.endpoint}: keysByPattern needs a non-empty glob`,
       )
     }
+    const link = this.#link
     try {
-      await this.ready()
-      const nodes = this.isCluster ? (this.client as Cluster).nodes('master') : [this.client as Redis]
-      if (nodes.length === 0) throw new Error('no primary node is known yet')
-      const found = new Set<string>()
-      await Promise.all(
-        nodes.map(async (node) => {
-          let cursor = '0'
-          do {
-            const [next, keys] = await this.bound(
-              node.scan(cursor, 'MATCH', pattern, 'COUNT', this.opts.scanCount),
-            )
-            cursor = next
-            for (const key of keys) found.add(key)
-          } while (cursor !== '0')
-        }),
-      )
-      return [...found]
+      // Only the first connection is waited for within a command timeout; the walk itself is bulk
+      // work, bounded per SCAN page like a pattern delete.
+      const waiting = link.ready()
+      if (waiting !== undefined) await link.deadline(waiting)
+      {
+        const nodes = link.isCluster ? (link.client as Cluster).nodes('master') : [link.client as Redis]
+        if (nodes.length === 0) throw new Error('no primary node is known yet')
+        const found = new Set<string>()
+        await Promise.all(
+          nodes.map(async (node) => {
+            let cursor = '0'
+            do {
+              const [next, keys] = await link.bound(
+                node.scan(cursor, 'MATCH', pattern, 'COUNT', link.opts.scanCount),
+              )
+              cursor = next
+              for (const key of keys) found.add(key)
+            } while (cursor !== '0')
+          }),
+        )
+        return [...found]
+      }
     } catch (error) {
-      throw this.failure('SCAN', error, { text: `of pattern "${pattern}"` })
+      if (error instanceof CacheError) throw error
+      throw link.failure('SCAN', error, { text: `of pattern "${pattern}"` })
     }
   }
 
