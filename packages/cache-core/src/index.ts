@@ -28,7 +28,7 @@ export {
   invalidate,
 } from './decorators.js'
 export { boundKey, canonicalize, digestArgs, sha256 } from './digest.js'
-export { parseDuration, parseOptionalDuration } from './duration.js'
+export { type DurationSource, parseDuration, parseOptionalDuration } from './duration.js'
 export {
   CacheError,
   type CacheErrorDetails,

@@ -281,7 +281,7 @@ describe('consumer projects', () => {
     expect(await node([join(dir, 'out/server.mjs')])).toBe('bundle ok\n')
   })
 
-  it('the published conformance suite passes on the published memory adapter and the guide\'s adapter', async () => {
+  it("the published conformance suite passes on the published memory adapter and the guide's adapter", async () => {
     // The guide's adapter was written out by the README type-check above.
     expect(existsSync(join(consumer, 'snippets/map-adapter.ts'))).toBe(true)
     const dir = join(consumer, 'conformance')
