@@ -255,6 +255,7 @@ describe('consumer projects', () => {
     const expected = {
       load: 'base_load:7,{"faculty":"EEMCS"}',
       course: 'osiris_course:"201300069"',
+      missingPrefix: 'E_INVALID_CONFIG keyPrefix',
       stored: [true, true],
     }
     expect(JSON.parse(compiled)).toEqual(expected)
