@@ -52,7 +52,10 @@ async function sh(file: string, args: string[], cwd: string, env: NodeJS.Process
 // running pnpm is at npm_execpath; started some other way, fall back to the README's pinned pnpm.
 function pnpm(): [string, string[]] {
   const execPath = process.env.npm_execpath
-  if (execPath !== undefined && /pnpm/.test(execPath)) return [process.execPath, [execPath]]
+  if (execPath !== undefined && /pnpm/.test(execPath)) {
+    // A script (pnpm.cjs) runs under node; pnpm's standalone executable runs by itself.
+    return /\.[cm]?js$/.test(execPath) ? [process.execPath, [execPath]] : [execPath, []]
+  }
   return ['npx', ['-y', 'pnpm@12.4.2']]
 }
 
