@@ -1,6 +1,6 @@
 import type { CacheLogger } from './types.js'
 
-/** State of a {@link CircuitBreaker}. */
+/** State of a cache's circuit breaker, as `stats().circuit` reports it. */
 export type CircuitState = 'closed' | 'open' | 'half-open'
 
 /**

@@ -35,7 +35,7 @@ export {
   invalidate,
 } from './decorators.js'
 export { boundKey, canonicalize, digestArgs, sha256 } from './digest.js'
-export { parseDuration, parseOptionalDuration } from './duration.js'
+export { type DurationSource, parseDuration, parseOptionalDuration } from './duration.js'
 export type { EncryptionKey, EncryptionOptions, Keyring } from './encryption.js'
 export {
   CacheError,

@@ -52,7 +52,10 @@ async function sh(file: string, args: string[], cwd: string, env: NodeJS.Process
 // running pnpm is at npm_execpath; started some other way, fall back to the README's pinned pnpm.
 function pnpm(): [string, string[]] {
   const execPath = process.env.npm_execpath
-  if (execPath !== undefined && /pnpm/.test(execPath)) return [process.execPath, [execPath]]
+  if (execPath !== undefined && /pnpm/.test(execPath)) {
+    // A script (pnpm.cjs) runs under node; pnpm's standalone executable runs by itself.
+    return /\.[cm]?js$/.test(execPath) ? [process.execPath, [execPath]] : [execPath, []]
+  }
   return ['npx', ['-y', 'pnpm@12.4.2']]
 }
 
@@ -255,6 +258,7 @@ describe('consumer projects', () => {
     const expected = {
       load: 'base_load:7,{"faculty":"EEMCS"}',
       course: 'osiris_course:"201300069"',
+      missingPrefix: 'E_INVALID_CONFIG keyPrefix',
       stored: [true, true],
     }
     expect(JSON.parse(compiled)).toEqual(expected)
