@@ -5,4 +5,10 @@
 export { defaultRetryStrategy } from './connection.js'
 export { keySlot } from './key-slot.js'
 export { RedisAdapter, redisAdapter, redisAdapterFactory } from './redis-adapter.js'
-export type { RedisAdapterConfigOptions, RedisAdapterOptions, RedisClient, SentinelAddress } from './types.js'
+export type {
+  OtherIoredisClient,
+  RedisAdapterConfigOptions,
+  RedisAdapterOptions,
+  RedisClient,
+  SentinelAddress,
+} from './types.js'
