@@ -8,7 +8,6 @@ export default mergeConfig(
   base,
   defineConfig({
     resolve: { alias: [{ find: /^ioredis$/, replacement: 'ioredis5' }] },
-    // The soak runs once, on the default major: it is about the library over time, not ioredis.
-    test: { env: { CACHEPORT_IOREDIS: '5' }, exclude: ['test/soak.test.ts'] },
+    test: { env: { CACHEPORT_IOREDIS: '5' } },
   }),
 )
