@@ -57,7 +57,7 @@ export interface TargetResult {
   /** The bar `measured` must clear. */
   readonly threshold: number
   /** Unit of `measured` and `threshold`. */
-  readonly unit: 'x' | 'ops/s' | 'runs' | 'commands' | 'keys' | 'ms' | 'MB'
+  readonly unit: 'x' | 'ops/s' | 'runs' | 'commands' | 'keys' | 'ms' | 'MB' | 'errors' | 'listeners'
   /** Whether the target is met. */
   readonly pass: boolean
   /** The raw figures behind a ratio, for the reader. */

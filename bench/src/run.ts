@@ -17,6 +17,7 @@ import { growthSuite } from './suites/growth.js'
 import { memorySuite } from './suites/memory.js'
 import { platformSuite, platformUnavailable } from './suites/platform.js'
 import { redisSuite } from './suites/redis.js'
+import { soakSuite } from './suites/soak.js'
 import { tieredSuite } from './suites/tiered.js'
 
 interface Suite {
@@ -63,6 +64,14 @@ const suites: Record<string, Suite> = {
         ? undefined
         : 'no Redis answers at 127.0.0.1:6379 (install and start Redis to run this suite)',
     run: compressionSuite,
+  },
+  soak: {
+    title: 'soak — Redis and tiered caches under CLIENT KILL for minutes: errors, listeners, heap',
+    unavailable: async () =>
+      (await redisAnswers('127.0.0.1', 6379))
+        ? undefined
+        : 'no Redis answers at 127.0.0.1:6379 (install and start Redis to run this suite)',
+    run: soakSuite,
   },
   platform: {
     title: "platform — the example app's filter-counts endpoint, cache off vs warm",

@@ -24,6 +24,8 @@ export interface Connection {
   readonly client: RedisClient
   /** The adapter opened the client, so it closes it. */
   readonly owned: boolean
+  /** The client comes from the ioredis this package loaded, not from another copy of it. */
+  readonly native: boolean
   /** `redis://host:port/db`, `cluster 10.0.0.1:7000,...` or `sentinel "name" via ...`, redacted. */
   readonly endpoint: string
   /** The client has no command timeout of its own, so the adapter bounds each call itself. */
@@ -164,7 +166,8 @@ export function connect(options: RedisAdapterOptions): Connection {
   }
 
   if (options.client !== undefined) {
-    const client = options.client
+    // A client of another ioredis copy has the same public API, which is all the adapter then uses.
+    const client = options.client as RedisClient
     const ownTimeout = client.isCluster
       ? (client as Cluster).options.redisOptions?.commandTimeout
       : (client as Redis).options.commandTimeout
@@ -172,6 +175,7 @@ export function connect(options: RedisAdapterOptions): Connection {
     return {
       client,
       owned: false,
+      native: client instanceof Redis || client instanceof Cluster,
       endpoint: describeClient(client),
       needsOwnTimeout: !hasOwnTimeout,
       // The client's own timeout is the one its commands keep, so messages and the declared
@@ -227,6 +231,7 @@ export function connect(options: RedisAdapterOptions): Connection {
     return {
       client: new Cluster(cluster, clusterOptions),
       owned: true,
+      native: true,
       endpoint: `cluster ${cluster.map(nodeLabel).join(',')}`,
       needsOwnTimeout: false,
       resolved,
@@ -261,5 +266,5 @@ export function connect(options: RedisAdapterOptions): Connection {
       password === undefined ? (username === undefined ? '' : `${username}@`) : `${username ?? ''}:***@`
     endpoint = `${tls === false ? 'redis' : 'rediss'}://${auth}${single.host}:${single.port}/${single.db}`
   }
-  return { client: new Redis(single), owned: true, endpoint, needsOwnTimeout: false, resolved }
+  return { client: new Redis(single), owned: true, native: true, endpoint, needsOwnTimeout: false, resolved }
 }

@@ -6,4 +6,10 @@ export { defaultRetryStrategy } from './connection.js'
 export { keySlot } from './key-slot.js'
 export { RedisAdapter, redisAdapter, redisAdapterFactory } from './redis-adapter.js'
 export { MEMORY_SAMPLE_INTERVAL_MS, parseServerMemory } from './server-memory.js'
-export type { RedisAdapterConfigOptions, RedisAdapterOptions, RedisClient, SentinelAddress } from './types.js'
+export type {
+  OtherIoredisClient,
+  RedisAdapterConfigOptions,
+  RedisAdapterOptions,
+  RedisClient,
+  SentinelAddress,
+} from './types.js'

@@ -49,6 +49,8 @@ export class Link {
   readonly copyValues: boolean
   /** ioredis' `keyPrefix` of a single-node client, which commands built by hand must carry. */
   readonly keyPrefix: string | undefined
+  /** The client comes from the ioredis this package loaded, so commands built here fit it. */
+  readonly native: boolean
   readonly #owned: boolean
   #closed = false
   #everReady: boolean
@@ -74,6 +76,7 @@ export class Link {
     this.ownTimeout = connection.needsOwnTimeout
     this.isCluster = (this.client as { isCluster?: boolean }).isCluster === true
     this.copyValues = this.client.options.enableAutoPipelining === true
+    this.native = connection.native
     this.keyPrefix = this.isCluster ? undefined : (this.client as Redis).options.keyPrefix
     this.#everReady = this.client.status === 'ready'
     this.client.on('error', this.#onError)

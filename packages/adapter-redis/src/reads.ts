@@ -8,7 +8,7 @@ import { chunk } from './batches.js'
 import { isForeignType } from './errors.js'
 import { groupBySlot } from './key-slot.js'
 import type { Link } from './link.js'
-import { type ReplyWatchdog, WatchedCommand } from './reply-watchdog.js'
+import { type ReplyWatchdog, WatchedCommand, watchdogWorks } from './reply-watchdog.js'
 
 type Settle<T> = (value: T) => void
 
@@ -88,8 +88,11 @@ export class Reads {
   constructor(link: Link, watchdog: ReplyWatchdog) {
     this.#link = link
     this.#watchdog = watchdog
-    // Auto-pipelined clients keep ioredis' own path, which batches the commands of a tick.
-    this.#directGets = !link.isCluster && !link.ownTimeout && !link.copyValues
+    // Auto-pipelined clients keep ioredis' own path, which batches the commands of a tick. Commands
+    // built here subclass ioredis' internal Command: only for a client of the same ioredis, and
+    // only when that ioredis' Command behaves as the watchdog expects.
+    this.#directGets =
+      !link.isCluster && !link.ownTimeout && !link.copyValues && link.native && watchdogWorks()
   }
 
   /**

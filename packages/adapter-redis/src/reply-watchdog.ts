@@ -39,6 +39,32 @@ export class WatchedCommand extends Command {
   }
 }
 
+let works: boolean | undefined
+
+/**
+ * Whether the ioredis loaded here has the internal `Command` the watchdog relies on: a `setTimeout`
+ * hook that ioredis calls on send, and an `isSettled` flag set as soon as the command settles
+ * (ioredis 6; ioredis 5 has no `isSettled`). Checked once, on a command that is never sent; where
+ * it fails, single reads keep ioredis' own `commandTimeout`.
+ */
+export function watchdogWorks(): boolean {
+  if (works !== undefined) return works
+  try {
+    const probe = new Command('get', ['probe'], { replyEncoding: null })
+    const before = (probe as { isSettled?: unknown }).isSettled
+    probe.resolve(null)
+    works =
+      typeof probe.setTimeout === 'function' &&
+      typeof probe.transformReply === 'function' &&
+      probe.promise instanceof Promise &&
+      before === false &&
+      (probe as { isSettled?: unknown }).isSettled === true
+  } catch {
+    works = false
+  }
+  return works
+}
+
 /** Rejects watched commands that outlive their timeout, with the error ioredis would give. */
 export class ReplyWatchdog {
   private readonly commands: Array<Command | undefined> = []

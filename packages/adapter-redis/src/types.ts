@@ -5,6 +5,31 @@ import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from '
 /** An ioredis client the adapter can use: a single node (or Sentinel-managed) `Redis`, or a `Cluster`. */
 export type RedisClient = Redis | Cluster
 
+/**
+ * An ioredis `Redis` or `Cluster` (5.x or 6.x) loaded from another copy of ioredis than the one this
+ * package resolves, as happens when an application pins its own: the types of two copies never
+ * match, so such a client is recognised by the methods the adapter relies on. At run time the
+ * adapter then keeps to ioredis' public API (see the README on ioredis versions).
+ */
+export interface OtherIoredisClient {
+  /** ioredis' connection status (`wait`, `connecting`, `ready`, `reconnecting`, `end`, ...). */
+  readonly status: string
+  /** The options the client was built with. */
+  readonly options: object
+  /** Sends a command object (every ioredis method ends here). */
+  sendCommand(...args: never[]): unknown
+  /** A new client with the same options (the adapter's pub/sub connection). */
+  duplicate(...args: never[]): unknown
+  /** Binary-safe `GET`. */
+  getBuffer(...args: never[]): unknown
+  /** Binary-safe `MGET`. */
+  mgetBuffer(...args: never[]): unknown
+  /** Adds an event listener. */
+  on(...args: never[]): unknown
+  /** Removes an event listener. */
+  off(...args: never[]): unknown
+}
+
 /** One Sentinel process to ask for the current primary. */
 export interface SentinelAddress {
   /** Host name or IP address of the Sentinel. */
@@ -45,7 +70,7 @@ export interface RedisAdapterOptions {
    * The connection options below are ignored with a client.
    * @default undefined
    */
-  client?: RedisClient
+  client?: RedisClient | OtherIoredisClient
   /**
    * Host of a single Redis server (ignored when `url`, `sentinels` or `cluster` is given).
    * @default '127.0.0.1'

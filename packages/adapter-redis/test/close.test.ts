@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
+import { nodeFlags } from './helpers/ioredis-major.js'
 import { type RedisProcess, startRedis } from './helpers/redis-server.js'
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -36,7 +37,7 @@ afterEach(async () => {
 describe('close() after the connection was lost', () => {
   it.each(['adapter', 'tiered'])('lets the process exit within 100 ms (%s)', async (shape) => {
     server = await startRedis()
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, server.url, shape], {
+    const proc = spawn(process.execPath, [...nodeFlags(), child, server.url, shape], {
       cwd: packageRoot,
       stdio: ['pipe', 'pipe', 'inherit'],
     })

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
+import { nodeFlags } from './helpers/ioredis-major.js'
 import { SHARED_URL } from './helpers/shared.js'
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -47,8 +48,7 @@ describe('cross-process lease', () => {
       spawn(
         process.execPath,
         [
-          '--import',
-          'tsx',
+          ...nodeFlags(),
           child,
           SHARED_URL,
           keyPrefix,

@@ -1,6 +1,6 @@
 import type { Command } from 'ioredis'
 import { describe, expect, it, vi } from 'vitest'
-import { ReplyWatchdog, TIMED_OUT, WatchedCommand } from '../src/reply-watchdog.js'
+import { ReplyWatchdog, TIMED_OUT, WatchedCommand, watchdogWorks } from '../src/reply-watchdog.js'
 
 // The watchdog on its own, with ioredis commands that are never sent: their timeouts are what it
 // keeps, so whether a reply ever comes is up to each test. Sent commands are covered by the
@@ -19,7 +19,8 @@ function outcome(command: Command, start: number): Promise<{ ms: number; error?:
   )
 }
 
-describe('reply watchdog', () => {
+// On an ioredis whose Command lacks what the watchdog needs (5.x), the adapter does not use it.
+describe.skipIf(!watchdogWorks())('reply watchdog', () => {
   it('rejects each unanswered command at its own deadline, whatever was sent before it', async () => {
     const watchdog = new ReplyWatchdog()
     const start = performance.now()

@@ -13,6 +13,7 @@ import { type Cache, type CacheOptions, createCache } from '@cacheport/cache-cor
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { redisAdapter } from '../src/index.js'
+import { nodeFlags } from './helpers/ioredis-major.js'
 import { type RedisProcess, rawCommand, startRedis } from './helpers/redis-server.js'
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -66,7 +67,7 @@ class Instance {
   /** Spawns the process and resolves once its invalidation bus is subscribed. */
   static async start(name: string, url: string, keyPrefix: string): Promise<Instance> {
     const config = { url, keyPrefix, connectionName: name, retryMs: CHILD_RETRY_MS }
-    const proc = spawn(process.execPath, ['--import', 'tsx', fixture, JSON.stringify(config)], {
+    const proc = spawn(process.execPath, [...nodeFlags(), fixture, JSON.stringify(config)], {
       cwd: packageRoot,
       stdio: ['pipe', 'pipe', 'inherit'],
     })
