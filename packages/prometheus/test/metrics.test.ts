@@ -127,7 +127,7 @@ describe('registerCacheMetrics', () => {
     const series = (suffix: string, le?: number) =>
       loads.find(
         (v) =>
-          v.metricName === `cacheport_load_duration_seconds_${suffix}` &&
+          (v as { metricName?: string }).metricName === `cacheport_load_duration_seconds_${suffix}` &&
           v.labels.prefix === 'item' &&
           (le === undefined || v.labels.le === le),
       )?.value
