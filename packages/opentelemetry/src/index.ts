@@ -415,16 +415,30 @@ class Instrumentation implements CacheInstrumentation {
       description:
         'Store operations that failed or timed out (the cache failed open), by operation and error type.',
     })
+    // Attribute sets per cache, prefix and operation, built once: a record per cache call must not
+    // allocate (prefixes are bounded by the core, operations by the API).
+    const attributeSets = new WeakMap<Attributes, Map<string, Attributes>>()
+    const attributesOf = (labels: Attributes, prefix: string, operation?: CacheOperation): Attributes => {
+      let sets = attributeSets.get(labels)
+      if (sets === undefined) {
+        sets = new Map()
+        attributeSets.set(labels, sets)
+      }
+      const id = operation === undefined ? prefix : `${prefix}\u0000${operation}`
+      let attributes = sets.get(id)
+      if (attributes === undefined) {
+        attributes = { ...labels, 'cacheport.prefix': prefix }
+        if (operation !== undefined) attributes['cacheport.operation'] = operation
+        sets.set(id, attributes)
+      }
+      return attributes
+    }
     return {
       operation: (_cache, labels, event) => {
-        operations.record(event.durationMs / 1000, {
-          ...labels,
-          'cacheport.prefix': event.prefix ?? '',
-          'cacheport.operation': event.operation,
-        })
+        operations.record(event.durationMs / 1000, attributesOf(labels, event.prefix ?? '', event.operation))
       },
       load: (labels, event) => {
-        const attributes = { ...labels, 'cacheport.prefix': event.prefix }
+        const attributes = attributesOf(labels, event.prefix)
         loads.record(event.durationMs / 1000, attributes)
         if (event.error !== undefined) loadFailures.add(1, attributes)
       },
