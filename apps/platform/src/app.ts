@@ -1,6 +1,7 @@
 import type { CacheRegistry } from '@cacheport/cache-core'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { UserService } from './auth/users.js'
 import { buildCaches } from './caches.js'
 import type { AppConfig } from './config.js'
 import { type DatabaseHandle, openDatabase } from './db/connection.js'
@@ -23,6 +24,7 @@ export interface App {
   readonly queries: ItemQueryService
   readonly items: ItemService
   readonly ingest: QlikIngestService
+  readonly users: UserService
   readonly osiris: OsirisClient | undefined
   readonly canvas: CanvasClient | undefined
   readonly invalidation: CacheInvalidation
@@ -91,6 +93,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   )
   const items = new ItemService(database, invalidation)
   const ingest = new QlikIngestService(database, invalidation)
+  const users = new UserService(database)
   const backend = config.useCache ? config.cacheBackend : `${config.cacheBackend} (USE_CACHE=false: noop)`
   const server = await buildServer({
     logger,
@@ -99,10 +102,17 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     queries,
     items,
     ingest,
+    users,
     osiris,
     canvas,
     backend,
     instance: config.instanceName,
+    session: {
+      secret: config.sessionSecret,
+      secure: config.cookieSecure,
+      maxAgeSeconds: config.sessionMaxAgeSeconds,
+    },
+    ingestLimits: config.ingestLimits,
   })
 
   let closed = false
@@ -114,6 +124,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     queries,
     items,
     ingest,
+    users,
     osiris,
     canvas,
     invalidation,

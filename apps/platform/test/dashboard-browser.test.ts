@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { json, prepareDatabase, qlikCsv, startTestApp, type TestApp, tempDir } from './helpers.js'
+import { json, prepareDatabase, qlikCsv, startTestApp, TEST_USERS, type TestApp, tempDir } from './helpers.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const CHROMIUM_ARGS = [
@@ -43,7 +43,23 @@ describe('dashboard in a browser', () => {
   })
 
   const badge = (status: string) => page.getByTestId(`count-${status}`).textContent()
-  const apiCounts = async (query = '') => json(await fetch(`${t.url}/api/items/counts${query}`))
+  const apiCounts = async (query = '') => json(await t.api.fetch(`/api/items/counts${query}`))
+
+  it('sends a visitor to the sign-in page and back to the dashboard after signing in', async () => {
+    await page.goto(`${t.url}/?status=All`)
+    expect(new URL(page.url()).pathname).toBe('/login')
+    await page.getByTestId('login-username').fill(TEST_USERS.admin.username)
+    await page.getByTestId('login-password').fill('wrong password')
+    await page.getByTestId('login-submit').click()
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="login-error"]')?.textContent !== '',
+    )
+    expect(await page.getByTestId('login-error').textContent()).toBe('wrong user name or password')
+    await page.getByTestId('login-password').fill(TEST_USERS.admin.password)
+    await page.getByTestId('login-submit').click()
+    await page.waitForURL((url) => url.pathname === '/')
+    expect(await page.getByTestId('signed-in-user').textContent()).toBe(TEST_USERS.admin.username)
+  })
 
   it('shows the workflow tabs with the counts of the API', async () => {
     await page.goto(t.url)

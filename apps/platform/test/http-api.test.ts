@@ -93,7 +93,7 @@ describe('configuration', () => {
 describe('HTTP API', () => {
   let t: TestApp
   let dir: ReturnType<typeof tempDir>
-  const get = (path: string) => fetch(`${t.url}${path}`)
+  const get = (path: string) => t.api.fetch(path)
 
   beforeAll(async () => {
     dir = tempDir()
@@ -155,7 +155,7 @@ describe('HTTP API', () => {
     const { items } = await json(await get('/api/items?perPage=25'))
     const target = items[0]
     const patch = (body: unknown) =>
-      fetch(`${t.url}/api/items/${target.material_id}`, {
+      t.api.fetch(`/api/items/${target.material_id}`, {
         method: 'PATCH',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -177,7 +177,7 @@ describe('HTTP API', () => {
       remarks: 'asked the teacher',
       v2_lengte: 'Kort',
     })
-    const missing = await fetch(`${t.url}/api/items/1`, {
+    const missing = await t.api.fetch(`/api/items/1`, {
       method: 'PATCH',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ remarks: 'x' }),
@@ -201,7 +201,7 @@ describe('HTTP API', () => {
   it('checks a batch of files and records the results on the items', async () => {
     const { items } = await json(await get('/api/items?perPage=25&sort=material_id&order=asc'))
     const ids = items.map((i: { material_id: number }) => i.material_id)
-    const res = await fetch(`${t.url}/api/canvas/check`, {
+    const res = await t.api.fetch(`/api/canvas/check`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ materialIds: [...ids, 424242] }),
@@ -212,7 +212,7 @@ describe('HTTP API', () => {
     expect(body.exists + body.missing).toBe(25)
     const after = await json(await get('/api/items?perPage=25&sort=material_id&order=asc'))
     for (const item of after.items) expect(item.file_exists).not.toBeNull()
-    const bad = await fetch(`${t.url}/api/canvas/check`, {
+    const bad = await t.api.fetch(`/api/canvas/check`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ materialIds: ['x'] }),
@@ -226,12 +226,12 @@ describe('HTTP API', () => {
     const { caches } = await json(await get('/api/cache/stats'))
     expect(Object.keys(caches)).toEqual(['default', 'queries'])
     expect(caches.queries.byPrefix.filter_counts.hits).toBeGreaterThan(0)
-    const cleared = await fetch(`${t.url}/api/cache/queries/clear`, { method: 'POST' })
+    const cleared = await t.api.fetch(`/api/cache/queries/clear`, { method: 'POST' })
     expect(await json(cleared)).toEqual({ cleared: 'queries' })
     const misses = (await json(await get('/api/cache/stats'))).caches.queries.misses
     await get('/api/items/counts')
     expect((await json(await get('/api/cache/stats'))).caches.queries.misses).toBe(misses + 1)
-    expect((await fetch(`${t.url}/api/cache/nope/clear`, { method: 'POST' })).status).toBe(404)
+    expect((await t.api.fetch(`/api/cache/nope/clear`, { method: 'POST' })).status).toBe(404)
   })
 
   it('exposes Prometheus metrics per cache and key prefix', async () => {

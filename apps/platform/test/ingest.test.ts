@@ -3,7 +3,7 @@ import ExcelJS from 'exceljs'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseCsv, QLIK_COLUMNS } from '../src/services/qlik-parser.js'
-import { json, prepareDatabase, qlikCsv, startTestApp, type TestApp, tempDir, uploadQlik } from './helpers.js'
+import { json, prepareDatabase, qlikCsv, startTestApp, type TestApp, tempDir } from './helpers.js'
 
 describe('Qlik CSV parsing', () => {
   it('reads quoted fields, doubled quotes, CRLF and a semicolon delimiter; - and blanks are null', () => {
@@ -78,7 +78,7 @@ describe('Qlik ingest', () => {
       { 'Material id': 880002, Title: 'bad count', pagecount: 'many' },
       { 'Material id': 880003, Department: 'Somewhere New', Title: 'Unmapped', Filetype: 'key' },
     ])
-    const res = await uploadQlik(t.url, csv)
+    const res = await t.api.upload(csv)
     expect(res.status).toBe(200)
     const summary = await json(res)
     expect(summary).toMatchObject({
@@ -173,7 +173,7 @@ describe('Qlik ingest', () => {
     ])
     sheet.addRow([null, 'subtotal'])
     const data = new Uint8Array(await workbook.xlsx.writeBuffer())
-    const res = await uploadQlik(t.url, data, 'export.xlsx')
+    const res = await t.api.upload(data, 'export.xlsx')
     expect(res.status).toBe(200)
     expect(await json(res)).toMatchObject({ format: 'xlsx', created: 1, dropped: 1, failed: 0 })
     expect(await item(880020)).toMatchObject({ faculty: 'EEMCS', url: null, title: 'Compilers book' })
@@ -182,10 +182,10 @@ describe('Qlik ingest', () => {
   it('answers 400 naming the problem for a malformed file, and writes nothing', async () => {
     const before = await batches()
     const broken = 'Material id,Title\n880030,"never closed\n880031,Fine\n'
-    const res = await uploadQlik(t.url, broken)
+    const res = await t.api.upload(broken)
     expect(res.status).toBe(400)
     expect(await json(res)).toMatchObject({ error: 'E_MALFORMED_FILE', field: 'file' })
-    const fake = await uploadQlik(t.url, new Uint8Array([0x50, 0x4b, 3, 4, 9, 9, 9]), 'export.xlsx')
+    const fake = await t.api.upload(new Uint8Array([0x50, 0x4b, 3, 4, 9, 9, 9]), 'export.xlsx')
     expect(fake.status).toBe(400)
     expect((await json(fake)).message).toMatch(/not a readable XLSX workbook/)
     expect(await batches()).toBe(before)
@@ -193,7 +193,7 @@ describe('Qlik ingest', () => {
   })
 
   it('rejects a request without a file, naming the field', async () => {
-    const res = await fetch(`${t.url}/api/ingest/qlik`, { method: 'POST', body: new FormData() })
+    const res = await t.api.fetch('/api/ingest/qlik', { method: 'POST', body: new FormData() })
     expect(res.status).toBe(400)
     expect(await json(res)).toMatchObject({ field: 'file' })
   })

@@ -6,7 +6,7 @@ import { canvasIds } from '../src/catalogue.js'
 import { canvasFileId } from '../src/domain.js'
 import { CanvasClient } from '../src/services/canvas-client.js'
 import { OsirisClient } from '../src/services/osiris-client.js'
-import { json, qlikCsv, REDIS_URL, startTestApp, TEST_TOKEN, type TestApp, uploadQlik } from './helpers.js'
+import { json, qlikCsv, REDIS_URL, startTestApp, TEST_TOKEN, type TestApp } from './helpers.js'
 
 /** Where a suite's database comes from: a prepared (migrated, seeded) URL and how to throw it away. */
 export type DatabaseProvider = () => Promise<{ url: string; cleanup: () => Promise<void> | void }>
@@ -24,7 +24,7 @@ export async function scanKeys(redis: Redis, pattern: string): Promise<string[]>
 }
 
 async function counts(t: TestApp, query = ''): Promise<Record<string, number>> {
-  const res = await fetch(`${t.url}/api/items/counts${query}`)
+  const res = await t.api.fetch(`/api/items/counts${query}`)
   expect(res.status).toBe(200)
   return (await json(res)) as Record<string, number>
 }
@@ -232,7 +232,7 @@ export function defineServiceTests(
         },
         { 'Material id': 990002, Department: 'Applied Mathematics', Title: 'New slides', Filetype: 'pptx' },
       ])
-      const res = await uploadQlik(t.url, upload)
+      const res = await t.api.upload(upload)
       expect(res.status).toBe(200)
       expect(await json(res)).toMatchObject({ created: 2, updated: 0, failed: 0 })
       const after = await counts(t, '?faculty=EEMCS')
@@ -247,7 +247,7 @@ export function defineServiceTests(
         .orderBy('material_id')
         .executeTakeFirstOrThrow()
       const before = await counts(t, `?faculty=${row.faculty}`)
-      const res = await fetch(`${t.url}/api/items/${row.material_id}`, {
+      const res = await t.api.fetch(`/api/items/${row.material_id}`, {
         method: 'PATCH',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ workflow_status: 'Done' }),

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type InstanceProcess, startInstance } from '../src/cluster.js'
 import { openDatabase } from '../src/db/connection.js'
 import { type ProcessFixture, startProcessFixture, unlinkPrefixes } from './app-processes.js'
-import { json, qlikCsv, REDIS_URL, uniqueSuffix, uploadQlik } from './helpers.js'
+import { type ApiClient, json, qlikCsv, REDIS_URL, signIn, uniqueSuffix } from './helpers.js'
 import { type RedisServer, startRedisServer } from './redis-server.js'
 
 const APP_DIR = fileURLToPath(new URL('..', import.meta.url))
@@ -15,19 +15,22 @@ const COHERENCE_BOUND_MS = 500
 
 type Counts = Record<'All' | 'ToDo' | 'InProgress' | 'Done', number>
 
+/** The signed-in session of the running describe block (set in its beforeAll); instances share its key. */
+let session: ApiClient
+/** `fetch` of a full URL with the session. */
+const authed = (url: string, init?: RequestInit) => {
+  const { origin, pathname, search } = new URL(url)
+  return session.at(origin).fetch(pathname + search, init)
+}
 const getJson = async (url: string) => {
-  const res = await fetch(url)
+  const res = await authed(url)
   expect(res.status, url).toBe(200)
   return json(res)
 }
 const counts = (base: string, query = ''): Promise<Counts> => getJson(`${base}/api/items/counts${query}`)
 const stats = async (base: string) => (await getJson(`${base}/api/cache/stats`)).caches
 const patch = (base: string, id: number, body: object) =>
-  fetch(`${base}/api/items/${id}`, {
-    method: 'PATCH',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  })
+  session.at(base).send('PATCH', `/api/items/${id}`, body)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Polls `read` until `done` holds (or `limitMs` passes); resolves with the last value and the time taken. */
@@ -102,6 +105,9 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
     a = /^ {2}A {2}(http:\/\/\S+)$/m.exec(output)![1]!
     b = /^ {2}B {2}(http:\/\/\S+)$/m.exec(output)![1]!
     printedItem = Number(/PATCH \S+\/api\/items\/(\d+) /.exec(output)![1])
+    // The credentials the demo prints: what a user signs in with.
+    const password = /^ {2}admin +(\S+) /m.exec(output)![1]!
+    session = await signIn(a, { username: 'admin', password })
   }, 40_000)
 
   afterAll(async () => {
@@ -177,8 +183,7 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
   it(`an ingest on A shows in B's counts per faculty within ${COHERENCE_BOUND_MS} ms`, async () => {
     const before = await counts(b, '?faculty=EEMCS')
     expect(await counts(b, '?faculty=EEMCS')).toEqual(before)
-    const upload = await uploadQlik(
-      a,
+    const upload = await session.at(a).upload(
       qlikCsv([
         { 'Material id': 880001, Department: 'Computer Science', Title: 'Tiered reader', Filetype: 'pdf' },
         { 'Material id': 880002, Department: 'Electrical Engineering', Title: 'Bus slides', Filetype: 'ppt' },
@@ -239,6 +244,7 @@ describe('tiered instances when Redis goes away', () => {
     server = await startRedisServer()
     const env = fixture.env(baseEnv(), { LOG_LEVEL: 'error', CACHE_BACKEND: 'tiered', REDIS_URL: server.url })
     ;[a, b] = await Promise.all([startInstance('A', env), startInstance('B', env)])
+    session = await signIn(a.url, 'staff')
   }, 40_000)
 
   afterAll(async () => {

@@ -162,6 +162,20 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0002_users': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('users')
+          .addColumn('username', 'text', (c) => c.primaryKey())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('created_at', timestamp, (c) => c.notNull())
+          .execute()
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable('users').ifExists().execute()
+      },
+    },
   }
 }
 

@@ -113,6 +113,14 @@ export interface ItemChangeTable {
   changed_at: string
 }
 
+/** `users`: who may sign in, with a scrypt hash of their password and their role. */
+export interface UserTable {
+  username: string
+  password_hash: string
+  role: string
+  created_at: string
+}
+
 /** The whole schema, as Kysely sees it. */
 export interface Database {
   faculties: FacultyTable
@@ -123,6 +131,7 @@ export interface Database {
   ingest_batches: IngestBatchTable
   qlik_entries: QlikEntryTable
   item_changes: ItemChangeTable
+  users: UserTable
 }
 
 /** A `copyright_items` row as read. */

@@ -1,7 +1,9 @@
 import type { CacheStats } from '@cacheport/cache-core'
+import type { SessionUser } from '../auth/users.js'
 import type { CopyrightItem, Faculty } from '../domain.js'
 import { WORKFLOW_FILTERS } from '../domain.js'
 import type { ItemPage } from '../services/item-query-service.js'
+import { escapeHtml } from './html.js'
 
 /** What the server renders the dashboard from; the script then keeps it current. */
 export interface DashboardState {
@@ -12,14 +14,10 @@ export interface DashboardState {
   backend: string
   /** The instance's name, shown in the header so that two tabs on two instances are told apart. */
   instance?: string | undefined
-}
-
-/** Escapes text for HTML content and attribute values. */
-export function escapeHtml(value: unknown): string {
-  return String(value ?? '').replace(
-    /[&<>"']/g,
-    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!,
-  )
+  /** Who is signed in: admins also see the upload form and the cache clear buttons. */
+  user: SessionUser
+  /** The session's CSRF token, sent back in `X-CSRF-Token` on every state-changing request. */
+  csrfToken: string
 }
 
 const TAB_LABELS: Record<string, string> = {
@@ -47,7 +45,7 @@ function row(item: CopyrightItem): string {
 </tr>`
 }
 
-function cacheRows(caches: DashboardState['caches']): string {
+function cacheRows(caches: DashboardState['caches'], admin: boolean): string {
   return Object.entries(caches)
     .map(
       ([name, s]) => `<tr data-testid="cache-${escapeHtml(name)}">
@@ -56,7 +54,7 @@ function cacheRows(caches: DashboardState['caches']): string {
 <td class="num">${s.hits}</td><td class="num" data-testid="l1-hits-${escapeHtml(name)}">${s.l1Hits}</td>
 <td class="num" data-testid="stale-hits-${escapeHtml(name)}">${s.staleHits}</td><td class="num">${s.misses}</td>
 <td class="num" data-testid="hit-rate-${escapeHtml(name)}">${(s.hitRate * 100).toFixed(1)}%</td>
-<td><button type="button" class="small clear-cache" data-cache="${escapeHtml(name)}" data-testid="clear-${escapeHtml(name)}">Clear</button></td>
+<td>${admin ? `<button type="button" class="small clear-cache" data-cache="${escapeHtml(name)}" data-testid="clear-${escapeHtml(name)}">Clear</button>` : ''}</td>
 </tr>`,
     )
     .join('')
@@ -66,7 +64,7 @@ const STYLE = `
 :root{--bg:#f5f6f8;--card:#fff;--ink:#1d2433;--muted:#6b7385;--line:#e3e6ec;--accent:#0b5cad;--accent-soft:#e6f0fb}
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--ink)}
 header{background:#14213d;color:#fff;padding:14px 28px;display:flex;align-items:baseline;gap:16px}
-header h1{font-size:18px;margin:0}header .sub{color:#b9c3d8}
+header h1{font-size:18px;margin:0}header .sub{color:#b9c3d8}header .user{margin-left:auto;color:#b9c3d8}
 main{display:grid;grid-template-columns:minmax(0,1fr) 450px;gap:20px;padding:20px 28px;max-width:1500px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px}
 .card h2{font-size:14px;margin:0 0 10px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}
@@ -95,6 +93,9 @@ button:disabled{opacity:.5;cursor:default}
 
 const SCRIPT = `
 const state = JSON.parse(document.getElementById('initial-filter').textContent);
+const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+// Every state-changing request carries the session's CSRF token; the server refuses it otherwise.
+const send = (method, url, body) => fetch(url, { method, headers: { 'x-csrf-token': csrfToken, ...(body && !(body instanceof FormData) ? { 'content-type': 'application/json' } : {}) }, body: body instanceof FormData || body === undefined ? body : JSON.stringify(body) });
 const $ = (id) => document.getElementById(id);
 const esc = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
 const LABELS = ${JSON.stringify(TAB_LABELS)};
@@ -167,32 +168,45 @@ $('items-body').addEventListener('click', async (e) => {
 $('check-page').addEventListener('click', async () => {
   const ids = [...document.querySelectorAll('[data-testid="item-row"]')].map((r) => Number(r.dataset.id));
   $('check-page').disabled = true;
-  await fetch('/api/canvas/check', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ materialIds: ids }) });
+  await send('POST', '/api/canvas/check', { materialIds: ids });
   $('check-page').disabled = false;
   load();
 });
-$('upload-form').addEventListener('submit', async (e) => {
+$('upload-form')?.addEventListener('submit', async (e) => {
   e.preventDefault();
   const out = $('upload-result');
   const file = $('upload-input').files[0];
   if (!file) { out.className = 'error'; out.textContent = 'Choose a Qlik export first.'; return; }
   const data = new FormData(); data.append('file', file);
   out.className = ''; out.textContent = 'Uploading…';
-  const res = await fetch('/api/ingest/qlik', { method: 'POST', body: data });
+  const res = await send('POST', '/api/ingest/qlik', data);
   const body = await res.json();
   if (!res.ok) { out.className = 'error'; out.textContent = body.message; return; }
   out.textContent = 'Batch ' + body.batchId + ': ' + body.created + ' created, ' + body.updated + ' updated, ' + body.skipped + ' skipped, ' + body.failed + ' failed' + (body.failures.length ? ' (row ' + body.failures.map((f) => f.row + ': ' + f.reason).slice(0, 3).join('; row ') + ')' : '');
   load();
 });
 document.querySelectorAll('.clear-cache').forEach((b) => b.addEventListener('click', async () => {
-  await fetch('/api/cache/' + encodeURIComponent(b.dataset.cache) + '/clear', { method: 'POST' });
+  await send('POST', '/api/cache/' + encodeURIComponent(b.dataset.cache) + '/clear');
   loadStats();
 }));
+$('sign-out').addEventListener('click', async () => { await send('DELETE', '/api/session'); location.assign('/login'); });
 `
+
+function uploadCard(): string {
+  return `<section class="card">
+    <h2>Qlik ingest</h2>
+    <form id="upload-form" data-testid="upload-form">
+      <input id="upload-input" data-testid="upload-input" type="file" name="file" accept=".csv,.xlsx,text/csv">
+      <p><button type="submit" data-testid="upload-submit">Upload export</button></p>
+    </form>
+    <div id="upload-result" data-testid="upload-result" class="muted">CSV or XLSX with the Qlik columns.</div>
+  </section>`
+}
 
 /** The dashboard page: workflow tabs with count badges, filters, items, upload and cache panel. */
 export function renderDashboard(state: DashboardState): string {
-  const { filter, page, faculties } = state
+  const { filter, page, faculties, user } = state
+  const admin = user.role === 'admin'
   const tabs = WORKFLOW_FILTERS.map(
     (status) =>
       `<button type="button" class="tab" role="tab" data-status="${status}" data-testid="tab-${status}" aria-selected="${status === filter.status}">${TAB_LABELS[status]}<span class="badge" data-testid="count-${status}">${page.counts[status].toLocaleString('en')}</span></button>`,
@@ -210,9 +224,11 @@ export function renderDashboard(state: DashboardState): string {
   const initial = JSON.stringify(filter).replace(/</g, '\\u003c')
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="csrf-token" content="${escapeHtml(state.csrfToken)}">
 <title>Easy Access${state.instance ? ` (${escapeHtml(state.instance)})` : ''} — copyright items</title><style>${STYLE}</style></head>
 <body>
-<header><h1>Easy Access</h1><span class="sub">Copyright review of course material · cache backend <strong data-testid="backend">${escapeHtml(state.backend)}</strong>${state.instance ? ` · instance <strong data-testid="instance">${escapeHtml(state.instance)}</strong>` : ''}</span></header>
+<header><h1>Easy Access</h1><span class="sub">Copyright review of course material · cache backend <strong data-testid="backend">${escapeHtml(state.backend)}</strong>${state.instance ? ` · instance <strong data-testid="instance">${escapeHtml(state.instance)}</strong>` : ''}</span>
+<span class="user"><span data-testid="signed-in-user">${escapeHtml(user.username)}</span> (${escapeHtml(user.role)}) <button type="button" class="small" id="sign-out" data-testid="sign-out">Sign out</button></span></header>
 <main>
 <section class="card">
   <div class="toolbar">
@@ -231,18 +247,11 @@ export function renderDashboard(state: DashboardState): string {
   <button type="button" id="next-page" class="small" data-testid="next-page"${page.page >= page.totalPages ? ' disabled' : ''}>Next</button></div>
 </section>
 <aside class="side">
-  <section class="card">
-    <h2>Qlik ingest</h2>
-    <form id="upload-form" data-testid="upload-form">
-      <input id="upload-input" data-testid="upload-input" type="file" name="file" accept=".csv,.xlsx,text/csv">
-      <p><button type="submit" data-testid="upload-submit">Upload export</button></p>
-    </form>
-    <div id="upload-result" data-testid="upload-result" class="muted">CSV or XLSX with the Qlik columns.</div>
-  </section>
+  ${admin ? uploadCard() : ''}
   <section class="card" id="cache-panel" data-testid="cache-panel">
     <h2>Caches</h2>
     <table><thead><tr><th>Cache</th><th>Status</th><th class="num">Hits</th><th class="num" title="Hits answered in-process, without asking the shared store">L1</th><th class="num" title="Old values served while a refresh ran or an upstream failed">Stale</th><th class="num">Misses</th><th class="num">Hit rate</th><th></th></tr></thead>
-    <tbody>${cacheRows(state.caches)}</tbody></table>
+    <tbody>${cacheRows(state.caches, admin)}</tbody></table>
     <p class="muted"><a href="/metrics">/metrics</a> · <a href="/health">/health</a> · <a href="/api/cache/stats">stats</a></p>
   </section>
 </aside>
