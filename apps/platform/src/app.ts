@@ -92,7 +92,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     logger.child({ component: 'invalidation' }),
   )
   const items = new ItemService(database, invalidation)
-  const ingest = new QlikIngestService(database, invalidation)
+  const ingest = new QlikIngestService(
+    database,
+    invalidation,
+    config.ingestLimits,
+    logger.child({ component: 'ingest' }),
+  )
   const users = new UserService(database)
   const backend = config.useCache ? config.cacheBackend : `${config.cacheBackend} (USE_CACHE=false: noop)`
   const server = await buildServer({
@@ -139,6 +144,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       if (closed) return
       closed = true
       await server.close()
+      // A merge still running would write to a closed database.
+      await ingest.idle()
       try {
         await caches.closeAll()
       } finally {

@@ -351,9 +351,14 @@ async function ingest(args: string[]): Promise<void> {
     const summary = await app.ingest.ingestFile(data, basename(file))
     console.log(
       `batch ${summary.batchId} (${summary.format}, ${summary.rows} rows): ${summary.created} created, ` +
-        `${summary.updated} updated, ${summary.skipped} skipped, ${summary.failed} failed, ${summary.dropped} without material id`,
+        `${summary.updated} updated, ${summary.unchanged} unchanged, ${summary.rejected} rejected, ${summary.dropped} without material id`,
     )
-    for (const failure of summary.failures) console.log(`  row ${failure.row}: ${failure.reason}`)
+    for (const rejection of summary.rejections) console.log(`  row ${rejection.row}: ${rejection.reason}`)
+    if (summary.rejected > summary.rejections.length) {
+      console.log(
+        `  … and ${summary.rejected - summary.rejections.length} more (table qlik_entries, batch ${summary.batchId})`,
+      )
+    }
   })
 }
 
@@ -374,7 +379,9 @@ async function checkFiles(args: string[]): Promise<void> {
       if (limit > 0) query = query.limit(limit)
       const refs = await query.execute()
       const started = performance.now()
-      const results = await app.canvas!.checkMany(refs)
+      const results = await app.canvas!.checkMany(
+        refs.map((r) => ({ materialId: r.material_id, url: r.url })),
+      )
       const checks = results.flatMap((r) => (r.ok ? [r.check] : []))
       await app.items.recordFileChecks(checks)
       const exists = checks.filter((c) => c.exists).length

@@ -38,7 +38,7 @@ describe('sign-in, roles and cross-site protection', () => {
     await prepareDatabase(url, 50)
     t = await startTestApp(url)
     staff = await signIn(t.url, 'staff')
-    materialId = (await t.api.getJson('/api/items?perPage=25')).items[0].material_id
+    materialId = (await t.api.getJson('/api/items?perPage=25')).items[0].materialId
   }, 30_000)
   afterAll(async () => {
     await t?.stop()

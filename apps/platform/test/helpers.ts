@@ -95,6 +95,11 @@ export interface ApiClient {
   send(method: string, path: string, body?: unknown): Promise<Response>
   /** Posts a Qlik export as multipart/form-data. */
   upload(content: string | Uint8Array<ArrayBuffer>, filename?: string): Promise<Response>
+  /**
+   * Uploads an export and waits for its merge: `status` 202 and the final progress (the summary), or
+   * the refusal's status and error body.
+   */
+  ingest(content: string | Uint8Array<ArrayBuffer>, filename?: string): Promise<{ status: number; body: any }>
   /** The same session against another instance (instances that share `SESSION_SECRET`). */
   at(url: string): ApiClient
 }
@@ -148,6 +153,18 @@ function sessionClient(url: string, cookie: string, csrfToken: string): ApiClien
       const form = new FormData()
       form.append('file', new Blob([content]), filename)
       return client.fetch('/api/ingest/qlik', { method: 'POST', body: form })
+    },
+    async ingest(content, filename) {
+      const res = await client.upload(content, filename)
+      const body = await res.json()
+      if (res.status !== 202) return { status: res.status, body }
+      let progress = body
+      for (let polls = 0; progress.status === 'processing'; polls++) {
+        if (polls > 3000) throw new Error(`ingest batch ${body.batchId} still processing after 30 s`)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+        progress = await client.getJson(`/api/ingest/batches/${body.batchId}`)
+      }
+      return { status: res.status, body: progress }
     },
     at(other) {
       return sessionClient(other, cookie, csrfToken)

@@ -113,14 +113,14 @@ describe('HTTP API', () => {
     expect(page.perPage).toBe(50)
     expect(page.total).toBe(page.counts.ToDo)
     expect(page.items.length).toBe(Math.min(50, page.total))
-    for (const item of page.items) expect(item).toMatchObject({ workflow_status: 'ToDo', faculty: 'EEMCS' })
-    const dates = page.items.map((i: { modified_at: string }) => i.modified_at)
+    for (const item of page.items) expect(item).toMatchObject({ workflowStatus: 'ToDo', faculty: 'EEMCS' })
+    const dates = page.items.map((i: { modifiedAt: string }) => i.modifiedAt)
     expect(dates).toEqual([...dates].sort().reverse())
 
     const search = await json(await get('/api/items?search=READER'))
     expect(search.total).toBeGreaterThan(0)
     for (const item of search.items) {
-      const haystack = [item.title, item.filename, item.course_code, item.department, item.remarks].join(' ')
+      const haystack = [item.title, item.filename, item.courseCode, item.department, item.remarks].join(' ')
       expect(haystack.toLowerCase()).toContain('reader')
     }
   })
@@ -155,27 +155,27 @@ describe('HTTP API', () => {
     const { items } = await json(await get('/api/items?perPage=25'))
     const target = items[0]
     const patch = (body: unknown) =>
-      t.api.fetch(`/api/items/${target.material_id}`, {
+      t.api.fetch(`/api/items/${target.materialId}`, {
         method: 'PATCH',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
       })
-    const bad = await patch({ workflow_status: 'Done', v2_lengte: 'Enormous' })
+    const bad = await patch({ workflowStatus: 'Done', v2Lengte: 'Enormous' })
     expect(bad.status).toBe(400)
-    expect(await json(bad)).toMatchObject({ field: 'v2_lengte' })
+    expect(await json(bad)).toMatchObject({ field: 'v2Lengte' })
     const unknown = await patch({ faculty: 'ET' })
     expect(unknown.status).toBe(400)
     expect(await json(unknown)).toMatchObject({ field: 'faculty' })
-    expect((await json(await get(`/api/items/${target.material_id}`))).workflow_status).toBe(
-      target.workflow_status,
+    expect((await json(await get(`/api/items/${target.materialId}`))).workflowStatus).toBe(
+      target.workflowStatus,
     )
 
-    const ok = await patch({ workflow_status: 'InProgress', remarks: 'asked the teacher', v2_lengte: 'Kort' })
+    const ok = await patch({ workflowStatus: 'InProgress', remarks: 'asked the teacher', v2Lengte: 'Kort' })
     expect(ok.status).toBe(200)
     expect(await json(ok)).toMatchObject({
-      workflow_status: 'InProgress',
+      workflowStatus: 'InProgress',
       remarks: 'asked the teacher',
-      v2_lengte: 'Kort',
+      v2Lengte: 'Kort',
     })
     const missing = await t.api.fetch(`/api/items/1`, {
       method: 'PATCH',
@@ -199,8 +199,8 @@ describe('HTTP API', () => {
   })
 
   it('checks a batch of files and records the results on the items', async () => {
-    const { items } = await json(await get('/api/items?perPage=25&sort=material_id&order=asc'))
-    const ids = items.map((i: { material_id: number }) => i.material_id)
+    const { items } = await json(await get('/api/items?perPage=25&sort=materialId&order=asc'))
+    const ids = items.map((i: { materialId: number }) => i.materialId)
     const res = await t.api.fetch(`/api/canvas/check`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -210,8 +210,8 @@ describe('HTTP API', () => {
     const body = await json(res)
     expect(body).toMatchObject({ checked: 25, errors: 0, unknownIds: [424242] })
     expect(body.exists + body.missing).toBe(25)
-    const after = await json(await get('/api/items?perPage=25&sort=material_id&order=asc'))
-    for (const item of after.items) expect(item.file_exists).not.toBeNull()
+    const after = await json(await get('/api/items?perPage=25&sort=materialId&order=asc'))
+    for (const item of after.items) expect(item.fileExists).not.toBeNull()
     const bad = await t.api.fetch(`/api/canvas/check`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

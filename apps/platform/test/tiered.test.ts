@@ -168,7 +168,7 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
     expect((await stats(b)).queries.l1Hits).toBe(l1Before + 1)
 
     // The item the demo prints in its curl example: the steps of the README, as a user runs them.
-    const res = await patch(a, printedItem, { workflow_status: 'Done' })
+    const res = await patch(a, printedItem, { workflowStatus: 'Done' })
     expect(res.status).toBe(200)
     const expected = { ...before, ToDo: before.ToDo - 1, Done: before.Done + 1 }
     const seen = await waitFor(
@@ -183,19 +183,19 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
   it(`an ingest on A shows in B's counts per faculty within ${COHERENCE_BOUND_MS} ms`, async () => {
     const before = await counts(b, '?faculty=EEMCS')
     expect(await counts(b, '?faculty=EEMCS')).toEqual(before)
-    const upload = await session.at(a).upload(
+    const upload = await session.at(a).ingest(
       qlikCsv([
         { 'Material id': 880001, Department: 'Computer Science', Title: 'Tiered reader', Filetype: 'pdf' },
         { 'Material id': 880002, Department: 'Electrical Engineering', Title: 'Bus slides', Filetype: 'ppt' },
       ]),
     )
-    expect(upload.status).toBe(200)
-    expect(await json(upload)).toMatchObject({ created: 2, failed: 0 })
+    expect(upload.status).toBe(202)
+    expect(upload.body).toMatchObject({ status: 'done', created: 2, rejected: 0 })
     const seen = await waitFor(
       () => counts(b, '?faculty=EEMCS'),
       (value) => value.All === before.All + 2,
     )
-    console.log(`tiered: B showed A's ingest ${seen.ms.toFixed(1)} ms after A answered the upload`)
+    console.log(`tiered: B showed A's ingest ${seen.ms.toFixed(1)} ms after it finished`)
     expect(seen.value).toEqual({ ...before, All: before.All + 2, ToDo: before.ToDo + 2 })
     expect(seen.ms).toBeLessThan(COHERENCE_BOUND_MS)
   })
@@ -315,7 +315,7 @@ describe('tiered instances when Redis goes away', () => {
 
     // An edit on A: the database takes it, A drops its own copy, and its next counts are the new ones.
     const { items } = await getJson(`${a!.url}/api/items?status=ToDo&perPage=25`)
-    const res = await timed(() => patch(a!.url, items[0].material_id, { workflow_status: 'InProgress' }))
+    const res = await timed(() => patch(a!.url, items[0].materialId, { workflowStatus: 'InProgress' }))
     expect(res.status).toBe(200)
     const after = await timed(() => counts(a!.url))
     expect(after).toEqual({ ...before, ToDo: before.ToDo - 1, InProgress: before.InProgress + 1 })

@@ -66,8 +66,8 @@ describe('two app processes on one Redis', () => {
   it('an edit in one process invalidates the counts the other one reads', async () => {
     const before = await onB.getJson(`/api/items/counts`)
     const { items } = await onA.getJson(`/api/items?status=ToDo&perPage=25`)
-    const res = await onA.send('PATCH', `/api/items/${items[0].material_id}`, {
-      workflow_status: 'InProgress',
+    const res = await onA.send('PATCH', `/api/items/${items[0].materialId}`, {
+      workflowStatus: 'InProgress',
     })
     expect(res.status).toBe(200)
     const after = await onB.getJson(`/api/items/counts`)

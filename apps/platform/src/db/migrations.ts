@@ -176,6 +176,26 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropTable('users').ifExists().execute()
       },
     },
+    '0003_ingest_progress': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .alterTable('ingest_batches')
+          .addColumn('processed', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute()
+        await db.schema
+          .alterTable('ingest_batches')
+          .addColumn('dropped', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute()
+        await db.schema.alterTable('ingest_batches').addColumn('error', 'text').execute()
+        // Batches of earlier versions were written whole in one transaction.
+        await db.updateTable('ingest_batches').set({ processed: sql`rows_total` }).execute()
+      },
+      async down(db: Kysely<any>) {
+        for (const column of ['processed', 'dropped', 'error']) {
+          await db.schema.alterTable('ingest_batches').dropColumn(column).execute()
+        }
+      },
+    },
   }
 }
 

@@ -83,10 +83,16 @@ export interface IngestBatchTable {
   format: string
   status: string
   rows_total: number
+  /** Rows merged so far; the dashboard's progress bar. */
+  processed: number
   created: number
   updated: number
   skipped: number
   failed: number
+  /** Rows without a material id. */
+  dropped: number
+  /** Why the batch failed, when `status` is `failed`. */
+  error: string | null
   created_at: string
 }
 

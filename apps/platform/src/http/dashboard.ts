@@ -28,19 +28,19 @@ const TAB_LABELS: Record<string, string> = {
 }
 
 function fileExistsCell(item: CopyrightItem): string {
-  const state = item.file_exists === null ? 'unknown' : item.file_exists ? 'exists' : 'missing'
+  const state = item.fileExists === null ? 'unknown' : item.fileExists ? 'exists' : 'missing'
   const text = { unknown: 'not checked', exists: 'exists', missing: 'missing' }[state]
-  return `<span class="fe fe-${state}" data-testid="file-exists-${item.material_id}">${text}</span> <button type="button" class="link check-file" data-id="${item.material_id}">check</button>`
+  return `<span class="fe fe-${state}" data-testid="file-exists-${item.materialId}">${text}</span> <button type="button" class="link check-file" data-id="${item.materialId}">check</button>`
 }
 
 function row(item: CopyrightItem): string {
-  return `<tr data-testid="item-row" data-id="${item.material_id}">
-<td class="num">${item.material_id}</td>
+  return `<tr data-testid="item-row" data-id="${item.materialId}">
+<td class="num">${item.materialId}</td>
 <td><div class="title">${escapeHtml(item.title)}</div><div class="sub">${escapeHtml(item.filename)}</div></td>
-<td><div>${escapeHtml(item.course_code)}</div><div class="sub">${escapeHtml(item.course_name)}</div></td>
+<td><div>${escapeHtml(item.courseCode)}</div><div class="sub">${escapeHtml(item.courseName)}</div></td>
 <td>${escapeHtml(item.faculty)}</td>
-<td><span class="wf wf-${escapeHtml(item.workflow_status)}">${escapeHtml(TAB_LABELS[item.workflow_status] ?? item.workflow_status)}</span></td>
-<td class="sub date">${escapeHtml(item.modified_at.slice(0, 10))}</td>
+<td><span class="wf wf-${escapeHtml(item.workflowStatus)}">${escapeHtml(TAB_LABELS[item.workflowStatus] ?? item.workflowStatus)}</span></td>
+<td class="sub date">${escapeHtml(item.modifiedAt.slice(0, 10))}</td>
 <td>${fileExistsCell(item)}</td>
 </tr>`
 }
@@ -86,7 +86,7 @@ button.small{padding:2px 10px;font-size:12px;background:#fff;color:var(--accent)
 button:disabled{opacity:.5;cursor:default}
 .pager{display:flex;align-items:center;gap:10px;margin-top:10px;color:var(--muted)}
 .status{font-size:12px}.status-ready{color:#1c6b36}.status-unavailable{color:#b3261e}
-#upload-result{margin-top:10px;font-size:13px}#upload-result.error{color:#b3261e}
+#upload-result{margin-top:10px;font-size:13px}#upload-result.error{color:#b3261e}#upload-progress{width:100%}.rejections{margin:6px 0 0;padding-left:18px;color:#8a5a00}
 .side{display:flex;flex-direction:column;gap:20px;min-width:0}
 #cache-panel table th,#cache-panel table td{padding:6px 3px;font-size:13px}.muted{color:var(--muted)}
 `
@@ -100,18 +100,18 @@ const $ = (id) => document.getElementById(id);
 const esc = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
 const LABELS = ${JSON.stringify(TAB_LABELS)};
 function feCell(it) {
-  const s = it.file_exists === null ? 'unknown' : it.file_exists ? 'exists' : 'missing';
+  const s = it.fileExists === null ? 'unknown' : it.fileExists ? 'exists' : 'missing';
   const t = {unknown:'not checked', exists:'exists', missing:'missing'}[s];
-  return '<span class="fe fe-' + s + '" data-testid="file-exists-' + it.material_id + '">' + t + '</span> <button type="button" class="link check-file" data-id="' + it.material_id + '">check</button>';
+  return '<span class="fe fe-' + s + '" data-testid="file-exists-' + it.materialId + '">' + t + '</span> <button type="button" class="link check-file" data-id="' + it.materialId + '">check</button>';
 }
 function render(page) {
-  $('items-body').innerHTML = page.items.map((it) => '<tr data-testid="item-row" data-id="' + it.material_id + '">' +
-    '<td class="num">' + it.material_id + '</td>' +
+  $('items-body').innerHTML = page.items.map((it) => '<tr data-testid="item-row" data-id="' + it.materialId + '">' +
+    '<td class="num">' + it.materialId + '</td>' +
     '<td><div class="title">' + esc(it.title) + '</div><div class="sub">' + esc(it.filename) + '</div></td>' +
-    '<td><div>' + esc(it.course_code) + '</div><div class="sub">' + esc(it.course_name) + '</div></td>' +
+    '<td><div>' + esc(it.courseCode) + '</div><div class="sub">' + esc(it.courseName) + '</div></td>' +
     '<td>' + esc(it.faculty) + '</td>' +
-    '<td><span class="wf wf-' + esc(it.workflow_status) + '">' + esc(LABELS[it.workflow_status] || it.workflow_status) + '</span></td>' +
-    '<td class="sub date">' + esc(it.modified_at.slice(0, 10)) + '</td><td>' + feCell(it) + '</td></tr>').join('') ||
+    '<td><span class="wf wf-' + esc(it.workflowStatus) + '">' + esc(LABELS[it.workflowStatus] || it.workflowStatus) + '</span></td>' +
+    '<td class="sub date">' + esc(it.modifiedAt.slice(0, 10)) + '</td><td>' + feCell(it) + '</td></tr>').join('') ||
     '<tr><td colspan="7" class="muted">No items match.</td></tr>';
   for (const [status, n] of Object.entries(page.counts)) {
     const badge = document.querySelector('[data-testid="count-' + status + '"]');
@@ -172,18 +172,46 @@ $('check-page').addEventListener('click', async () => {
   $('check-page').disabled = false;
   load();
 });
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+function showProgress(p) {
+  const bar = $('upload-progress');
+  const total = Math.max(1, p.rows - p.dropped);
+  bar.hidden = false; bar.max = total; bar.value = p.processed;
+  $('upload-result').className = '';
+  $('upload-result').textContent = 'Batch ' + p.batchId + ': ' + p.processed.toLocaleString('en') + ' of ' + total.toLocaleString('en') + ' rows merged…';
+}
+function showSummary(p) {
+  const out = $('upload-result');
+  out.className = p.status === 'failed' ? 'error' : '';
+  const counts = p.created + ' created, ' + p.updated + ' updated, ' + p.unchanged + ' unchanged, ' + p.rejected + ' rejected';
+  out.innerHTML = '<div data-testid="upload-summary">Batch ' + p.batchId + (p.status === 'failed' ? ' failed (' + esc(p.error) + ') after ' : ': ') + counts + '</div>' +
+    (p.rejections.length ? '<ul class="rejections" data-testid="upload-rejections">' + p.rejections.slice(0, 10).map((r) => '<li>row ' + r.row + ': ' + esc(r.reason) + '</li>').join('') + (p.rejected > 10 ? '<li>… ' + (p.rejected - 10) + ' more</li>' : '') + '</ul>' : '');
+}
 $('upload-form')?.addEventListener('submit', async (e) => {
   e.preventDefault();
   const out = $('upload-result');
   const file = $('upload-input').files[0];
   if (!file) { out.className = 'error'; out.textContent = 'Choose a Qlik export first.'; return; }
   const data = new FormData(); data.append('file', file);
-  out.className = ''; out.textContent = 'Uploading…';
-  const res = await send('POST', '/api/ingest/qlik', data);
-  const body = await res.json();
-  if (!res.ok) { out.className = 'error'; out.textContent = body.message; return; }
-  out.textContent = 'Batch ' + body.batchId + ': ' + body.created + ' created, ' + body.updated + ' updated, ' + body.skipped + ' skipped, ' + body.failed + ' failed' + (body.failures.length ? ' (row ' + body.failures.map((f) => f.row + ': ' + f.reason).slice(0, 3).join('; row ') + ')' : '');
-  load();
+  out.className = ''; out.textContent = 'Uploading and checking…';
+  $('upload-submit').disabled = true;
+  try {
+    const res = await send('POST', '/api/ingest/qlik', data);
+    let p = await res.json();
+    if (!res.ok) { out.className = 'error'; out.textContent = p.message; return; }
+    while (p.status === 'processing') {
+      showProgress(p);
+      await sleep(250);
+      const next = await fetch('/api/ingest/batches/' + p.batchId);
+      if (!next.ok) break;
+      p = await next.json();
+    }
+    $('upload-progress').value = $('upload-progress').max;
+    showSummary(p);
+    load();
+  } finally {
+    $('upload-submit').disabled = false;
+  }
 });
 document.querySelectorAll('.clear-cache').forEach((b) => b.addEventListener('click', async () => {
   await send('POST', '/api/cache/' + encodeURIComponent(b.dataset.cache) + '/clear');
@@ -197,8 +225,9 @@ function uploadCard(): string {
     <h2>Qlik ingest</h2>
     <form id="upload-form" data-testid="upload-form">
       <input id="upload-input" data-testid="upload-input" type="file" name="file" accept=".csv,.xlsx,text/csv">
-      <p><button type="submit" data-testid="upload-submit">Upload export</button></p>
+      <p><button type="submit" id="upload-submit" data-testid="upload-submit">Upload export</button></p>
     </form>
+    <progress id="upload-progress" data-testid="upload-progress" hidden value="0" max="1"></progress>
     <div id="upload-result" data-testid="upload-result" class="muted">CSV or XLSX with the Qlik columns.</div>
   </section>`
 }

@@ -20,7 +20,7 @@ export async function canvasRoutes(app: FastifyInstance, deps: ServerDeps): Prom
     const item = await queries.getItem(id)
     if (!item) throw noSuchItem(id)
     const check = await requireCanvas().checkFileExistence(item)
-    if (check.checkedAt !== item.last_canvas_check) await items.recordFileChecks([check])
+    if (check.checkedAt !== item.lastCanvasCheck) await items.recordFileChecks([check])
     return check
   })
 
@@ -51,7 +51,9 @@ export async function canvasRoutes(app: FastifyInstance, deps: ServerDeps): Prom
         .select(['material_id', 'url'])
         .where('material_id', 'in', ids)
         .execute()
-      const found = new Map<number, FileRef>(rows.map((r) => [r.material_id, r]))
+      const found = new Map<number, FileRef>(
+        rows.map((r) => [r.material_id, { materialId: r.material_id, url: r.url }]),
+      )
       const results = await canvas.checkMany([...found.values()])
       const checks = results.flatMap((r) => (r.ok ? [r.check] : []))
       await items.recordFileChecks(checks)
