@@ -14,6 +14,7 @@ import { ItemQueryService } from './services/item-query-service.js'
 import { ItemService } from './services/item-service.js'
 import { OsirisClient } from './services/osiris-client.js'
 import { QlikIngestService } from './services/qlik-ingest.js'
+import { CacheHistory } from './services/read-tracking.js'
 
 /** A running (or ready to run) Easy Access application. */
 export interface App {
@@ -99,6 +100,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     logger.child({ component: 'ingest' }),
   )
   const users = new UserService(database)
+  const history = new CacheHistory(caches)
   const backend = config.useCache ? config.cacheBackend : `${config.cacheBackend} (USE_CACHE=false: noop)`
   const server = await buildServer({
     logger,
@@ -118,6 +120,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       maxAgeSeconds: config.sessionMaxAgeSeconds,
     },
     ingestLimits: config.ingestLimits,
+    history,
   })
 
   let closed = false
@@ -143,6 +146,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     async close() {
       if (closed) return
       closed = true
+      history.close()
       await server.close()
       // A merge still running would write to a closed database.
       await ingest.idle()

@@ -234,6 +234,45 @@ describe('HTTP API', () => {
     expect((await t.api.fetch(`/api/cache/nope/clear`, { method: 'POST' })).status).toBe(404)
   })
 
+  it('says where an Osiris answer came from and how old it is', async () => {
+    const lookup = async (type: string, q: string) =>
+      json(await get(`/api/osiris/lookup?type=${type}&q=${encodeURIComponent(q)}`))
+    const first = await lookup('course', '2025-202561006-1B')
+    expect(first).toMatchObject({ type: 'course', source: 'upstream', ageSeconds: 0 })
+    expect(first.result).toMatchObject({ cursuscode: '202561006', fetchedAt: first.fetchedAt })
+    const again = await lookup('course', '202561006')
+    expect(again).toMatchObject({ source: 'memory', fetchedAt: first.fetchedAt, result: first.result })
+    t.sims.osiris.force('/cursussen/zoeken', 500)
+    try {
+      const unknown = await get('/api/osiris/lookup?type=course&q=2025-202561007-1B')
+      expect(unknown.status).toBe(502)
+    } finally {
+      t.sims.osiris.clearForced()
+    }
+    expect(await lookup('person', 'Nobody Else')).toMatchObject({
+      source: 'upstream',
+      result: null,
+      ageSeconds: null,
+    })
+    expect((await get('/api/osiris/lookup?type=faculty&q=xx')).status).toBe(400)
+  })
+
+  it('reports the hit rate over time and the latency of cached and uncached counts', async () => {
+    await t.api.fetch('/api/cache/queries/clear', { method: 'POST' })
+    const before = (await json(await get('/api/cache/stats'))).countsLatency
+    await get('/api/items/counts?faculty=BMS')
+    await get('/api/items/counts?faculty=BMS')
+    await get('/api/items/counts?faculty=BMS')
+    const stats = await json(await get('/api/cache/stats'))
+    expect(stats.countsLatency.uncached.count).toBe(before.uncached.count + 1)
+    expect(stats.countsLatency.cached.count).toBe(before.cached.count + 2)
+    expect(stats.countsLatency.cached.avgMs).toBeGreaterThanOrEqual(0)
+    const now = stats.history.at(-1)
+    expect(now.caches.queries.hits).toBeGreaterThanOrEqual(2)
+    expect(now.caches.queries.hitRate).toBeGreaterThan(0)
+    expect(now.caches.queries.hitRate).toBeLessThanOrEqual(1)
+  })
+
   it('exposes Prometheus metrics per cache and key prefix', async () => {
     await get('/api/faculties')
     await get('/api/faculties')

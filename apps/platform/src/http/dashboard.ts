@@ -89,6 +89,9 @@ button:disabled{opacity:.5;cursor:default}
 #upload-result{margin-top:10px;font-size:13px}#upload-result.error{color:#b3261e}#upload-progress{width:100%}.rejections{margin:6px 0 0;padding-left:18px;color:#8a5a00}
 .side{display:flex;flex-direction:column;gap:20px;min-width:0}
 #cache-panel table th,#cache-panel table td{padding:6px 3px;font-size:13px}.muted{color:var(--muted)}
+#hit-chart{width:100%;height:80px;margin-top:10px;background:#fafbfc;border:1px solid var(--line);border-radius:4px}#hit-chart .grid{stroke:var(--line)}
+.source{font-size:12px;padding:1px 8px;border-radius:10px;background:#eef0f4}.source-upstream{background:#fff3d6;color:#8a5a00}.source-stale{background:#fde2e1;color:#b3261e}.source-l1,.source-memory{background:#e3f4e8;color:#1c6b36}.source-redis{background:#e6f0fb;color:#0b5cad}
+#osiris-result.error{color:#b3261e}
 `
 
 const SCRIPT = `
@@ -145,7 +148,45 @@ async function loadStats() {
     cells[2].textContent = s.hits; cells[3].textContent = s.l1Hits; cells[4].textContent = s.staleHits;
     cells[5].textContent = s.misses; cells[6].textContent = (s.hitRate * 100).toFixed(1) + '%';
   }
+  renderChart(body.history);
+  const l = body.countsLatency;
+  const fmt = (x) => x.count ? x.avgMs.toFixed(1) + ' ms avg (' + x.count + ')' : 'none yet';
+  $('counts-latency').innerHTML = 'Filter counts: cached <strong data-testid="latency-cached">' + fmt(l.cached) + '</strong> · uncached <strong data-testid="latency-uncached">' + fmt(l.uncached) + '</strong>';
 }
+const COLORS = ['#0b5cad', '#c2410c', '#15803d', '#7c3aed'];
+// Hit rate per 10 s interval, one line per cache; intervals without reads leave a gap.
+function renderChart(history) {
+  const svg = $('hit-chart');
+  const w = 400, h = 80, n = Math.max(history.length, 2);
+  const x = (i) => (i * (w - 10)) / (n - 1) + 5;
+  const y = (rate) => h - 5 - rate * (h - 10);
+  const names = Object.keys(history[history.length - 1]?.caches ?? {});
+  svg.innerHTML = '<line x1="0" x2="' + w + '" y1="' + y(1) + '" y2="' + y(1) + '" class="grid"/><line x1="0" x2="' + w + '" y1="' + y(0.5) + '" y2="' + y(0.5) + '" class="grid"/>' +
+    names.map((name, k) => {
+      const segments = []; let current = [];
+      history.forEach((p, i) => { const r = p.caches[name]?.hitRate; if (r === null || r === undefined) { if (current.length) segments.push(current); current = []; } else current.push(x(i).toFixed(1) + ',' + y(r).toFixed(1)); });
+      if (current.length) segments.push(current);
+      return segments.map((pts) => pts.length === 1 ? '<circle data-cache="' + esc(name) + '" cx="' + pts[0].split(',')[0] + '" cy="' + pts[0].split(',')[1] + '" r="2.5" fill="' + COLORS[k % 4] + '"/>' : '<polyline data-cache="' + esc(name) + '" fill="none" stroke-width="2" stroke="' + COLORS[k % 4] + '" points="' + pts.join(' ') + '"/>').join('');
+    }).join('');
+  $('hit-chart-legend').innerHTML = names.map((name, k) => '<span style="color:' + COLORS[k % 4] + '">■ ' + esc(name) + '</span>').join(' ') + ' <span class="muted">hit rate per 10 s, last ' + Math.round(history.length / 6) + ' min</span>';
+}
+$('osiris-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const out = $('osiris-result');
+  const q = new URLSearchParams({ type: $('osiris-type').value, q: $('osiris-query').value.trim() });
+  out.textContent = 'Looking up…';
+  const res = await fetch('/api/osiris/lookup?' + q);
+  const body = await res.json();
+  if (!res.ok) { out.className = 'error'; out.textContent = body.message; return; }
+  out.className = '';
+  const r = body.result;
+  const what = !r ? 'not found' : body.type === 'course' ? esc(r.name) + ' · ' + esc(r.faculty) + ' · ' + r.teachers.length + ' teachers' : esc(r.mainName) + ' · ' + esc(r.faculty) + (r.email ? ' · ' + esc(r.email) : '');
+  const age = body.ageSeconds === null ? '' : ' · age ' + (body.ageSeconds < 120 ? body.ageSeconds + ' s' : Math.round(body.ageSeconds / 60) + ' min');
+  out.innerHTML = '<div data-testid="osiris-answer">' + what + '</div><div class="sub"><span class="source source-' + esc(body.source) + '" data-testid="osiris-source">' + esc(body.source) + '</span>' + age + ' · ' + body.ms.toFixed(1) + ' ms</div>';
+  loadStats();
+});
+loadStats();
+setInterval(loadStats, 10000);
 document.querySelectorAll('.tab').forEach((tab) => tab.addEventListener('click', () => { state.status = tab.dataset.status; state.page = 1; load(); }));
 $('faculty-select').addEventListener('change', (e) => { state.faculty = e.target.value; state.page = 1; load(); });
 $('per-page-select').addEventListener('change', (e) => { state.perPage = Number(e.target.value); state.page = 1; load(); });
@@ -277,10 +318,22 @@ export function renderDashboard(state: DashboardState): string {
 </section>
 <aside class="side">
   ${admin ? uploadCard() : ''}
+  <section class="card" id="osiris-panel" data-testid="osiris-panel">
+    <h2>Osiris and people pages</h2>
+    <form id="osiris-form" class="toolbar">
+      <select id="osiris-type" data-testid="osiris-type" aria-label="Look up"><option value="course">Course</option><option value="person">Person</option></select>
+      <input id="osiris-query" data-testid="osiris-query" type="search" placeholder="2025-202500095-1B or a name" aria-label="Course code or name" required minlength="2">
+      <button type="submit" class="small" data-testid="osiris-submit">Look up</button>
+    </form>
+    <div id="osiris-result" data-testid="osiris-result" class="muted">Shows whether the answer came from L1, Redis, the memory cache, a stale copy (grace) or the upstream, and its age.</div>
+  </section>
   <section class="card" id="cache-panel" data-testid="cache-panel">
     <h2>Caches</h2>
     <table><thead><tr><th>Cache</th><th>Status</th><th class="num">Hits</th><th class="num" title="Hits answered in-process, without asking the shared store">L1</th><th class="num" title="Old values served while a refresh ran or an upstream failed">Stale</th><th class="num">Misses</th><th class="num">Hit rate</th><th></th></tr></thead>
     <tbody>${cacheRows(state.caches, admin)}</tbody></table>
+    <svg id="hit-chart" data-testid="hit-chart" viewBox="0 0 400 80" preserveAspectRatio="none" role="img" aria-label="Hit rate over the last minutes"></svg>
+    <div id="hit-chart-legend" class="sub"></div>
+    <p id="counts-latency" data-testid="counts-latency" class="sub"></p>
     <p class="muted"><a href="/metrics">/metrics</a> · <a href="/health">/health</a> · <a href="/api/cache/stats">stats</a></p>
   </section>
 </aside>

@@ -10,6 +10,7 @@ import { type ItemQueryService, PAGE_SIZES, SORT_FIELDS } from '../services/item
 import type { ItemService } from '../services/item-service.js'
 import type { OsirisClient } from '../services/osiris-client.js'
 import type { QlikIngestService } from '../services/qlik-ingest.js'
+import type { CacheHistory } from '../services/read-tracking.js'
 
 /** What the HTTP layer serves. */
 export interface ServerDeps {
@@ -32,6 +33,8 @@ export interface ServerDeps {
   session: { secret: string | undefined; secure: boolean; maxAgeSeconds: number }
   /** Limits of one Qlik upload. */
   ingestLimits: IngestLimits
+  /** Hit rates over the last minutes, for the cache panel's chart. */
+  history: CacheHistory
 }
 
 /** The query string of the item list and the dashboard. */

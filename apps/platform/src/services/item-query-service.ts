@@ -11,6 +11,7 @@ import {
   type WorkflowStatus,
 } from '../domain.js'
 import { badInput } from '../lib/errors.js'
+import { markLoaded, ReadLatency, trackRead } from './read-tracking.js'
 
 /** Columns the item list can be sorted on. */
 export const SORT_FIELDS = [
@@ -183,6 +184,8 @@ function matching(eb: ExpressionBuilder<Database, 'copyright_items'>, filter: Co
 export class ItemQueryService {
   /** Faculties ordered by abbreviation; cached in `default` under `faculties`. */
   readonly getFaculties: CachedFunction<[], Faculty[]>
+  /** How long filter-count reads take, answered by the cache or by the database (the dashboard's panel). */
+  readonly countsLatency = new ReadLatency()
   private readonly database: DatabaseHandle
 
   constructor(database: DatabaseHandle, defaultCache: Cache, facultiesTtl: Duration) {
@@ -225,12 +228,11 @@ export class ItemQueryService {
    * Items per workflow state within the filter's faculty and search. Only those two take part in the
    * key (normalised), so every tab, page and sort order of one search shares one cached entry.
    */
-  getFilterCounts(filter: Pick<ItemFilter, 'faculty' | 'search'> = {}): Promise<FilterCounts> {
-    try {
-      return this.filterCounts(countFilter(filter))
-    } catch (error) {
-      return Promise.reject(error)
-    }
+  async getFilterCounts(filter: Pick<ItemFilter, 'faculty' | 'search'> = {}): Promise<FilterCounts> {
+    const normalised = countFilter(filter)
+    const { value, loaded, ms } = await trackRead(() => this.filterCounts(normalised))
+    this.countsLatency.record(loaded, ms)
+    return value
   }
 
   /** An item by material id, or `undefined`. */
@@ -247,6 +249,7 @@ export class ItemQueryService {
   // (CACHE_TTL_FILTER_COUNTS): a decorator's options are fixed when the class is defined.
   @Cached({ cache: 'queries', keyPrefix: 'filter_counts' })
   private async filterCounts(filter: CountFilter): Promise<FilterCounts> {
+    markLoaded()
     const rows = await this.database.db
       .selectFrom('copyright_items')
       .select(['workflow_status', sql<number>`count(*)`.as('n')])

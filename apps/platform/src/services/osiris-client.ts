@@ -3,6 +3,7 @@ import * as cheerio from 'cheerio'
 import { cursusOfCourseCode, FACULTIES } from '../domain.js'
 import { AppError, AppErrorCodes, badInput } from '../lib/errors.js'
 import { parseUpstreamJson, upstreamRequest } from '../lib/http-client.js'
+import { markLoaded } from './read-tracking.js'
 
 /** A teacher of a course with the role Osiris gives them. */
 export interface CourseTeacher {
@@ -27,6 +28,8 @@ export interface CourseDetails {
   year: number
   credits: number
   teachers: CourseTeacher[]
+  /** When Osiris was asked; a cached answer keeps it, so its age shows. */
+  fetchedAt: string
 }
 
 /** An organisation from a profile page: `Computer Science (EEMCS)`. */
@@ -46,6 +49,8 @@ export interface PersonData {
   /** Faculty abbreviation from the organisations; `UNM` when none is a faculty. */
   faculty: string
   organisations: Organisation[]
+  /** When the people pages were asked. */
+  fetchedAt: string
 }
 
 /** Options of {@link OsirisClient}. */
@@ -167,7 +172,10 @@ export class OsirisClient {
     }
     const hits = body.hits.hits
     const hit = (hits.find((h) => h._source?.cursus === cursus) ?? hits[0])?._source
-    if (!hit) return null
+    if (!hit) {
+      markLoaded()
+      return null
+    }
     if (typeof hit.id_cursus !== 'number') {
       throw new AppError(AppErrorCodes.UPSTREAM, `Osiris search hit for ${cursus} has no id_cursus`, {
         field: 'Osiris',
@@ -182,6 +190,7 @@ export class OsirisClient {
     } else if (page.status !== 404) {
       throw unexpected('Osiris', page.status, teachersUrl)
     }
+    markLoaded()
     return {
       cursuscode: hit.cursus ?? cursus,
       internalId: hit.id_cursus,
@@ -193,6 +202,7 @@ export class OsirisClient {
       year: Number(hit.collegejaar ?? 0),
       credits: Number(hit.punten ?? 0),
       teachers,
+      fetchedAt: new Date().toISOString(),
     }
   }
 
@@ -202,7 +212,10 @@ export class OsirisClient {
     const overview = await upstreamRequest(overviewUrl, { service: 'People pages', timeoutMs })
     if (overview.status !== 200) throw unexpected('People pages', overview.status, overviewUrl)
     const best = bestMatch(name, parseTiles(overview.text))
-    if (!best) return null
+    if (!best) {
+      markLoaded()
+      return null
+    }
 
     const profileUrl = new URL(best.href, `${peopleBaseUrl}/`).toString()
     const profile = await upstreamRequest(profileUrl, { service: 'People pages', timeoutMs })
@@ -217,7 +230,16 @@ export class OsirisClient {
       if (parts) organisations.push({ name: parts[1]!.trim(), abbreviation: parts[2]! })
     }
     const faculty = organisations.find((o) => FACULTY_CODES.has(o.abbreviation))?.abbreviation ?? 'UNM'
-    return { inputName: personKey(name), mainName, email, peoplePageUrl: profileUrl, faculty, organisations }
+    markLoaded()
+    return {
+      inputName: personKey(name),
+      mainName,
+      email,
+      peoplePageUrl: profileUrl,
+      faculty,
+      organisations,
+      fetchedAt: new Date().toISOString(),
+    }
   }
 }
 
