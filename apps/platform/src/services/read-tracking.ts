@@ -74,9 +74,13 @@ export class CacheHistory {
   private last: Record<string, { hits: number; misses: number }>
   private readonly timer: NodeJS.Timeout
 
+  /**
+   * @param intervalMs length of one point
+   * @param keep points remembered (30 of 10 s: five minutes)
+   */
   constructor(
     private readonly caches: CacheRegistry,
-    private readonly intervalMs = 10_000,
+    intervalMs = 10_000,
     private readonly keep = 30,
   ) {
     this.last = this.counters()
