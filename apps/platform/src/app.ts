@@ -1,6 +1,7 @@
 import type { CacheRegistry } from '@cacheport/cache-core'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { UserService } from './auth/users.js'
 import { buildCaches } from './caches.js'
 import type { AppConfig } from './config.js'
 import { type DatabaseHandle, openDatabase } from './db/connection.js'
@@ -13,6 +14,7 @@ import { ItemQueryService } from './services/item-query-service.js'
 import { ItemService } from './services/item-service.js'
 import { OsirisClient } from './services/osiris-client.js'
 import { QlikIngestService } from './services/qlik-ingest.js'
+import { CacheHistory } from './services/read-tracking.js'
 
 /** A running (or ready to run) Easy Access application. */
 export interface App {
@@ -23,6 +25,7 @@ export interface App {
   readonly queries: ItemQueryService
   readonly items: ItemService
   readonly ingest: QlikIngestService
+  readonly users: UserService
   readonly osiris: OsirisClient | undefined
   readonly canvas: CanvasClient | undefined
   readonly invalidation: CacheInvalidation
@@ -90,7 +93,14 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     logger.child({ component: 'invalidation' }),
   )
   const items = new ItemService(database, invalidation)
-  const ingest = new QlikIngestService(database, invalidation)
+  const ingest = new QlikIngestService(
+    database,
+    invalidation,
+    config.ingestLimits,
+    logger.child({ component: 'ingest' }),
+  )
+  const users = new UserService(database)
+  const history = new CacheHistory(caches)
   const backend = config.useCache ? config.cacheBackend : `${config.cacheBackend} (USE_CACHE=false: noop)`
   const server = await buildServer({
     logger,
@@ -99,10 +109,18 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     queries,
     items,
     ingest,
+    users,
     osiris,
     canvas,
     backend,
     instance: config.instanceName,
+    session: {
+      secret: config.sessionSecret,
+      secure: config.cookieSecure,
+      maxAgeSeconds: config.sessionMaxAgeSeconds,
+    },
+    ingestLimits: config.ingestLimits,
+    history,
   })
 
   let closed = false
@@ -114,6 +132,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     queries,
     items,
     ingest,
+    users,
     osiris,
     canvas,
     invalidation,
@@ -127,7 +146,10 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     async close() {
       if (closed) return
       closed = true
+      history.close()
       await server.close()
+      // A merge still running would write to a closed database.
+      await ingest.idle()
       try {
         await caches.closeAll()
       } finally {

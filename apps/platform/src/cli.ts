@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { isCacheError, redact } from '@cacheport/cache-core'
 import { type App, createApp } from './app.js'
+import { generatePassword } from './auth/passwords.js'
+import { ROLES, type Role, UserService } from './auth/users.js'
 import { startInstance } from './cluster.js'
 import { type AppConfig, loadConfig } from './config.js'
 import { openDatabase } from './db/connection.js'
@@ -21,10 +24,13 @@ commands:
   seed [--items N] [--seed S]   replace all items with N generated ones (default 20000)
   ingest <file>        ingest a Qlik export (.csv or .xlsx) and print the batch summary
   check-files [--limit N]       check items' files in Canvas and record the results
+  users add <name> [--role staff|admin]   create a user; the password is read from stdin when
+                       piped (echo "$PW" | cli users add ...), else generated and printed once
+  users list           list the users and their roles
 
 environment: DATABASE_URL, CACHE_BACKEND (memory, redis, tiered, noop), REDIS_URL, USE_CACHE,
 CACHE_TTL_*, CACHE_GRACE_*, PORT, OSIRIS_BASE_URL, PEOPLE_BASE_URL, CANVAS_API_URL, CANVAS_API_TOKEN,
-LOG_LEVEL, INSTANCE_NAME, SIMULATOR_LATENCY_MS`
+LOG_LEVEL, INSTANCE_NAME, SIMULATOR_LATENCY_MS, SESSION_SECRET, COOKIE_SECURE, INGEST_MAX_*`
 
 function option(args: string[], name: string, fallback: number): number {
   const index = args.indexOf(name)
@@ -89,6 +95,40 @@ function simulatorLatency(): number {
   return latencyMs
 }
 
+/** The demo's users; their passwords are new on every start and printed with the URL. */
+const DEMO_USERS: ReadonlyArray<{ username: string; role: Role }> = [
+  { username: 'admin', role: 'admin' },
+  { username: 'staff', role: 'staff' },
+]
+
+async function createDemoUsers(
+  config: AppConfig,
+): Promise<Array<{ username: string; role: Role; password: string }>> {
+  const database = openDatabase(config.databaseUrl)
+  try {
+    const users = new UserService(database)
+    const created = []
+    for (const user of DEMO_USERS) {
+      const password = generatePassword()
+      await users.upsert(user.username, password, user.role)
+      created.push({ ...user, password })
+    }
+    return created
+  } finally {
+    await database.close()
+  }
+}
+
+function credentialLines(users: ReadonlyArray<{ username: string; role: Role; password: string }>): string[] {
+  return [
+    'sign in as',
+    ...users.map(
+      (u) =>
+        `  ${u.username.padEnd(6)} ${u.password}   (${u.role === 'admin' ? 'admin: also ingest and cache clear' : 'staff: read and edit items'})`,
+    ),
+  ]
+}
+
 const simulated = (name: string, configured: string | undefined, sim: Simulator, latencyMs: number) =>
   `${name.padEnd(8)} ${configured ? configured : `${sim.url} (simulator, ${latencyMs} ms latency)`}`
 
@@ -102,6 +142,7 @@ async function demo(args: string[]): Promise<void> {
   if (instances > 1) return demoInstances(instances)
   const config = loadConfig()
   await seedIfEmpty(config, 20_000)
+  const demoUsers = await createDemoUsers(config)
   const latencyMs = simulatorLatency()
   const simulators = await startSimulators(config.canvasApiToken, { latencyMs })
   const upstreams = {
@@ -129,7 +170,9 @@ async function demo(args: string[]): Promise<void> {
       simulated('people', config.peopleBaseUrl, simulators.people, latencyMs),
       simulated('canvas', config.canvasApiUrl, simulators.canvas, latencyMs),
       '',
-      `try: curl '${url}/api/items/counts?faculty=EEMCS'  ·  ${url}/metrics  ·  Ctrl-C to stop`,
+      ...credentialLines(demoUsers),
+      '',
+      `open ${url} and sign in  ·  ${url}/metrics  ·  Ctrl-C to stop`,
       '',
     ].join('\n'),
   )
@@ -164,6 +207,8 @@ async function demoInstances(count: number): Promise<void> {
   if (!env.CACHE_BACKEND?.trim()) env.CACHE_BACKEND = 'tiered'
   if (env.CACHE_BACKEND.trim() === 'tiered' && !env.REDIS_URL?.trim())
     env.REDIS_URL = 'redis://127.0.0.1:6379'
+  // One session key for every instance, so a sign-in on A is valid on B, as behind a load balancer.
+  if (!env.SESSION_SECRET?.trim()) env.SESSION_SECRET = randomBytes(32).toString('hex')
   const config = loadConfig(env)
   if (config.port !== 0 && config.port + count - 1 > 65_535) {
     throw new AppError('E_VALIDATION', `PORT ${config.port} leaves no room for ${count} consecutive ports`, {
@@ -171,6 +216,7 @@ async function demoInstances(count: number): Promise<void> {
     })
   }
   await seedIfEmpty(config, 20_000)
+  const demoUsers = await createDemoUsers(config)
   const latencyMs = simulatorLatency()
   const simulators = await startSimulators(config.canvasApiToken, { latencyMs })
   const shared = {
@@ -237,11 +283,14 @@ async function demoInstances(count: number): Promise<void> {
       simulated('people', config.peopleBaseUrl, simulators.people, latencyMs),
       simulated('canvas', config.canvasApiUrl, simulators.canvas, latencyMs),
       '',
-      `try: open ${a.url} and ${b.url} side by side, or`,
-      `  curl -s ${b.url}/api/items/counts                    # B reads the counts (twice: the second is an L1 hit)`,
-      `  curl -s -X PATCH ${a.url}/api/items/${itemId} -H 'content-type: application/json' -d '{"workflow_status":"Done"}'`,
-      `  curl -s ${b.url}/api/items/counts                    # B at once: ToDo one less, Done one more`,
-      `  curl -s ${b.url}/api/cache/stats                     # l1Hits, staleHits per cache and key prefix`,
+      ...credentialLines(demoUsers),
+      '',
+      `try: open ${a.url} and ${b.url} side by side (one sign-in serves both), or with curl:`,
+      `  curl -s -c jar -H 'content-type: application/json' -d '{"username":"staff","password":"${demoUsers[1]!.password}"}' ${a.url}/api/session   # prints the csrfToken`,
+      `  curl -s -b jar ${b.url}/api/items/counts                    # B reads the counts (twice: the second is an L1 hit)`,
+      `  curl -s -b jar -X PATCH ${a.url}/api/items/${itemId} -H "x-csrf-token: $TOKEN" -H 'content-type: application/json' -d '{"workflowStatus":"Done"}'`,
+      `  curl -s -b jar ${b.url}/api/items/counts                    # B at once: ToDo one less, Done one more`,
+      `  curl -s -b jar ${b.url}/api/cache/stats                     # l1Hits, staleHits per cache and key prefix`,
       '',
       'Ctrl-C stops every instance and the simulators.',
       '',
@@ -302,9 +351,14 @@ async function ingest(args: string[]): Promise<void> {
     const summary = await app.ingest.ingestFile(data, basename(file))
     console.log(
       `batch ${summary.batchId} (${summary.format}, ${summary.rows} rows): ${summary.created} created, ` +
-        `${summary.updated} updated, ${summary.skipped} skipped, ${summary.failed} failed, ${summary.dropped} without material id`,
+        `${summary.updated} updated, ${summary.unchanged} unchanged, ${summary.rejected} rejected, ${summary.dropped} without material id`,
     )
-    for (const failure of summary.failures) console.log(`  row ${failure.row}: ${failure.reason}`)
+    for (const rejection of summary.rejections) console.log(`  row ${rejection.row}: ${rejection.reason}`)
+    if (summary.rejected > summary.rejections.length) {
+      console.log(
+        `  … and ${summary.rejected - summary.rejections.length} more (table qlik_entries, batch ${summary.batchId})`,
+      )
+    }
   })
 }
 
@@ -325,7 +379,9 @@ async function checkFiles(args: string[]): Promise<void> {
       if (limit > 0) query = query.limit(limit)
       const refs = await query.execute()
       const started = performance.now()
-      const results = await app.canvas!.checkMany(refs)
+      const results = await app.canvas!.checkMany(
+        refs.map((r) => ({ materialId: r.material_id, url: r.url })),
+      )
       const checks = results.flatMap((r) => (r.ok ? [r.check] : []))
       await app.items.recordFileChecks(checks)
       const exists = checks.filter((c) => c.exists).length
@@ -342,6 +398,51 @@ async function checkFiles(args: string[]): Promise<void> {
   }
 }
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '')
+}
+
+async function usersCommand(args: string[]): Promise<void> {
+  const [action, name] = args
+  const config = loadConfig()
+  const database = openDatabase(config.databaseUrl)
+  try {
+    await migrateToLatest(database.db, database.dialect)
+    const users = new UserService(database)
+    if (action === 'list') {
+      for (const user of await users.list()) console.log(`${user.username}\t${user.role}`)
+      return
+    }
+    if (action !== 'add' || !name) {
+      throw new AppError('E_VALIDATION', 'usage: users add <name> [--role staff|admin] | users list', {
+        field: 'users',
+      })
+    }
+    const roleIndex = args.indexOf('--role')
+    const role = (roleIndex === -1 ? 'staff' : args[roleIndex + 1]) as Role
+    if (!ROLES.includes(role)) {
+      throw new AppError(
+        'E_VALIDATION',
+        `--role must be one of ${ROLES.join(', ')}, got ${JSON.stringify(role)}`,
+        {
+          field: '--role',
+        },
+      )
+    }
+    // A password on the command line would stay in the shell history and the process list.
+    const piped = !process.stdin.isTTY
+    const password = piped ? await readStdin() : generatePassword()
+    const user = await users.create(name, password, role)
+    console.log(`created ${user.role} ${user.username}${piped ? '' : ` with password ${password}`}`)
+  } finally {
+    await database.close()
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv
   switch (command) {
@@ -355,6 +456,8 @@ async function main(argv: string[]): Promise<void> {
       return ingest(args)
     case 'check-files':
       return checkFiles(args)
+    case 'users':
+      return usersCommand(args)
     default:
       console.log(USAGE)
       if (command !== undefined && command !== 'help' && command !== '--help') process.exitCode = 2

@@ -118,6 +118,34 @@ export interface AppConfig {
   logLevel: string
   /** A name that tells instances of one deployment apart (`/health`, dashboard, logs). */
   instanceName: string | undefined
+  /**
+   * The secret the session cookies are encrypted and signed with; every instance behind one load
+   * balancer needs the same. `undefined`: a random one per process (sessions end on restart).
+   */
+  sessionSecret: string | undefined
+  /** Whether the session cookie is sent over HTTPS only (set behind TLS). */
+  cookieSecure: boolean
+  /** How long a session lasts without a new sign-in, in seconds. */
+  sessionMaxAgeSeconds: number
+  /** Limits of one Qlik upload. */
+  ingestLimits: IngestLimits
+}
+
+/** Limits of one Qlik upload; a file over any of them is refused before anything is written. */
+export interface IngestLimits {
+  /** Bytes of the uploaded file. */
+  maxUploadBytes: number
+  /** Data rows in the file. */
+  maxRows: number
+  /** Bytes an XLSX may unzip to; checked before the workbook is parsed. */
+  maxUnzippedBytes: number
+}
+
+/** The default {@link IngestLimits}: a real export of 400,000 items is about 15 MB of CSV. */
+export const DEFAULT_INGEST_LIMITS: Readonly<IngestLimits> = {
+  maxUploadBytes: 32 * 1024 * 1024,
+  maxRows: 500_000,
+  maxUnzippedBytes: 256 * 1024 * 1024,
 }
 
 /** The SQLite file the app uses when `DATABASE_URL` is not set. */
@@ -229,6 +257,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (!LOG_LEVELS.includes(logLevel))
     throw invalid('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`, logLevel)
 
+  const sessionSecret = read(env, 'SESSION_SECRET')
+  if (sessionSecret !== undefined && sessionSecret.length < 32) {
+    throw invalid('SESSION_SECRET', 'must be at least 32 characters (e.g. `openssl rand -hex 32`)')
+  }
+  const cookieSecureRaw = read(env, 'COOKIE_SECURE') ?? 'false'
+  if (cookieSecureRaw !== 'true' && cookieSecureRaw !== 'false') {
+    throw invalid('COOKIE_SECURE', 'must be true or false', cookieSecureRaw)
+  }
+
   const timeout = readDuration(env, 'CACHE_TIMEOUT', '1s')
   const l1MaxEntries = readInt(env, 'CACHE_L1_MAX_ENTRIES', DEFAULT_L1_MAX_ENTRIES, 1, 10_000_000)
   const tiers: Pick<CacheConfig, 'adapter' | 'l1'> =
@@ -280,5 +317,25 @@ export function loadConfig(env: Env = process.env): AppConfig {
     canvasConcurrency: readInt(env, 'CANVAS_CONCURRENCY', 50, 1, 500),
     logLevel,
     instanceName,
+    sessionSecret,
+    cookieSecure: cookieSecureRaw === 'true',
+    sessionMaxAgeSeconds: readInt(env, 'SESSION_MAX_AGE_SECONDS', 8 * 3600, 60, 30 * 24 * 3600),
+    ingestLimits: {
+      maxUploadBytes: readInt(
+        env,
+        'INGEST_MAX_UPLOAD_BYTES',
+        DEFAULT_INGEST_LIMITS.maxUploadBytes,
+        1024,
+        1024 * 1024 * 1024,
+      ),
+      maxRows: readInt(env, 'INGEST_MAX_ROWS', DEFAULT_INGEST_LIMITS.maxRows, 1, 5_000_000),
+      maxUnzippedBytes: readInt(
+        env,
+        'INGEST_MAX_UNZIPPED_BYTES',
+        DEFAULT_INGEST_LIMITS.maxUnzippedBytes,
+        1024,
+        4 * 1024 * 1024 * 1024,
+      ),
+    },
   }
 }

@@ -1,7 +1,5 @@
 /** The Easy Access domain: the vocabularies of copyright items and the faculties they belong to. */
 
-import type { CopyrightItemTable } from './db/schema.js'
-
 /** Workflow states of a copyright item, in the order the dashboard shows them. */
 export const WORKFLOW_STATUSES = ['ToDo', 'InProgress', 'Done'] as const
 /** One of {@link WORKFLOW_STATUSES}. */
@@ -95,29 +93,44 @@ export function facultyOfDepartment(department: string | null | undefined): stri
   return (department && DEPARTMENTS[department]) || 'UNM'
 }
 
-/** Columns of `copyright_items` that stay inside the app: Qlik's own bookkeeping, not shown by the API. */
-type InternalColumn =
-  | 'type'
-  | 'ml_prediction'
-  | 'manual_identifier'
-  | 'scope'
-  | 'auditor'
-  | 'last_change'
-  | 'in_collection'
-  | 'reliability'
-  | 'pages_x_students'
-
-/** Columns the API types more narrowly than the database stores them. */
-interface ApiColumnTypes {
-  workflow_status: WorkflowStatus
-  file_exists: boolean | null
-}
-
-/** A copyright item as the API returns it: its `copyright_items` row without the internal columns. */
-export type CopyrightItem = {
-  [K in Exclude<keyof CopyrightItemTable, InternalColumn>]: K extends keyof ApiColumnTypes
-    ? ApiColumnTypes[K]
-    : CopyrightItemTable[K]
+/**
+ * A copyright item as the API returns it. The whole API names fields in camelCase; the database keeps
+ * the seed's snake_case columns, and `toItem` is the one place that maps them. Qlik's own bookkeeping
+ * columns (type, ML prediction, auditor, …) stay inside the app.
+ */
+export interface CopyrightItem {
+  materialId: number
+  filename: string | null
+  title: string | null
+  author: string | null
+  publisher: string | null
+  remarks: string | null
+  period: string | null
+  department: string | null
+  courseCode: string | null
+  courseName: string | null
+  owner: string | null
+  status: string | null
+  filetype: string | null
+  workflowStatus: WorkflowStatus
+  classification: string | null
+  manualClassification: string | null
+  v2ManualClassification: string | null
+  v2Overnamestatus: string | null
+  v2Lengte: string | null
+  faculty: string
+  url: string | null
+  fileExists: boolean | null
+  lastCanvasCheck: string | null
+  canvasCourseId: number | null
+  isbn: string | null
+  doi: string | null
+  pagecount: number | null
+  wordcount: number | null
+  picturecount: number | null
+  countStudentsRegistered: number | null
+  createdAt: string
+  modifiedAt: string
 }
 
 /**

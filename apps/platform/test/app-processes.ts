@@ -1,8 +1,12 @@
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import type { Redis } from 'ioredis'
 import { type Simulators, startSimulators } from '../src/simulators/index.js'
 import { prepareDatabase, simulatorEnv, TEST_TOKEN, tempDir } from './helpers.js'
 import { scanKeys } from './service-suite.js'
+
+/** One session key for every process of a test, so one sign-in serves them all. */
+const SESSION_SECRET = randomBytes(32).toString('hex')
 
 /** What tests that run the app as separate processes share: one prepared SQLite file and the simulators. */
 export interface ProcessFixture {
@@ -10,7 +14,7 @@ export interface ProcessFixture {
   databaseUrl: string
   /** The upstream simulators every process is pointed at. */
   sims: Simulators
-  /** An app process's env: `base`, then a free port, the shared database and the simulators, then `env`. */
+  /** An app process's env: `base`, then a free port, the shared database, session key and simulators, then `env`. */
   env(base: NodeJS.ProcessEnv, env: Record<string, string>): Record<string, string | undefined>
   /** Stops the simulators and removes the database's folder. */
   stop(): Promise<void>
@@ -26,7 +30,14 @@ export async function startProcessFixture(items: number): Promise<ProcessFixture
     return {
       databaseUrl,
       sims,
-      env: (base, env) => ({ ...base, PORT: '0', DATABASE_URL: databaseUrl, ...simulatorEnv(sims), ...env }),
+      env: (base, env) => ({
+        ...base,
+        PORT: '0',
+        DATABASE_URL: databaseUrl,
+        SESSION_SECRET,
+        ...simulatorEnv(sims),
+        ...env,
+      }),
       async stop() {
         await sims.stop()
         dir.remove()

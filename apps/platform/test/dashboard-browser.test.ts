@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { json, prepareDatabase, qlikCsv, startTestApp, type TestApp, tempDir } from './helpers.js'
+import { json, prepareDatabase, qlikCsv, startTestApp, TEST_USERS, type TestApp, tempDir } from './helpers.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const CHROMIUM_ARGS = [
@@ -43,7 +43,23 @@ describe('dashboard in a browser', () => {
   })
 
   const badge = (status: string) => page.getByTestId(`count-${status}`).textContent()
-  const apiCounts = async (query = '') => json(await fetch(`${t.url}/api/items/counts${query}`))
+  const apiCounts = async (query = '') => json(await t.api.fetch(`/api/items/counts${query}`))
+
+  it('sends a visitor to the sign-in page and back to the dashboard after signing in', async () => {
+    await page.goto(`${t.url}/?status=All`)
+    expect(new URL(page.url()).pathname).toBe('/login')
+    await page.getByTestId('login-username').fill(TEST_USERS.admin.username)
+    await page.getByTestId('login-password').fill('wrong password')
+    await page.getByTestId('login-submit').click()
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="login-error"]')?.textContent !== '',
+    )
+    expect(await page.getByTestId('login-error').textContent()).toBe('wrong user name or password')
+    await page.getByTestId('login-password').fill(TEST_USERS.admin.password)
+    await page.getByTestId('login-submit').click()
+    await page.waitForURL((url) => url.pathname === '/')
+    expect(await page.getByTestId('signed-in-user').textContent()).toBe(TEST_USERS.admin.username)
+  })
 
   it('shows the workflow tabs with the counts of the API', async () => {
     await page.goto(t.url)
@@ -93,13 +109,16 @@ describe('dashboard in a browser', () => {
       .getByTestId('upload-input')
       .setInputFiles({ name: 'qlik.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) })
     await page.getByTestId('upload-submit').click()
-    await page.waitForFunction(() =>
-      document.querySelector('[data-testid="upload-result"]')?.textContent?.includes('created'),
+    await page.waitForFunction(() => document.querySelector('[data-testid="upload-summary"]') !== null)
+    const result = await page.getByTestId('upload-summary').textContent()
+    expect(result).toMatch(/^Batch \d+: 2 created, 0 updated, 0 unchanged, 1 rejected$/)
+    expect(await page.getByTestId('upload-rejections').textContent()).toContain(
+      'row 4: Material id must be a whole number',
     )
-    const result = await page.getByTestId('upload-result').textContent()
-    expect(result).toContain('2 created')
-    expect(result).toContain('1 failed')
-    expect(result).toContain('row 4: Material id must be a whole number')
+    // The bar ends full.
+    expect(
+      await page.getByTestId('upload-progress').evaluate((e: HTMLProgressElement) => e.value === e.max),
+    ).toBe(true)
     const expected = (before.ToDo + 2).toLocaleString('en')
     await page.waitForFunction(
       (n) => document.querySelector('[data-testid="count-ToDo"]')?.textContent === n,
@@ -109,6 +128,39 @@ describe('dashboard in a browser', () => {
     await page.getByTestId('search-input').fill('optics reader')
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="item-row"]').length === 1)
     expect(await page.getByTestId('item-row').first().textContent()).toContain('770001')
+  })
+
+  it('looks a course and a person up in the Osiris panel and says where each answer came from', async () => {
+    const lookup = async (type: string, query: string) => {
+      await page.getByTestId('osiris-type').selectOption(type)
+      await page.getByTestId('osiris-query').fill(query)
+      const answered = page.waitForResponse((r) => r.url().includes('/api/osiris/lookup'))
+      await page.getByTestId('osiris-submit').click()
+      await answered
+      await page.waitForFunction(() => document.querySelector('[data-testid="osiris-source"]') !== null)
+      return {
+        answer: await page.getByTestId('osiris-answer').textContent(),
+        source: await page.getByTestId('osiris-source').textContent(),
+        result: await page.getByTestId('osiris-result').textContent(),
+      }
+    }
+    const first = await lookup('course', '2025-202561006-1B')
+    expect(first.source).toBe('upstream')
+    expect(first.result).toContain('age 0 s')
+    const again = await lookup('course', '202561006')
+    expect(again).toMatchObject({ answer: first.answer, source: 'memory' })
+    const person = await lookup('person', 'Bakker')
+    expect(person.source).toBe('upstream')
+  })
+
+  it('charts the hit rate and shows cached against uncached read latency', async () => {
+    await page.reload()
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="latency-cached"]')?.textContent !== undefined,
+    )
+    expect(await page.getByTestId('latency-cached').textContent()).toMatch(/ms avg \(\d+\)$/)
+    expect(await page.getByTestId('latency-uncached').textContent()).toMatch(/ms avg \(\d+\)$/)
+    expect(await page.locator('#hit-chart [data-cache="queries"]').count()).toBeGreaterThan(0)
   })
 
   it('checks a file from the table and clears a cache from the panel', async () => {

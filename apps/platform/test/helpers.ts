@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import pino from 'pino'
 import { type App, createApp } from '../src/app.js'
+import { type Role, UserService } from '../src/auth/users.js'
 import { loadConfig } from '../src/config.js'
 import { openDatabase } from '../src/db/connection.js'
 import { migrateToLatest } from '../src/db/migrations.js'
@@ -57,15 +58,119 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop: () 
   }
 }
 
-/** Migrates and seeds `databaseUrl` with the test's small item set. */
+/** The users every test database has, one per role. */
+export const TEST_USERS: Readonly<Record<Role, { username: string; password: string }>> = {
+  admin: { username: 'test-admin', password: 'admin-password-for-tests' },
+  staff: { username: 'test-staff', password: 'staff-password-for-tests' },
+}
+
+/** Migrates and seeds `databaseUrl` with the test's small item set and {@link TEST_USERS}. */
 export async function prepareDatabase(databaseUrl: string, items = SEED_ITEMS): Promise<void> {
   const database = openDatabase(databaseUrl)
   try {
     await migrateToLatest(database.db, database.dialect)
     await seedItems(database, { items })
+    const users = new UserService(database)
+    for (const [role, user] of Object.entries(TEST_USERS)) {
+      await users.upsert(user.username, user.password, role as Role)
+    }
   } finally {
     await database.close()
   }
+}
+
+/** A signed-in HTTP client: sends the session cookie, and the CSRF token on state-changing requests. */
+export interface ApiClient {
+  /** The server's base URL. */
+  readonly url: string
+  /** The `Cookie` header value of the session. */
+  readonly cookie: string
+  /** The session's CSRF token. */
+  readonly csrfToken: string
+  /** `fetch` of `url + path` with the session (and the token unless `init.headers` sets one). */
+  fetch(path: string, init?: RequestInit): Promise<Response>
+  /** GET `path` as JSON. */
+  getJson(path: string): Promise<any>
+  /** Sends `body` as JSON. */
+  send(method: string, path: string, body?: unknown): Promise<Response>
+  /** Posts a Qlik export as multipart/form-data. */
+  upload(content: string | Uint8Array<ArrayBuffer>, filename?: string): Promise<Response>
+  /**
+   * Uploads an export and waits for its merge: `status` 202 and the final progress (the summary), or
+   * the refusal's status and error body.
+   */
+  ingest(content: string | Uint8Array<ArrayBuffer>, filename?: string): Promise<{ status: number; body: any }>
+  /** The same session against another instance (instances that share `SESSION_SECRET`). */
+  at(url: string): ApiClient
+}
+
+/** Signs in to the app at `url` as the test user of `role`, or with the given credentials. */
+export async function signIn(
+  url: string,
+  as: Role | { username: string; password: string } = 'admin',
+): Promise<ApiClient> {
+  const user = typeof as === 'string' ? TEST_USERS[as] : as
+  const res = await fetch(`${url}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(user),
+  })
+  if (res.status !== 200)
+    throw new Error(`sign-in as ${user.username} answered ${res.status}: ${await res.text()}`)
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ')
+  const { csrfToken } = (await res.json()) as { csrfToken: string }
+  return sessionClient(url, cookie, csrfToken)
+}
+
+function sessionClient(url: string, cookie: string, csrfToken: string): ApiClient {
+  const client: ApiClient = {
+    url,
+    cookie,
+    csrfToken,
+    fetch(path, init = {}) {
+      const headers = new Headers(init.headers)
+      headers.set('cookie', cookie)
+      if (!headers.has('x-csrf-token')) headers.set('x-csrf-token', csrfToken)
+      return fetch(`${url}${path}`, { ...init, headers })
+    },
+    async getJson(path) {
+      const answer = await client.fetch(path)
+      if (!answer.ok) throw new Error(`GET ${path} answered ${answer.status}: ${await answer.text()}`)
+      return answer.json()
+    },
+    send(method, path, body) {
+      return client.fetch(path, {
+        method,
+        ...(body === undefined
+          ? {}
+          : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      })
+    },
+    upload(content, filename = 'export.csv') {
+      const form = new FormData()
+      form.append('file', new Blob([content]), filename)
+      return client.fetch('/api/ingest/qlik', { method: 'POST', body: form })
+    },
+    async ingest(content, filename) {
+      const res = await client.upload(content, filename)
+      const body = await res.json()
+      if (res.status !== 202) return { status: res.status, body }
+      let progress = body
+      for (let polls = 0; progress.status === 'processing'; polls++) {
+        if (polls > 3000) throw new Error(`ingest batch ${body.batchId} still processing after 30 s`)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+        progress = await client.getJson(`/api/ingest/batches/${body.batchId}`)
+      }
+      return { status: res.status, body: progress }
+    },
+    at(other) {
+      return sessionClient(other, cookie, csrfToken)
+    },
+  }
+  return client
 }
 
 /** The env that points an app at the test's simulators. */
@@ -85,6 +190,8 @@ export interface TestApp {
   sims: Simulators
   /** The key prefixes its caches use (random per test app, so Redis keys never collide). */
   prefixes: { default: string; queries: string }
+  /** A client signed in as the test admin. */
+  api: ApiClient
   stop(): Promise<void>
 }
 
@@ -105,11 +212,13 @@ export async function startTestApp(databaseUrl: string, env: Record<string, stri
   })
   const app = await createApp(config, { logger: pino({ level: 'silent' }) })
   const url = await app.listen()
+  const api = await signIn(url, 'admin')
   return {
     app,
     url,
     sims,
     prefixes,
+    api,
     async stop() {
       // Leave the shared Redis as we found it: each cache clears only its own prefix.
       await Promise.allSettled(app.caches.entries().map(([, cache]) => cache.clear()))
@@ -130,17 +239,6 @@ export function qlikCsv(rows: ReadonlyArray<Record<string, string | number>>): s
     columns.map(quote).join(','),
     ...rows.map((r) => columns.map((c) => quote(r[c] ?? '')).join(',')),
   ].join('\n')
-}
-
-/** Posts a file to the ingest endpoint as multipart/form-data. */
-export async function uploadQlik(
-  url: string,
-  content: string | Uint8Array<ArrayBuffer>,
-  filename = 'export.csv',
-): Promise<Response> {
-  const form = new FormData()
-  form.append('file', new Blob([content]), filename)
-  return fetch(`${url}/api/ingest/qlik`, { method: 'POST', body: form })
 }
 
 /** A response's JSON body; tests assert its shape themselves. */

@@ -93,7 +93,7 @@ describe('configuration', () => {
 describe('HTTP API', () => {
   let t: TestApp
   let dir: ReturnType<typeof tempDir>
-  const get = (path: string) => fetch(`${t.url}${path}`)
+  const get = (path: string) => t.api.fetch(path)
 
   beforeAll(async () => {
     dir = tempDir()
@@ -113,14 +113,14 @@ describe('HTTP API', () => {
     expect(page.perPage).toBe(50)
     expect(page.total).toBe(page.counts.ToDo)
     expect(page.items.length).toBe(Math.min(50, page.total))
-    for (const item of page.items) expect(item).toMatchObject({ workflow_status: 'ToDo', faculty: 'EEMCS' })
-    const dates = page.items.map((i: { modified_at: string }) => i.modified_at)
+    for (const item of page.items) expect(item).toMatchObject({ workflowStatus: 'ToDo', faculty: 'EEMCS' })
+    const dates = page.items.map((i: { modifiedAt: string }) => i.modifiedAt)
     expect(dates).toEqual([...dates].sort().reverse())
 
     const search = await json(await get('/api/items?search=READER'))
     expect(search.total).toBeGreaterThan(0)
     for (const item of search.items) {
-      const haystack = [item.title, item.filename, item.course_code, item.department, item.remarks].join(' ')
+      const haystack = [item.title, item.filename, item.courseCode, item.department, item.remarks].join(' ')
       expect(haystack.toLowerCase()).toContain('reader')
     }
   })
@@ -155,29 +155,29 @@ describe('HTTP API', () => {
     const { items } = await json(await get('/api/items?perPage=25'))
     const target = items[0]
     const patch = (body: unknown) =>
-      fetch(`${t.url}/api/items/${target.material_id}`, {
+      t.api.fetch(`/api/items/${target.materialId}`, {
         method: 'PATCH',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
       })
-    const bad = await patch({ workflow_status: 'Done', v2_lengte: 'Enormous' })
+    const bad = await patch({ workflowStatus: 'Done', v2Lengte: 'Enormous' })
     expect(bad.status).toBe(400)
-    expect(await json(bad)).toMatchObject({ field: 'v2_lengte' })
+    expect(await json(bad)).toMatchObject({ field: 'v2Lengte' })
     const unknown = await patch({ faculty: 'ET' })
     expect(unknown.status).toBe(400)
     expect(await json(unknown)).toMatchObject({ field: 'faculty' })
-    expect((await json(await get(`/api/items/${target.material_id}`))).workflow_status).toBe(
-      target.workflow_status,
+    expect((await json(await get(`/api/items/${target.materialId}`))).workflowStatus).toBe(
+      target.workflowStatus,
     )
 
-    const ok = await patch({ workflow_status: 'InProgress', remarks: 'asked the teacher', v2_lengte: 'Kort' })
+    const ok = await patch({ workflowStatus: 'InProgress', remarks: 'asked the teacher', v2Lengte: 'Kort' })
     expect(ok.status).toBe(200)
     expect(await json(ok)).toMatchObject({
-      workflow_status: 'InProgress',
+      workflowStatus: 'InProgress',
       remarks: 'asked the teacher',
-      v2_lengte: 'Kort',
+      v2Lengte: 'Kort',
     })
-    const missing = await fetch(`${t.url}/api/items/1`, {
+    const missing = await t.api.fetch(`/api/items/1`, {
       method: 'PATCH',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ remarks: 'x' }),
@@ -199,9 +199,9 @@ describe('HTTP API', () => {
   })
 
   it('checks a batch of files and records the results on the items', async () => {
-    const { items } = await json(await get('/api/items?perPage=25&sort=material_id&order=asc'))
-    const ids = items.map((i: { material_id: number }) => i.material_id)
-    const res = await fetch(`${t.url}/api/canvas/check`, {
+    const { items } = await json(await get('/api/items?perPage=25&sort=materialId&order=asc'))
+    const ids = items.map((i: { materialId: number }) => i.materialId)
+    const res = await t.api.fetch(`/api/canvas/check`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ materialIds: [...ids, 424242] }),
@@ -210,9 +210,9 @@ describe('HTTP API', () => {
     const body = await json(res)
     expect(body).toMatchObject({ checked: 25, errors: 0, unknownIds: [424242] })
     expect(body.exists + body.missing).toBe(25)
-    const after = await json(await get('/api/items?perPage=25&sort=material_id&order=asc'))
-    for (const item of after.items) expect(item.file_exists).not.toBeNull()
-    const bad = await fetch(`${t.url}/api/canvas/check`, {
+    const after = await json(await get('/api/items?perPage=25&sort=materialId&order=asc'))
+    for (const item of after.items) expect(item.fileExists).not.toBeNull()
+    const bad = await t.api.fetch(`/api/canvas/check`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ materialIds: ['x'] }),
@@ -226,12 +226,51 @@ describe('HTTP API', () => {
     const { caches } = await json(await get('/api/cache/stats'))
     expect(Object.keys(caches)).toEqual(['default', 'queries'])
     expect(caches.queries.byPrefix.filter_counts.hits).toBeGreaterThan(0)
-    const cleared = await fetch(`${t.url}/api/cache/queries/clear`, { method: 'POST' })
+    const cleared = await t.api.fetch(`/api/cache/queries/clear`, { method: 'POST' })
     expect(await json(cleared)).toEqual({ cleared: 'queries' })
     const misses = (await json(await get('/api/cache/stats'))).caches.queries.misses
     await get('/api/items/counts')
     expect((await json(await get('/api/cache/stats'))).caches.queries.misses).toBe(misses + 1)
-    expect((await fetch(`${t.url}/api/cache/nope/clear`, { method: 'POST' })).status).toBe(404)
+    expect((await t.api.fetch(`/api/cache/nope/clear`, { method: 'POST' })).status).toBe(404)
+  })
+
+  it('says where an Osiris answer came from and how old it is', async () => {
+    const lookup = async (type: string, q: string) =>
+      json(await get(`/api/osiris/lookup?type=${type}&q=${encodeURIComponent(q)}`))
+    const first = await lookup('course', '2025-202561006-1B')
+    expect(first).toMatchObject({ type: 'course', source: 'upstream', ageSeconds: 0 })
+    expect(first.result).toMatchObject({ cursuscode: '202561006', fetchedAt: first.fetchedAt })
+    const again = await lookup('course', '202561006')
+    expect(again).toMatchObject({ source: 'memory', fetchedAt: first.fetchedAt, result: first.result })
+    t.sims.osiris.force('/cursussen/zoeken', 500)
+    try {
+      const unknown = await get('/api/osiris/lookup?type=course&q=2025-202561007-1B')
+      expect(unknown.status).toBe(502)
+    } finally {
+      t.sims.osiris.clearForced()
+    }
+    expect(await lookup('person', 'Nobody Else')).toMatchObject({
+      source: 'upstream',
+      result: null,
+      ageSeconds: null,
+    })
+    expect((await get('/api/osiris/lookup?type=faculty&q=xx')).status).toBe(400)
+  })
+
+  it('reports the hit rate over time and the latency of cached and uncached counts', async () => {
+    await t.api.fetch('/api/cache/queries/clear', { method: 'POST' })
+    const before = (await json(await get('/api/cache/stats'))).countsLatency
+    await get('/api/items/counts?faculty=BMS')
+    await get('/api/items/counts?faculty=BMS')
+    await get('/api/items/counts?faculty=BMS')
+    const stats = await json(await get('/api/cache/stats'))
+    expect(stats.countsLatency.uncached.count).toBe(before.uncached.count + 1)
+    expect(stats.countsLatency.cached.count).toBe(before.cached.count + 2)
+    expect(stats.countsLatency.cached.avgMs).toBeGreaterThanOrEqual(0)
+    const now = stats.history.at(-1)
+    expect(now.caches.queries.hits).toBeGreaterThanOrEqual(2)
+    expect(now.caches.queries.hitRate).toBeGreaterThan(0)
+    expect(now.caches.queries.hitRate).toBeLessThanOrEqual(1)
   })
 
   it('exposes Prometheus metrics per cache and key prefix', async () => {

@@ -6,7 +6,7 @@ import { canvasIds } from '../src/catalogue.js'
 import { canvasFileId } from '../src/domain.js'
 import { CanvasClient } from '../src/services/canvas-client.js'
 import { OsirisClient } from '../src/services/osiris-client.js'
-import { json, qlikCsv, REDIS_URL, startTestApp, TEST_TOKEN, type TestApp, uploadQlik } from './helpers.js'
+import { json, qlikCsv, REDIS_URL, startTestApp, TEST_TOKEN, type TestApp } from './helpers.js'
 
 /** Where a suite's database comes from: a prepared (migrated, seeded) URL and how to throw it away. */
 export type DatabaseProvider = () => Promise<{ url: string; cleanup: () => Promise<void> | void }>
@@ -24,7 +24,7 @@ export async function scanKeys(redis: Redis, pattern: string): Promise<string[]>
 }
 
 async function counts(t: TestApp, query = ''): Promise<Record<string, number>> {
-  const res = await fetch(`${t.url}/api/items/counts${query}`)
+  const res = await t.api.fetch(`/api/items/counts${query}`)
   expect(res.status).toBe(200)
   return (await json(res)) as Record<string, number>
 }
@@ -49,8 +49,8 @@ export function defineServiceTests(
   describe(`${label}: services on the ${backend} adapter${env.USE_CACHE === 'false' ? ' with USE_CACHE=false' : ''}`, () => {
     let t: TestApp
     let cleanup: () => Promise<void> | void
-    let sample: { material_id: number; course_code: string; url: string; owner: string }
-    let deleted: { material_id: number; url: string }
+    let sample: { materialId: number; course_code: string; url: string; owner: string }
+    let deleted: { materialId: number; url: string }
     // A course no other test looks up, so short-TTL clients never meet an entry written with 24 h.
     let otherCourse: string
 
@@ -60,7 +60,7 @@ export function defineServiceTests(
       t = await startTestApp(db.url, { CACHE_BACKEND: backend, ...env })
       const rows = await t.app.database.db
         .selectFrom('copyright_items')
-        .select(['material_id', 'course_code', 'url', 'owner'])
+        .select(['material_id as materialId', 'course_code', 'url', 'owner'])
         .orderBy('material_id')
         .execute()
       sample = rows.find((r) => !canvasIds.isDeleted(canvasFileId(r.url)!)) as typeof sample
@@ -171,11 +171,11 @@ export function defineServiceTests(
 
     it('Canvas: an existing file is checked once and its course found', async () => {
       const check = await t.app.canvas!.checkFileExistence(sample)
-      expect(check).toMatchObject({ materialId: sample.material_id, exists: true })
+      expect(check).toMatchObject({ materialId: sample.materialId, exists: true })
       expect(check.courseId).toBe(Number(/courses\/(\d+)\//.exec(sample.url)![1]))
       expect(t.sims.canvas.requests()).toBe(2)
       const again = await t.app.canvas!.checkFileExistence({
-        material_id: sample.material_id,
+        materialId: sample.materialId,
         url: sample.url,
       })
       // A cached answer keeps the time of the real check.
@@ -201,7 +201,7 @@ export function defineServiceTests(
         ttl: '1h',
         timeoutMs: 200,
       })
-      const item = { material_id: sample.material_id + 1_000_000, url: sample.url }
+      const item = { materialId: sample.materialId + 1_000_000, url: sample.url }
       t.sims.canvas.force('/api/v1/files/', 'timeout')
       const timedOut = await canvas.checkFileExistence(item).catch((e: unknown) => e)
       expect(timedOut).toMatchObject({
@@ -232,9 +232,9 @@ export function defineServiceTests(
         },
         { 'Material id': 990002, Department: 'Applied Mathematics', Title: 'New slides', Filetype: 'pptx' },
       ])
-      const res = await uploadQlik(t.url, upload)
-      expect(res.status).toBe(200)
-      expect(await json(res)).toMatchObject({ created: 2, updated: 0, failed: 0 })
+      const { status, body } = await t.api.ingest(upload)
+      expect(status).toBe(202)
+      expect(body).toMatchObject({ status: 'done', created: 2, updated: 0, rejected: 0 })
       const after = await counts(t, '?faculty=EEMCS')
       expect(after).toEqual({ ...before, All: before.All! + 2, ToDo: before.ToDo! + 2 })
     })
@@ -247,10 +247,10 @@ export function defineServiceTests(
         .orderBy('material_id')
         .executeTakeFirstOrThrow()
       const before = await counts(t, `?faculty=${row.faculty}`)
-      const res = await fetch(`${t.url}/api/items/${row.material_id}`, {
+      const res = await t.api.fetch(`/api/items/${row.material_id}`, {
         method: 'PATCH',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ workflow_status: 'Done' }),
+        body: JSON.stringify({ workflowStatus: 'Done' }),
       })
       expect(res.status).toBe(200)
       const after = await counts(t, `?faculty=${row.faculty}`)
@@ -301,7 +301,7 @@ export function defineServiceTests(
         grace: 60_000,
         timeoutMs: 5_000,
       })
-      const item = { material_id: sample.material_id + 2_000_000, url: sample.url }
+      const item = { materialId: sample.materialId + 2_000_000, url: sample.url }
       const check = await canvas.checkFileExistence(item)
       await sleep(90)
       t.sims.canvas.force('/api/v1/files/', 503)

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type InstanceProcess, startInstance } from '../src/cluster.js'
 import { openDatabase } from '../src/db/connection.js'
 import { type ProcessFixture, startProcessFixture, unlinkPrefixes } from './app-processes.js'
-import { json, qlikCsv, REDIS_URL, uniqueSuffix, uploadQlik } from './helpers.js'
+import { type ApiClient, json, qlikCsv, REDIS_URL, signIn, uniqueSuffix } from './helpers.js'
 import { type RedisServer, startRedisServer } from './redis-server.js'
 
 const APP_DIR = fileURLToPath(new URL('..', import.meta.url))
@@ -15,19 +15,22 @@ const COHERENCE_BOUND_MS = 500
 
 type Counts = Record<'All' | 'ToDo' | 'InProgress' | 'Done', number>
 
+/** The signed-in session of the running describe block (set in its beforeAll); instances share its key. */
+let session: ApiClient
+/** `fetch` of a full URL with the session. */
+const authed = (url: string, init?: RequestInit) => {
+  const { origin, pathname, search } = new URL(url)
+  return session.at(origin).fetch(pathname + search, init)
+}
 const getJson = async (url: string) => {
-  const res = await fetch(url)
+  const res = await authed(url)
   expect(res.status, url).toBe(200)
   return json(res)
 }
 const counts = (base: string, query = ''): Promise<Counts> => getJson(`${base}/api/items/counts${query}`)
 const stats = async (base: string) => (await getJson(`${base}/api/cache/stats`)).caches
 const patch = (base: string, id: number, body: object) =>
-  fetch(`${base}/api/items/${id}`, {
-    method: 'PATCH',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  })
+  session.at(base).send('PATCH', `/api/items/${id}`, body)
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Polls `read` until `done` holds (or `limitMs` passes); resolves with the last value and the time taken. */
@@ -102,6 +105,9 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
     a = /^ {2}A {2}(http:\/\/\S+)$/m.exec(output)![1]!
     b = /^ {2}B {2}(http:\/\/\S+)$/m.exec(output)![1]!
     printedItem = Number(/PATCH \S+\/api\/items\/(\d+) /.exec(output)![1])
+    // The credentials the demo prints: what a user signs in with.
+    const password = /^ {2}admin +(\S+) /m.exec(output)![1]!
+    session = await signIn(a, { username: 'admin', password })
   }, 40_000)
 
   afterAll(async () => {
@@ -162,7 +168,7 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
     expect((await stats(b)).queries.l1Hits).toBe(l1Before + 1)
 
     // The item the demo prints in its curl example: the steps of the README, as a user runs them.
-    const res = await patch(a, printedItem, { workflow_status: 'Done' })
+    const res = await patch(a, printedItem, { workflowStatus: 'Done' })
     expect(res.status).toBe(200)
     const expected = { ...before, ToDo: before.ToDo - 1, Done: before.Done + 1 }
     const seen = await waitFor(
@@ -177,20 +183,19 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
   it(`an ingest on A shows in B's counts per faculty within ${COHERENCE_BOUND_MS} ms`, async () => {
     const before = await counts(b, '?faculty=EEMCS')
     expect(await counts(b, '?faculty=EEMCS')).toEqual(before)
-    const upload = await uploadQlik(
-      a,
+    const upload = await session.at(a).ingest(
       qlikCsv([
         { 'Material id': 880001, Department: 'Computer Science', Title: 'Tiered reader', Filetype: 'pdf' },
         { 'Material id': 880002, Department: 'Electrical Engineering', Title: 'Bus slides', Filetype: 'ppt' },
       ]),
     )
-    expect(upload.status).toBe(200)
-    expect(await json(upload)).toMatchObject({ created: 2, failed: 0 })
+    expect(upload.status).toBe(202)
+    expect(upload.body).toMatchObject({ status: 'done', created: 2, rejected: 0 })
     const seen = await waitFor(
       () => counts(b, '?faculty=EEMCS'),
       (value) => value.All === before.All + 2,
     )
-    console.log(`tiered: B showed A's ingest ${seen.ms.toFixed(1)} ms after A answered the upload`)
+    console.log(`tiered: B showed A's ingest ${seen.ms.toFixed(1)} ms after it finished`)
     expect(seen.value).toEqual({ ...before, All: before.All + 2, ToDo: before.ToDo + 2 })
     expect(seen.ms).toBeLessThan(COHERENCE_BOUND_MS)
   })
@@ -239,6 +244,7 @@ describe('tiered instances when Redis goes away', () => {
     server = await startRedisServer()
     const env = fixture.env(baseEnv(), { LOG_LEVEL: 'error', CACHE_BACKEND: 'tiered', REDIS_URL: server.url })
     ;[a, b] = await Promise.all([startInstance('A', env), startInstance('B', env)])
+    session = await signIn(a.url, 'staff')
   }, 40_000)
 
   afterAll(async () => {
@@ -309,7 +315,7 @@ describe('tiered instances when Redis goes away', () => {
 
     // An edit on A: the database takes it, A drops its own copy, and its next counts are the new ones.
     const { items } = await getJson(`${a!.url}/api/items?status=ToDo&perPage=25`)
-    const res = await timed(() => patch(a!.url, items[0].material_id, { workflow_status: 'InProgress' }))
+    const res = await timed(() => patch(a!.url, items[0].materialId, { workflowStatus: 'InProgress' }))
     expect(res.status).toBe(200)
     const after = await timed(() => counts(a!.url))
     expect(after).toEqual({ ...before, ToDo: before.ToDo - 1, InProgress: before.InProgress + 1 })

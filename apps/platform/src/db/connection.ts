@@ -62,6 +62,11 @@ export function openDatabase(url: string): DatabaseHandle {
   sqlite.pragma('journal_mode = WAL')
   sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('foreign_keys = ON')
+  // SQLite's own lower() folds only A-Z, so "Über" would never match a search for "über" as it does
+  // on PostgreSQL; JavaScript's folding is the one the app applies to the search text itself.
+  sqlite.function('lower', { deterministic: true }, (value: unknown) =>
+    typeof value === 'string' ? value.toLowerCase() : value,
+  )
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }), log })
   return handle(db, 'sqlite', url, sqlite, () => count)
 }

@@ -162,6 +162,40 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0002_users': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('users')
+          .addColumn('username', 'text', (c) => c.primaryKey())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('created_at', timestamp, (c) => c.notNull())
+          .execute()
+      },
+      async down(db: Kysely<any>) {
+        await db.schema.dropTable('users').ifExists().execute()
+      },
+    },
+    '0003_ingest_progress': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .alterTable('ingest_batches')
+          .addColumn('processed', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute()
+        await db.schema
+          .alterTable('ingest_batches')
+          .addColumn('dropped', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute()
+        await db.schema.alterTable('ingest_batches').addColumn('error', 'text').execute()
+        // Batches of earlier versions were written whole in one transaction.
+        await db.updateTable('ingest_batches').set({ processed: sql`rows_total` }).execute()
+      },
+      async down(db: Kysely<any>) {
+        for (const column of ['processed', 'dropped', 'error']) {
+          await db.schema.alterTable('ingest_batches').dropColumn(column).execute()
+        }
+      },
+    },
   }
 }
 

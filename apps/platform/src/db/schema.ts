@@ -83,10 +83,16 @@ export interface IngestBatchTable {
   format: string
   status: string
   rows_total: number
+  /** Rows merged so far; the dashboard's progress bar. */
+  processed: number
   created: number
   updated: number
   skipped: number
   failed: number
+  /** Rows without a material id. */
+  dropped: number
+  /** Why the batch failed, when `status` is `failed`. */
+  error: string | null
   created_at: string
 }
 
@@ -113,6 +119,14 @@ export interface ItemChangeTable {
   changed_at: string
 }
 
+/** `users`: who may sign in, with a scrypt hash of their password and their role. */
+export interface UserTable {
+  username: string
+  password_hash: string
+  role: string
+  created_at: string
+}
+
 /** The whole schema, as Kysely sees it. */
 export interface Database {
   faculties: FacultyTable
@@ -123,6 +137,7 @@ export interface Database {
   ingest_batches: IngestBatchTable
   qlik_entries: QlikEntryTable
   item_changes: ItemChangeTable
+  users: UserTable
 }
 
 /** A `copyright_items` row as read. */

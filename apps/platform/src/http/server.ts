@@ -1,68 +1,33 @@
-import { type CacheRegistry, ErrorCodes, isCacheError } from '@cacheport/cache-core'
-import multipart from '@fastify/multipart'
+import { ErrorCodes, isCacheError } from '@cacheport/cache-core'
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
   LogController,
 } from 'fastify'
-import type { Logger } from 'pino'
-import type { DatabaseHandle } from '../db/connection.js'
-import { WORKFLOW_FILTERS } from '../domain.js'
-import { AppError, AppErrorCodes, badInput } from '../lib/errors.js'
-import type { CanvasClient, FileRef } from '../services/canvas-client.js'
-import {
-  type ItemFilter,
-  type ItemQueryService,
-  normaliseFilter,
-  PAGE_SIZES,
-  SORT_FIELDS,
-} from '../services/item-query-service.js'
-import type { ItemService } from '../services/item-service.js'
-import type { OsirisClient } from '../services/osiris-client.js'
-import type { QlikIngestService } from '../services/qlik-ingest.js'
-import { renderDashboard } from './dashboard.js'
-import { renderMetrics } from './metrics.js'
+import { AppError, AppErrorCodes } from '../lib/errors.js'
+import auth, { type Access } from './plugins/auth.js'
+import { cacheRoutes } from './plugins/cache.js'
+import { canvasRoutes } from './plugins/canvas.js'
+import { healthRoutes } from './plugins/health.js'
+import { ingestRoutes } from './plugins/ingest.js'
+import { itemRoutes } from './plugins/items.js'
+import { osirisRoutes } from './plugins/osiris.js'
+import { pageRoutes } from './plugins/page.js'
+import type { ServerDeps } from './routes-common.js'
 
-/** What the HTTP layer serves. */
-export interface ServerDeps {
-  logger: Logger
-  database: DatabaseHandle
-  caches: CacheRegistry
-  queries: ItemQueryService
-  items: ItemService
-  ingest: QlikIngestService
-  /** `undefined` when neither Osiris nor the people pages are configured. */
-  osiris: OsirisClient | undefined
-  /** `undefined` when Canvas is not configured. */
-  canvas: CanvasClient | undefined
-  /** Shown on the dashboard. */
-  backend: string
-  /** The instance's name, when it has one (`INSTANCE_NAME`). */
-  instance?: string | undefined
+/** A route as registered: method, URL pattern and who may call it. */
+export interface RouteSummary {
+  method: string
+  url: string
+  access: Access
 }
 
-const MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-
-const filterSchema = {
-  type: 'object',
-  properties: {
-    status: { type: 'string', enum: WORKFLOW_FILTERS },
-    faculty: { type: 'string', maxLength: 16 },
-    search: { type: 'string', maxLength: 200 },
-    page: { type: 'integer', minimum: 1 },
-    perPage: { type: 'integer', enum: PAGE_SIZES },
-    sort: { type: 'string', enum: SORT_FIELDS },
-    order: { type: 'string', enum: ['asc', 'desc'] },
-  },
-} as const
-
-/** A material id from the URL; anything but a positive whole number is a 400 naming the field. */
-export function parseMaterialId(raw: string): number {
-  if (!/^\d{1,15}$/.test(raw) || Number(raw) === 0) {
-    throw badInput('materialId', `material id must be a positive whole number, got ${JSON.stringify(raw)}`)
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route of the server with its access, for the tests that prove each one is guarded. */
+    routeSummaries(): RouteSummary[]
   }
-  return Number(raw)
 }
 
 function fieldOf(error: FastifyError): string {
@@ -84,25 +49,13 @@ function validationMessage(error: FastifyError): string {
   return `${field} ${base}${allowed ? ` (${allowed.map((v) => JSON.stringify(v)).join(', ')})` : ''}`
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms)
-      }),
-    ])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** Builds the Fastify app: JSON API, dashboard, metrics and health. */
+/**
+ * Builds the Fastify app: sign-in once for every route, then one plugin per resource (items, Osiris,
+ * Canvas, ingest, caches, health and metrics, the page).
+ */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
-  const { database, caches, queries, items, ingest, logger } = deps
   const app = Fastify({
-    loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
+    loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
     // Request lines go to debug (below) so that info shows only what an operator acts on.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
@@ -118,7 +71,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       'request',
     )
   })
-  await app.register(multipart, { limits: { fileSize: MAX_UPLOAD_BYTES, files: 1 } })
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) {
@@ -132,6 +84,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       return reply
         .status(400)
         .send({ error: AppErrorCodes.VALIDATION, field, message: validationMessage(error as FastifyError) })
+    }
+    if ((error as FastifyError).code?.startsWith('FST_CSRF_')) {
+      return reply.status(403).send({
+        error: AppErrorCodes.CROSS_SITE,
+        field: 'X-CSRF-Token',
+        message:
+          'the request has no valid CSRF token: send the token from GET /api/session in the X-CSRF-Token header',
+      })
     }
     if (isCacheError(error)) {
       const status =
@@ -150,218 +110,25 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     })
   })
 
-  const requireOsiris = () => {
-    if (!deps.osiris) {
-      throw new AppError(
-        AppErrorCodes.UPSTREAM,
-        'Osiris is not configured: set OSIRIS_BASE_URL and PEOPLE_BASE_URL',
-        {
-          field: 'OSIRIS_BASE_URL',
-        },
-      )
+  const routes: RouteSummary[] = []
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routes.push({ method, url: route.url, access: route.config?.access ?? 'staff' })
     }
-    return deps.osiris
+  })
+  app.decorate('routeSummaries', () => [...routes])
+
+  await app.register(auth, { users: deps.users, ...deps.session })
+  for (const plugin of [
+    pageRoutes,
+    itemRoutes,
+    osirisRoutes,
+    canvasRoutes,
+    ingestRoutes,
+    cacheRoutes,
+    healthRoutes,
+  ]) {
+    await app.register(plugin, deps)
   }
-  const requireCanvas = () => {
-    if (!deps.canvas) {
-      throw new AppError(AppErrorCodes.UPSTREAM, 'Canvas is not configured: set CANVAS_API_URL', {
-        field: 'CANVAS_API_URL',
-      })
-    }
-    return deps.canvas
-  }
-  const cacheStats = () =>
-    Object.fromEntries(
-      caches.entries().map(([name, cache]) => [name, { ...cache.stats(), status: cache.status() }]),
-    )
-
-  app.get('/', { schema: { querystring: filterSchema } }, async (request, reply) => {
-    const query = request.query as ItemFilter
-    const f = normaliseFilter(query)
-    const [page, faculties] = await Promise.all([queries.list(query), queries.getFaculties()])
-    reply.type('text/html; charset=utf-8')
-    return renderDashboard({
-      filter: {
-        status: f.status,
-        faculty: f.faculty ?? '',
-        search: query.search?.trim() ?? '',
-        page: f.page,
-        perPage: f.perPage,
-      },
-      page,
-      faculties,
-      caches: cacheStats(),
-      backend: deps.backend,
-      instance: deps.instance,
-    })
-  })
-
-  app.get('/api/items', { schema: { querystring: filterSchema } }, async (request) =>
-    queries.list(request.query as ItemFilter),
-  )
-
-  app.get(
-    '/api/items/counts',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          properties: { faculty: filterSchema.properties.faculty, search: filterSchema.properties.search },
-        },
-      },
-    },
-    async (request) => queries.getFilterCounts(request.query as ItemFilter),
-  )
-
-  app.get('/api/faculties', async () => queries.getFaculties())
-
-  app.get('/api/items/:materialId', async (request) => {
-    const id = parseMaterialId((request.params as { materialId: string }).materialId)
-    const item = await queries.getItem(id)
-    if (!item)
-      throw new AppError(AppErrorCodes.NOT_FOUND, `no item with material id ${id}`, { field: 'materialId' })
-    return item
-  })
-
-  app.patch('/api/items/:materialId', async (request) => {
-    const id = parseMaterialId((request.params as { materialId: string }).materialId)
-    return items.update(id, request.body)
-  })
-
-  app.get('/api/osiris/courses/:code', async (request, reply) => {
-    const code = (request.params as { code: string }).code
-    const course = await requireOsiris().fetchCourseDetails(code)
-    if (course === null) {
-      return reply
-        .status(404)
-        .send({ error: AppErrorCodes.NOT_FOUND, field: 'code', message: `Osiris has no course ${code}` })
-    }
-    return course
-  })
-
-  app.get(
-    '/api/osiris/people',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          required: ['name'],
-          properties: { name: { type: 'string', minLength: 2, maxLength: 200 } },
-        },
-      },
-    },
-    async (request, reply) => {
-      const name = (request.query as { name: string }).name
-      const person = await requireOsiris().fetchPersonData(name)
-      if (person === null) {
-        return reply.status(404).send({
-          error: AppErrorCodes.NOT_FOUND,
-          field: 'name',
-          message: `the people pages have no match for ${name}`,
-        })
-      }
-      return person
-    },
-  )
-
-  app.get('/api/canvas/items/:materialId/file-exists', async (request) => {
-    const id = parseMaterialId((request.params as { materialId: string }).materialId)
-    const item = await queries.getItem(id)
-    if (!item)
-      throw new AppError(AppErrorCodes.NOT_FOUND, `no item with material id ${id}`, { field: 'materialId' })
-    const check = await requireCanvas().checkFileExistence(item)
-    if (check.checkedAt !== item.last_canvas_check) await items.recordFileChecks([check])
-    return check
-  })
-
-  app.post(
-    '/api/canvas/check',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['materialIds'],
-          additionalProperties: false,
-          properties: {
-            materialIds: {
-              type: 'array',
-              minItems: 1,
-              maxItems: 1000,
-              items: { type: 'integer', minimum: 1 },
-            },
-          },
-        },
-      },
-    },
-    async (request) => {
-      const canvas = requireCanvas()
-      const ids = [...new Set((request.body as { materialIds: number[] }).materialIds)]
-      const rows = await database.db
-        .selectFrom('copyright_items')
-        .select(['material_id', 'url'])
-        .where('material_id', 'in', ids)
-        .execute()
-      const found = new Map<number, FileRef>(rows.map((r) => [r.material_id, r]))
-      const results = await canvas.checkMany([...found.values()])
-      const checks = results.flatMap((r) => (r.ok ? [r.check] : []))
-      await items.recordFileChecks(checks)
-      const missingIds = ids.filter((id) => !found.has(id))
-      return {
-        checked: checks.length,
-        exists: checks.filter((c) => c.exists).length,
-        missing: checks.filter((c) => !c.exists).length,
-        errors: results.length - checks.length,
-        unknownIds: missingIds,
-        results,
-      }
-    },
-  )
-
-  app.post('/api/ingest/qlik', async (request) => {
-    if (!request.isMultipart())
-      throw badInput('file', 'upload the Qlik export as multipart/form-data in field "file"')
-    const file = await request.file()
-    if (!file) throw badInput('file', 'upload the Qlik export as multipart/form-data in field "file"')
-    const data = await file.toBuffer()
-    if (data.length === 0)
-      throw new AppError(AppErrorCodes.MALFORMED_FILE, 'the uploaded file is empty', { field: 'file' })
-    return ingest.ingestFile(data, file.filename || 'upload')
-  })
-
-  app.get('/api/cache/stats', async () => ({ caches: cacheStats() }))
-
-  app.post('/api/cache/:name/clear', async (request) => {
-    const name = (request.params as { name: string }).name
-    await caches.get(name).clear()
-    return { cleared: name }
-  })
-
-  app.get('/metrics', async (_request, reply) => {
-    reply.type('text/plain; version=0.0.4; charset=utf-8')
-    return renderMetrics(caches)
-  })
-
-  app.get('/health', async (_request, reply) => {
-    let databaseStatus: { status: 'up' | 'down'; dialect: string; error?: string }
-    try {
-      await withTimeout(database.ping(), 2_000, 'database')
-      databaseStatus = { status: 'up', dialect: database.dialect }
-    } catch (error) {
-      databaseStatus = { status: 'down', dialect: database.dialect, error: (error as Error).message }
-    }
-    // `adapter` names the tiers ("memory+redis"); l1Hits and staleHits show whether they pay off.
-    const cacheHealth = Object.fromEntries(
-      caches.entries().map(([name, cache]) => {
-        const { adapter, l1Hits, staleHits } = cache.stats()
-        return [name, { adapter, status: cache.status(), l1Hits, staleHits }]
-      }),
-    )
-    // Caches fail open, so an unavailable one degrades speed, not correctness: only the database decides 503.
-    const degraded = Object.values(cacheHealth).some((c) => c.status !== 'ready')
-    const status = databaseStatus.status === 'down' ? 'down' : degraded ? 'degraded' : 'ok'
-    reply.status(status === 'down' ? 503 : 200)
-    return { status, instance: deps.instance ?? null, database: databaseStatus, caches: cacheHealth }
-  })
-
   return app
 }

@@ -10,6 +10,16 @@ export const AppErrorCodes = {
   MALFORMED_FILE: 'E_MALFORMED_FILE',
   /** An app instance started by the CLI (`demo --instances`) did not come up; the message has its output. */
   STARTUP: 'E_STARTUP',
+  /** The request needs a signed-in user (no session, or a wrong user name or password). */
+  UNAUTHENTICATED: 'E_UNAUTHENTICATED',
+  /** The signed-in user's role may not do this. */
+  FORBIDDEN: 'E_FORBIDDEN',
+  /** A state-changing request came from another site, or without the session's CSRF token. */
+  CROSS_SITE: 'E_CROSS_SITE',
+  /** An upload exceeds a limit (size, rows, unzipped size); the message names the limit. */
+  TOO_LARGE: 'E_TOO_LARGE',
+  /** The request conflicts with the current state (a user that already exists). */
+  CONFLICT: 'E_CONFLICT',
 } as const
 
 /** One of {@link AppErrorCodes}. */
@@ -21,6 +31,11 @@ const STATUS: Record<AppErrorCode, number> = {
   E_UPSTREAM: 502,
   E_MALFORMED_FILE: 400,
   E_STARTUP: 500,
+  E_UNAUTHENTICATED: 401,
+  E_FORBIDDEN: 403,
+  E_CROSS_SITE: 403,
+  E_TOO_LARGE: 413,
+  E_CONFLICT: 409,
 }
 
 /** An error the HTTP layer turns into a JSON answer with a fitting status. */

@@ -5,7 +5,7 @@ import { mapWithConcurrency, parseUpstreamJson, upstreamRequest } from '../lib/h
 
 /** The part of an item a file check needs. */
 export interface FileRef {
-  material_id: number
+  materialId: number
   url: string | null
 }
 
@@ -73,7 +73,7 @@ export class CanvasClient {
       grace: options.grace ?? 0,
       key: (item: FileRef) => {
         const ref = checkRef(item)
-        return { materialId: ref.material_id, url: ref.url }
+        return { materialId: ref.materialId, url: ref.url }
       },
     })
   }
@@ -85,9 +85,9 @@ export class CanvasClient {
   ): Promise<BatchCheckResult[]> {
     return mapWithConcurrency(items, concurrency, async (item): Promise<BatchCheckResult> => {
       try {
-        return { materialId: item.material_id, ok: true, check: await this.checkFileExistence(item) }
+        return { materialId: item.materialId, ok: true, check: await this.checkFileExistence(item) }
       } catch (error) {
-        return { materialId: item.material_id, ok: false, error: (error as Error).message }
+        return { materialId: item.materialId, ok: false, error: (error as Error).message }
       }
     })
   }
@@ -96,13 +96,13 @@ export class CanvasClient {
     const fileId = canvasFileId(item.url)
     const checkedAt = new Date().toISOString()
     if (fileId === null)
-      return { materialId: item.material_id, fileId, exists: false, courseId: null, checkedAt }
+      return { materialId: item.materialId, fileId, exists: false, courseId: null, checkedAt }
     const { apiUrl, token, timeoutMs } = this.options
     const headers = { authorization: `Bearer ${token}` }
     const fileUrl = `${apiUrl}/api/v1/files/${fileId}`
     const file = await upstreamRequest(fileUrl, { service: 'Canvas', headers, timeoutMs })
     if (GONE.has(file.status))
-      return { materialId: item.material_id, fileId, exists: false, courseId: null, checkedAt }
+      return { materialId: item.materialId, fileId, exists: false, courseId: null, checkedAt }
     if (file.status !== 200) throw unexpected(file.status, fileUrl)
     const body = parseUpstreamJson<{ folder_id?: unknown }>('Canvas', fileUrl, file.text)
 
@@ -121,7 +121,7 @@ export class CanvasClient {
         throw unexpected(folder.status, folderUrl)
       }
     }
-    return { materialId: item.material_id, fileId, exists: true, courseId, checkedAt }
+    return { materialId: item.materialId, fileId, exists: true, courseId, checkedAt }
   }
 }
 
@@ -129,13 +129,13 @@ function checkRef(item: FileRef): FileRef {
   if (
     item === null ||
     typeof item !== 'object' ||
-    !Number.isSafeInteger(item.material_id) ||
-    item.material_id <= 0
+    !Number.isSafeInteger(item.materialId) ||
+    item.materialId <= 0
   ) {
     throw badInput('material_id', 'a file check needs an item with a positive whole material_id')
   }
   if (item.url !== null && typeof item.url !== 'string') throw badInput('url', 'url must be a string or null')
-  return { material_id: item.material_id, url: item.url }
+  return { materialId: item.materialId, url: item.url }
 }
 
 function unexpected(status: number, url: string): AppError {

@@ -11,22 +11,36 @@ import {
   type WorkflowStatus,
 } from '../domain.js'
 import { badInput } from '../lib/errors.js'
+import { markLoaded, ReadLatency, trackRead } from './read-tracking.js'
 
 /** Columns the item list can be sorted on. */
 export const SORT_FIELDS = [
-  'modified_at',
-  'created_at',
-  'material_id',
+  'modifiedAt',
+  'createdAt',
+  'materialId',
   'title',
   'filename',
-  'course_code',
+  'courseCode',
   'department',
   'faculty',
   'period',
-  'workflow_status',
+  'workflowStatus',
 ] as const
 /** One of {@link SORT_FIELDS}. */
 export type SortField = (typeof SORT_FIELDS)[number]
+const SORT_COLUMNS = {
+  modifiedAt: 'modified_at',
+  createdAt: 'created_at',
+  materialId: 'material_id',
+  title: 'title',
+  filename: 'filename',
+  courseCode: 'course_code',
+  department: 'department',
+  faculty: 'faculty',
+  period: 'period',
+  workflowStatus: 'workflow_status',
+} as const satisfies Record<SortField, keyof ItemRow>
+
 /** Page sizes the dashboard offers. */
 export const PAGE_SIZES = [25, 50, 100] as const
 
@@ -42,7 +56,7 @@ export interface ItemFilter {
   page?: number
   /** 25, 50 or 100. @default 25 */
   perPage?: number
-  /** Sort field. @default 'modified_at' */
+  /** Sort field. @default 'modifiedAt' */
   sort?: SortField
   /** Sort direction. @default 'desc' */
   order?: 'asc' | 'desc'
@@ -87,7 +101,7 @@ export function normaliseFilter(filter: ItemFilter): Required<ItemFilter> & Coun
   if (!(PAGE_SIZES as readonly number[]).includes(perPage)) {
     throw badInput('perPage', `perPage must be one of ${PAGE_SIZES.join(', ')}, got ${perPage}`)
   }
-  const sort = filter.sort ?? 'modified_at'
+  const sort = filter.sort ?? 'modifiedAt'
   if (!(SORT_FIELDS as readonly string[]).includes(sort)) {
     throw badInput('sort', `sort must be one of ${SORT_FIELDS.join(', ')}, got ${JSON.stringify(sort)}`)
   }
@@ -109,7 +123,7 @@ export function countFilter(filter: Pick<ItemFilter, 'faculty' | 'search'>): Cou
 /** A database row as the API shows it. */
 export function toItem(row: ItemRow): CopyrightItem {
   return {
-    material_id: row.material_id,
+    materialId: row.material_id,
     filename: row.filename,
     title: row.title,
     author: row.author,
@@ -117,30 +131,30 @@ export function toItem(row: ItemRow): CopyrightItem {
     remarks: row.remarks,
     period: row.period,
     department: row.department,
-    course_code: row.course_code,
-    course_name: row.course_name,
+    courseCode: row.course_code,
+    courseName: row.course_name,
     owner: row.owner,
     status: row.status,
     filetype: row.filetype,
-    workflow_status: row.workflow_status as WorkflowStatus,
+    workflowStatus: row.workflow_status as WorkflowStatus,
     classification: row.classification,
-    manual_classification: row.manual_classification,
-    v2_manual_classification: row.v2_manual_classification,
-    v2_overnamestatus: row.v2_overnamestatus,
-    v2_lengte: row.v2_lengte,
+    manualClassification: row.manual_classification,
+    v2ManualClassification: row.v2_manual_classification,
+    v2Overnamestatus: row.v2_overnamestatus,
+    v2Lengte: row.v2_lengte,
     faculty: row.faculty,
     url: row.url,
-    file_exists: row.file_exists === null ? null : Boolean(row.file_exists),
-    last_canvas_check: row.last_canvas_check,
-    canvas_course_id: row.canvas_course_id,
+    fileExists: row.file_exists === null ? null : Boolean(row.file_exists),
+    lastCanvasCheck: row.last_canvas_check,
+    canvasCourseId: row.canvas_course_id,
     isbn: row.isbn,
     doi: row.doi,
     pagecount: row.pagecount,
     wordcount: row.wordcount,
     picturecount: row.picturecount,
-    count_students_registered: row.count_students_registered,
-    created_at: row.created_at,
-    modified_at: row.modified_at,
+    countStudentsRegistered: row.count_students_registered,
+    createdAt: row.created_at,
+    modifiedAt: row.modified_at,
   }
 }
 
@@ -170,6 +184,8 @@ function matching(eb: ExpressionBuilder<Database, 'copyright_items'>, filter: Co
 export class ItemQueryService {
   /** Faculties ordered by abbreviation; cached in `default` under `faculties`. */
   readonly getFaculties: CachedFunction<[], Faculty[]>
+  /** How long filter-count reads take, answered by the cache or by the database (the dashboard's panel). */
+  readonly countsLatency = new ReadLatency()
   private readonly database: DatabaseHandle
 
   constructor(database: DatabaseHandle, defaultCache: Cache, facultiesTtl: Duration) {
@@ -192,7 +208,7 @@ export class ItemQueryService {
         const base = matching(eb, f)
         return f.status === 'All' ? base : eb.and([base, eb('workflow_status', '=', f.status)])
       })
-      .orderBy(f.sort, f.order)
+      .orderBy(SORT_COLUMNS[f.sort], f.order)
       .orderBy('material_id', f.order)
       .limit(f.perPage)
       .offset((f.page - 1) * f.perPage)
@@ -212,12 +228,11 @@ export class ItemQueryService {
    * Items per workflow state within the filter's faculty and search. Only those two take part in the
    * key (normalised), so every tab, page and sort order of one search shares one cached entry.
    */
-  getFilterCounts(filter: Pick<ItemFilter, 'faculty' | 'search'> = {}): Promise<FilterCounts> {
-    try {
-      return this.filterCounts(countFilter(filter))
-    } catch (error) {
-      return Promise.reject(error)
-    }
+  async getFilterCounts(filter: Pick<ItemFilter, 'faculty' | 'search'> = {}): Promise<FilterCounts> {
+    const normalised = countFilter(filter)
+    const { value, loaded, ms } = await trackRead(() => this.filterCounts(normalised))
+    this.countsLatency.record(loaded, ms)
+    return value
   }
 
   /** An item by material id, or `undefined`. */
@@ -234,6 +249,7 @@ export class ItemQueryService {
   // (CACHE_TTL_FILTER_COUNTS): a decorator's options are fixed when the class is defined.
   @Cached({ cache: 'queries', keyPrefix: 'filter_counts' })
   private async filterCounts(filter: CountFilter): Promise<FilterCounts> {
+    markLoaded()
     const rows = await this.database.db
       .selectFrom('copyright_items')
       .select(['workflow_status', sql<number>`count(*)`.as('n')])

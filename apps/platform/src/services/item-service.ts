@@ -12,29 +12,31 @@ import type { CacheInvalidation } from './cache-invalidation.js'
 import type { FileCheck } from './canvas-client.js'
 import { toItem } from './item-query-service.js'
 
-/** The fields staff may edit on an item. */
+/** The fields staff may edit on an item, named as the API names them. */
 export interface ItemPatch {
-  workflow_status?: string
+  workflowStatus?: string
   remarks?: string | null
-  v2_manual_classification?: string | null
-  v2_overnamestatus?: string | null
-  v2_lengte?: string | null
+  v2ManualClassification?: string | null
+  v2Overnamestatus?: string | null
+  v2Lengte?: string | null
 }
 
 const CHOICES: Record<Exclude<keyof ItemPatch, 'remarks'>, readonly string[]> = {
-  workflow_status: WORKFLOW_STATUSES,
-  v2_manual_classification: V2_MANUAL_CLASSIFICATIONS,
-  v2_overnamestatus: V2_OVERNAMESTATUSES,
-  v2_lengte: V2_LENGTES,
+  workflowStatus: WORKFLOW_STATUSES,
+  v2ManualClassification: V2_MANUAL_CLASSIFICATIONS,
+  v2Overnamestatus: V2_OVERNAMESTATUSES,
+  v2Lengte: V2_LENGTES,
 }
+/** The column behind each editable field. */
+const COLUMNS = {
+  workflowStatus: 'workflow_status',
+  remarks: 'remarks',
+  v2ManualClassification: 'v2_manual_classification',
+  v2Overnamestatus: 'v2_overnamestatus',
+  v2Lengte: 'v2_lengte',
+} as const satisfies Record<keyof ItemPatch, string>
 /** Every field {@link ItemService.update} accepts. */
-export const EDITABLE_FIELDS = [
-  'workflow_status',
-  'remarks',
-  'v2_manual_classification',
-  'v2_overnamestatus',
-  'v2_lengte',
-]
+export const EDITABLE_FIELDS = Object.keys(COLUMNS)
 
 /** Validates a patch; throws `E_VALIDATION` naming the first bad field. */
 export function validatePatch(patch: unknown): ItemPatch {
@@ -58,7 +60,7 @@ export function validatePatch(patch: unknown): ItemPatch {
       continue
     }
     const choices = CHOICES[field as keyof typeof CHOICES]
-    const nullable = field !== 'workflow_status'
+    const nullable = field !== 'workflowStatus'
     if (!(nullable && value === null) && !choices.includes(value as string)) {
       throw badInput(
         field,
@@ -102,14 +104,15 @@ export class ItemService {
       const update: ItemUpdate = {}
       const audit = []
       for (const [field, value] of Object.entries(changes) as Array<[keyof ItemPatch, string | null]>) {
-        if (row[field] === value) continue
-        update[field] = value as never
+        const column = COLUMNS[field]
+        if (row[column] === value) continue
+        update[column] = value as never
         audit.push({
           material_id: materialId,
           batch_id: null,
           source: 'edit',
-          field,
-          old_value: row[field],
+          field: column,
+          old_value: row[column],
           new_value: value,
           changed_at: now,
         })

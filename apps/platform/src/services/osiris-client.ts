@@ -1,7 +1,9 @@
 import { type Cache, type CachedFunction, cached, type Duration } from '@cacheport/cache-core'
+import * as cheerio from 'cheerio'
 import { cursusOfCourseCode, FACULTIES } from '../domain.js'
 import { AppError, AppErrorCodes, badInput } from '../lib/errors.js'
 import { parseUpstreamJson, upstreamRequest } from '../lib/http-client.js'
+import { markLoaded } from './read-tracking.js'
 
 /** A teacher of a course with the role Osiris gives them. */
 export interface CourseTeacher {
@@ -26,6 +28,8 @@ export interface CourseDetails {
   year: number
   credits: number
   teachers: CourseTeacher[]
+  /** When Osiris was asked; a cached answer keeps it, so its age shows. */
+  fetchedAt: string
 }
 
 /** An organisation from a profile page: `Computer Science (EEMCS)`. */
@@ -45,6 +49,8 @@ export interface PersonData {
   /** Faculty abbreviation from the organisations; `UNM` when none is a faculty. */
   faculty: string
   organisations: Organisation[]
+  /** When the people pages were asked. */
+  fetchedAt: string
 }
 
 /** Options of {@link OsirisClient}. */
@@ -166,7 +172,10 @@ export class OsirisClient {
     }
     const hits = body.hits.hits
     const hit = (hits.find((h) => h._source?.cursus === cursus) ?? hits[0])?._source
-    if (!hit) return null
+    if (!hit) {
+      markLoaded()
+      return null
+    }
     if (typeof hit.id_cursus !== 'number') {
       throw new AppError(AppErrorCodes.UPSTREAM, `Osiris search hit for ${cursus} has no id_cursus`, {
         field: 'Osiris',
@@ -181,6 +190,7 @@ export class OsirisClient {
     } else if (page.status !== 404) {
       throw unexpected('Osiris', page.status, teachersUrl)
     }
+    markLoaded()
     return {
       cursuscode: hit.cursus ?? cursus,
       internalId: hit.id_cursus,
@@ -192,6 +202,7 @@ export class OsirisClient {
       year: Number(hit.collegejaar ?? 0),
       credits: Number(hit.punten ?? 0),
       teachers,
+      fetchedAt: new Date().toISOString(),
     }
   }
 
@@ -201,25 +212,34 @@ export class OsirisClient {
     const overview = await upstreamRequest(overviewUrl, { service: 'People pages', timeoutMs })
     if (overview.status !== 200) throw unexpected('People pages', overview.status, overviewUrl)
     const best = bestMatch(name, parseTiles(overview.text))
-    if (!best) return null
+    if (!best) {
+      markLoaded()
+      return null
+    }
 
     const profileUrl = new URL(best.href, `${peopleBaseUrl}/`).toString()
     const profile = await upstreamRequest(profileUrl, { service: 'People pages', timeoutMs })
     if (profile.status !== 200) throw unexpected('People pages', profile.status, profileUrl)
-    const html = profile.text
-    const mainName = decodeHtml(
-      /<h1[^>]*class="profile-name"[^>]*>([^<]*)<\/h1>/.exec(html)?.[1] ?? best.name,
-    ).trim()
-    const email = /href="mailto:([^"?]+)/.exec(html)?.[1] ?? null
-    const orgBlock = /<ul[^>]*class="profile-organisations"[^>]*>([\s\S]*?)<\/ul>/.exec(html)?.[1] ?? ''
+    const page = cheerio.load(profile.text)
+    const mainName = (page('h1.profile-name').first().text() || best.name).trim()
+    const mailto = page('a[href^="mailto:"]').first().attr('href')
+    const email = mailto ? decodeURIComponent(mailto.slice('mailto:'.length).split('?')[0]!) : null
     const organisations: Organisation[] = []
-    for (const match of orgBlock.matchAll(/<li[^>]*>([^<]*)<\/li>/g)) {
-      const text = decodeHtml(match[1]!).trim()
-      const parts = /^(.*)\(([A-Za-z]+)\)\s*$/.exec(text)
+    for (const element of page('ul.profile-organisations > li').toArray()) {
+      const parts = /^(.*)\(([A-Za-z]+)\)\s*$/.exec(page(element).text().trim())
       if (parts) organisations.push({ name: parts[1]!.trim(), abbreviation: parts[2]! })
     }
     const faculty = organisations.find((o) => FACULTY_CODES.has(o.abbreviation))?.abbreviation ?? 'UNM'
-    return { inputName: personKey(name), mainName, email, peoplePageUrl: profileUrl, faculty, organisations }
+    markLoaded()
+    return {
+      inputName: personKey(name),
+      mainName,
+      email,
+      peoplePageUrl: profileUrl,
+      faculty,
+      organisations,
+      fetchedAt: new Date().toISOString(),
+    }
   }
 }
 
@@ -264,11 +284,16 @@ interface Tile {
   name: string
 }
 
+/** The person tiles of an overview page: each links to a profile and names the person. */
 function parseTiles(html: string): Tile[] {
-  const tiles: Tile[] = []
-  const pattern = /<a[^>]*href="([^"]+)"[^>]*>\s*<span[^>]*class="person-name"[^>]*>([^<]+)<\/span>/g
-  for (const match of html.matchAll(pattern)) tiles.push({ href: match[1]!, name: decodeHtml(match[2]!) })
-  return tiles
+  const page = cheerio.load(html)
+  return page('a[href]')
+    .toArray()
+    .flatMap((link) => {
+      const name = page(link).find('.person-name').first().text().trim()
+      const href = page(link).attr('href')
+      return name && href ? [{ href, name }] : []
+    })
 }
 
 function words(name: string): string[] {
@@ -304,13 +329,4 @@ function bestMatch(query: string, tiles: readonly Tile[]): Tile | undefined {
     }
   }
   return best
-}
-
-function decodeHtml(text: string): string {
-  return text
-    .replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)))
-    .replace(/&amp;/g, '&')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
 }

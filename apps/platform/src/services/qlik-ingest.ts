@@ -1,33 +1,66 @@
-import type { Transaction } from 'kysely'
+import type { Statement } from 'better-sqlite3'
+import type { Insertable, Transaction } from 'kysely'
+import type { Logger } from 'pino'
+import type { IngestLimits } from '../config.js'
 import type { DatabaseHandle } from '../db/connection.js'
 import type { Database, ItemRow, NewItemRow } from '../db/schema.js'
-import { cursusOfCourseCode, facultyOfDepartment } from '../domain.js'
+import { CLASSIFICATIONS, cursusOfCourseCode, facultyOfDepartment, ITEM_STATUSES } from '../domain.js'
+import { AppError, AppErrorCodes } from '../lib/errors.js'
 import type { CacheInvalidation } from './cache-invalidation.js'
-import { parseQlikExport, type QlikColumn, type QlikFormat, type QlikRow } from './qlik-parser.js'
+import { parseExport } from './qlik-parse.js'
+import type { QlikColumn, QlikFormat, QlikRow } from './qlik-parser.js'
 
-/** A row that could not be ingested, with why. */
-export interface IngestFailure {
+/** A row that was not ingested, with why. */
+export interface IngestRejection {
   /** Row number in the file (the header is row 1). */
   row: number
   materialId: number | null
   reason: string
 }
 
-/** The outcome of one ingest batch. */
-export interface IngestSummary {
+/** Where an ingest batch stands; once `status` is `done` it is the batch's summary. */
+export interface IngestProgress {
   batchId: number
+  /** `processing` while rows are merged; `failed` when the database failed part-way (see `error`). */
+  status: 'processing' | 'done' | 'failed'
+  source: string
   format: QlikFormat
   /** Data rows in the file. */
   rows: number
+  /** Rows merged so far (of `rows`, less `dropped`). */
+  processed: number
   created: number
   updated: number
   /** Rows that changed nothing. */
-  skipped: number
-  failed: number
+  unchanged: number
+  /** Rows not ingested; `rejections` says why. */
+  rejected: number
   /** Rows without a material id (dropped, as Qlik emits such subtotal rows). */
   dropped: number
-  failures: IngestFailure[]
+  /** The first {@link MAX_REPORTED_REJECTIONS} rejected rows. */
+  rejections: IngestRejection[]
+  /** Why the batch failed, when it did. */
+  error: string | null
 }
+
+/** An ingest that has been accepted and is being merged. */
+export interface IngestJob {
+  batchId: number
+  /** Resolves with the summary when every row is merged; rejects when the batch failed. */
+  done: Promise<IngestProgress>
+}
+
+/** Rejected rows a summary lists; all of them are in `qlik_entries`. */
+export const MAX_REPORTED_REJECTIONS = 100
+
+/**
+ * Rows merged per transaction. better-sqlite3 runs each statement on the event loop, and a SQLite
+ * transaction holds the app's one connection, so a chunk is kept to a few small statements with a
+ * yield after each: other requests wait for at most one statement, and database reads for one chunk.
+ */
+const CHUNK_ROWS = 50
+/** How often a long ingest lets the dashboard's counts catch up. */
+const INVALIDATE_EVERY_MS = 2_000
 
 type ItemFields = Omit<
   NewItemRow,
@@ -35,43 +68,53 @@ type ItemFields = Omit<
 >
 type Mapped = { materialId: number; fields: ItemFields }
 
-const TEXT_FIELDS: ReadonlyArray<[QlikColumn, keyof ItemFields]> = [
-  ['Period', 'period'],
-  ['Department', 'department'],
-  ['Course code', 'course_code'],
-  ['Course name', 'course_name'],
-  ['url', 'url'],
-  ['Filename', 'filename'],
-  ['Title', 'title'],
-  ['Owner', 'owner'],
-  ['Classification', 'classification'],
-  ['Type', 'type'],
-  ['ML Prediction', 'ml_prediction'],
-  ['Manual classification', 'manual_classification'],
-  ['Manual identifier', 'manual_identifier'],
-  ['Scope', 'scope'],
-  ['Remarks', 'remarks'],
-  ['Auditor', 'auditor'],
-  ['Last change', 'last_change'],
-  ['Status', 'status'],
-  ['ISBN', 'isbn'],
-  ['DOI', 'doi'],
-  ['In collection', 'in_collection'],
-  ['Author', 'author'],
-  ['Publisher', 'publisher'],
-  ['Reliability', 'reliability'],
+/**
+ * Who owns a field, and so what an ingest of an existing item may do with it:
+ * - `qlik`: file and content metadata; the export's value replaces the stored one;
+ * - `fill-blank`: ISBN and DOI, which staff may have corrected; the export only fills a blank;
+ * - `keep-larger`: counts Qlik sometimes reports from a partial extraction;
+ * - `staff`: the review (classification, remarks, …); set from the export on a new item only.
+ * A blank or `-` cell is "no value in this export" and never clears anything.
+ */
+type Owner = 'qlik' | 'fill-blank' | 'keep-larger' | 'staff'
+
+const TEXT_FIELDS: ReadonlyArray<[QlikColumn, keyof ItemFields, Owner]> = [
+  ['Period', 'period', 'qlik'],
+  ['Department', 'department', 'qlik'],
+  ['Course code', 'course_code', 'qlik'],
+  ['Course name', 'course_name', 'qlik'],
+  ['url', 'url', 'qlik'],
+  ['Filename', 'filename', 'qlik'],
+  ['Title', 'title', 'qlik'],
+  ['Owner', 'owner', 'qlik'],
+  ['Type', 'type', 'qlik'],
+  ['ML Prediction', 'ml_prediction', 'qlik'],
+  ['Auditor', 'auditor', 'qlik'],
+  ['Last change', 'last_change', 'qlik'],
+  ['In collection', 'in_collection', 'qlik'],
+  ['Author', 'author', 'qlik'],
+  ['Publisher', 'publisher', 'qlik'],
+  ['Reliability', 'reliability', 'qlik'],
+  ['ISBN', 'isbn', 'fill-blank'],
+  ['DOI', 'doi', 'fill-blank'],
+  ['Classification', 'classification', 'staff'],
+  ['Manual classification', 'manual_classification', 'staff'],
+  ['Manual identifier', 'manual_identifier', 'staff'],
+  ['Scope', 'scope', 'staff'],
+  ['Remarks', 'remarks', 'staff'],
 ]
-const NUMBER_FIELDS: ReadonlyArray<[QlikColumn, keyof ItemFields]> = [
-  ['pagecount', 'pagecount'],
-  ['wordcount', 'wordcount'],
-  ['picturecount', 'picturecount'],
-  ['Pages * Students', 'pages_x_students'],
-  ['#students_registered', 'count_students_registered'],
+const NUMBER_FIELDS: ReadonlyArray<[QlikColumn, keyof ItemFields, Owner]> = [
+  ['pagecount', 'pagecount', 'keep-larger'],
+  ['wordcount', 'wordcount', 'keep-larger'],
+  ['picturecount', 'picturecount', 'keep-larger'],
+  ['Pages * Students', 'pages_x_students', 'qlik'],
+  ['#students_registered', 'count_students_registered', 'qlik'],
 ]
-/** Filled only while the item has none: staff may have corrected them. */
-const FILL_BLANK = new Set<keyof ItemFields>(['isbn', 'doi'])
-/** Qlik sometimes reports a partial extraction; the larger count is the better one. */
-const KEEP_LARGER = new Set<keyof ItemFields>(['pagecount', 'wordcount', 'picturecount'])
+const OWNER = new Map<keyof ItemFields, Owner>([
+  ...[...TEXT_FIELDS, ...NUMBER_FIELDS].map(([, field, owner]) => [field, owner] as const),
+  ['filetype', 'qlik'],
+  ['status', 'qlik'],
+])
 const FILETYPES: Record<string, string> = {
   pdf: 'pdf',
   ppt: 'ppt',
@@ -81,6 +124,8 @@ const FILETYPES: Record<string, string> = {
   xls: 'xlsx',
   xlsx: 'xlsx',
 }
+const STATUS_BY_LOWER = new Map(ITEM_STATUSES.map((s) => [s.toLowerCase(), s]))
+const CLASSIFICATION_BY_LOWER = new Map(CLASSIFICATIONS.map((c) => [c, c]))
 
 class RowError extends Error {}
 
@@ -95,9 +140,19 @@ function wholeNumber(column: string, value: string): number {
   return n
 }
 
+/** A value of a known set, matched without regard to case or repeated spaces; the row is reported otherwise. */
+function known(column: string, value: string, byLower: ReadonlyMap<string, string>): string {
+  const match = byLower.get(value.toLowerCase().replace(/\s+/g, ' '))
+  if (match === undefined) {
+    throw new RowError(
+      `${column} must be one of ${[...byLower.values()].map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(value)}`,
+    )
+  }
+  return match
+}
+
 function mapRow(row: QlikRow): Mapped {
-  const raw = row.values['Material id']!
-  const materialId = wholeNumber('Material id', raw)
+  const materialId = wholeNumber('Material id', row.values['Material id']!)
   if (materialId === 0) throw new RowError('Material id must be positive')
   const fields = {} as Record<keyof ItemFields, unknown>
   for (const [column, field] of TEXT_FIELDS) {
@@ -108,25 +163,36 @@ function mapRow(row: QlikRow): Mapped {
     const value = row.values[column]
     fields[field] = value === null || value === undefined ? null : wholeNumber(column, value)
   }
-  if ('Filetype' in row.values) {
-    const type = row.values.Filetype?.toLowerCase().replace(/^\./, '') ?? null
-    fields.filetype = type === null ? null : (FILETYPES[type] ?? 'unknown')
+  if (row.values.Status) fields.status = known('Status', row.values.Status, STATUS_BY_LOWER)
+  if (row.values.Classification) {
+    fields.classification = known('Classification', row.values.Classification, CLASSIFICATION_BY_LOWER)
+  }
+  if (row.values.Filetype) {
+    const type = row.values.Filetype.toLowerCase().replace(/^\./, '')
+    fields.filetype = FILETYPES[type] ?? 'unknown'
   }
   return { materialId, fields: fields as ItemFields }
 }
 
-/** What changes when `incoming` is merged into `existing`, by the ingest's rules. */
+/** What changes when `incoming` is merged into the existing item, by the owner of each field. */
 export function mergeChanges(existing: ItemRow, incoming: ItemFields): Partial<ItemRow> {
   const changes: Partial<Record<keyof ItemRow, unknown>> = {}
   for (const [field, value] of Object.entries(incoming) as Array<[keyof ItemFields, unknown]>) {
+    if (value === null || value === undefined) continue
     const current = existing[field]
-    if (FILL_BLANK.has(field)) {
-      if ((current === null || current === '') && value !== null) changes[field] = value
-    } else if (KEEP_LARGER.has(field)) {
-      if (value !== null && (current === null || (value as number) > (current as number)))
-        changes[field] = value
-    } else if (value !== current) {
-      changes[field] = value
+    switch (OWNER.get(field)) {
+      case 'qlik':
+        if (value !== current) changes[field] = value
+        break
+      case 'fill-blank':
+        if (current === null || current === '') changes[field] = value
+        break
+      case 'keep-larger':
+        if (current === null || (value as number) > (current as number)) changes[field] = value
+        break
+      default:
+        // Staff-owned, or a field nobody declared an owner for: an ingest never overwrites it.
+        break
     }
   }
   if ('department' in changes) {
@@ -140,221 +206,350 @@ function text(value: unknown): string | null {
   return value === null || value === undefined ? null : String(value)
 }
 
+/** Maps a row, or records why it cannot be ingested. */
+function stage(row: QlikRow): Staged {
+  try {
+    return { row, mapped: mapRow(row) }
+  } catch (error) {
+    if (!(error instanceof RowError)) throw error
+    const raw = row.values['Material id'] ?? ''
+    return { row, error: error.message, materialId: /^\d{1,15}$/.test(raw) ? Number(raw) : null }
+  }
+}
+
+function change(
+  materialId: number,
+  batchId: number,
+  field: string,
+  oldValue: string | null,
+  newValue: string | null,
+  at: string,
+): Insertable<Database['item_changes']> {
+  return {
+    material_id: materialId,
+    batch_id: batchId,
+    source: 'qlik',
+    field,
+    old_value: oldValue,
+    new_value: newValue,
+    changed_at: at,
+  }
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+type Staged = { row: QlikRow; mapped?: Mapped; error?: string; materialId?: number | null }
+type Outcome = 'created' | 'updated' | 'skipped' | 'failed'
+
 /**
- * Qlik ingest: parse, stage every row of the batch, then create or update items, all in one
- * transaction, so a failure part-way leaves nothing behind. Invalidates the caches afterwards.
+ * Qlik ingest. A file is parsed and checked against the limits first (off the event loop), so a file
+ * that is refused writes nothing. The rows are then staged and merged in transactions of
+ * {@link CHUNK_ROWS} rows, yielding between them, while the batch row records the progress; the
+ * caches are invalidated as the merge goes and at its end.
  */
 export class QlikIngestService {
   private readonly database: DatabaseHandle
   private readonly invalidation: CacheInvalidation
+  private readonly limits: IngestLimits
+  private readonly logger: Logger | undefined
+  private readonly running = new Set<Promise<unknown>>()
+  private readonly statements = new Map<string, Statement>()
 
-  constructor(database: DatabaseHandle, invalidation: CacheInvalidation) {
+  constructor(
+    database: DatabaseHandle,
+    invalidation: CacheInvalidation,
+    limits: IngestLimits,
+    logger?: Logger,
+  ) {
     this.database = database
     this.invalidation = invalidation
+    this.limits = limits
+    this.logger = logger
   }
 
-  /** Ingests one export file; throws `E_MALFORMED_FILE` (nothing written) when it is not a readable export. */
-  async ingestFile(data: Uint8Array, source: string): Promise<IngestSummary> {
-    const { format, rows } = await parseQlikExport(data, source)
-    return this.ingestRows(rows, { source, format })
+  /** Ingests one export file and resolves with its summary; throws (nothing written) when the file is refused. */
+  async ingestFile(data: Uint8Array, source: string): Promise<IngestProgress> {
+    const job = await this.start(data, source)
+    return job.done
   }
 
-  /** Ingests parsed rows as one batch. */
-  async ingestRows(
-    rows: readonly QlikRow[],
-    meta: { source: string; format: QlikFormat },
-  ): Promise<IngestSummary> {
-    const now = new Date().toISOString()
-    const seenCourses = new Map<string, { code: string; name: string | null }>()
-    const seenPersons = new Set<string>()
-    let changedCourses: string[] = []
-    let newPersons: string[] = []
-    const summary = await this.database.db.transaction().execute(async (trx) => {
-      const batch = await trx
-        .insertInto('ingest_batches')
-        .values({
-          source: meta.source.slice(0, 500),
-          format: meta.format,
-          status: 'processing',
-          rows_total: rows.length,
-          created: 0,
-          updated: 0,
-          skipped: 0,
-          failed: 0,
-          created_at: now,
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow()
-      const result: IngestSummary = {
-        batchId: batch.id,
-        format: meta.format,
-        rows: rows.length,
+  /**
+   * Parses and checks the file, records the batch, and starts merging it in the background. Throws
+   * `E_MALFORMED_FILE` or `E_TOO_LARGE`, naming the row, column or limit, before anything is written.
+   */
+  async start(data: Uint8Array, source: string): Promise<IngestJob> {
+    if (data.byteLength > this.limits.maxUploadBytes) {
+      throw new AppError(
+        AppErrorCodes.TOO_LARGE,
+        `the file is larger than the upload limit of ${this.limits.maxUploadBytes.toLocaleString('en')} bytes (INGEST_MAX_UPLOAD_BYTES)`,
+        { field: 'file' },
+      )
+    }
+    const { format, rows } = await parseExport(data, source, this.limits)
+    // Rows are mapped chunk by chunk as they are merged: mapping 60,000 here would hold up the server.
+    const withId = rows.filter(
+      (row) => row.values['Material id'] !== null && row.values['Material id'] !== undefined,
+    )
+    const dropped = rows.length - withId.length
+    const batch = await this.database.db
+      .insertInto('ingest_batches')
+      .values({
+        source: source.slice(0, 500),
+        format,
+        status: 'processing',
+        rows_total: rows.length,
+        processed: 0,
         created: 0,
         updated: 0,
         skipped: 0,
         failed: 0,
-        dropped: 0,
-        failures: [],
-      }
-
-      const staged: Array<{ row: QlikRow; mapped?: Mapped; error?: string }> = []
-      for (const row of rows) {
-        if (row.values['Material id'] === null || row.values['Material id'] === undefined) {
-          result.dropped++
-          continue
-        }
-        try {
-          staged.push({ row, mapped: mapRow(row) })
-        } catch (error) {
-          if (!(error instanceof RowError)) throw error
-          staged.push({ row, error: error.message })
-        }
-      }
-      const entryIds = await this.stage(trx, batch.id, staged)
-
-      const existing = await this.loadExisting(
-        trx,
-        staged.flatMap((s) => (s.mapped ? [s.mapped.materialId] : [])),
-      )
-      for (const [index, entry] of staged.entries()) {
-        let outcome: 'created' | 'updated' | 'skipped' | 'failed'
-        if (!entry.mapped) {
-          outcome = 'failed'
-          result.failures.push({ row: entry.row.rowNumber, materialId: null, reason: entry.error! })
-        } else {
-          outcome = await this.apply(trx, batch.id, entry.mapped, existing, now)
-          if (outcome !== 'skipped') this.collectRelated(entry.mapped.fields, seenCourses, seenPersons)
-        }
-        result[outcome]++
-        await trx
-          .updateTable('qlik_entries')
-          .set({ outcome, error: entry.error ?? null })
-          .where('id', '=', entryIds[index]!)
-          .execute()
-      }
-
-      changedCourses = await this.upsertCourses(trx, seenCourses, now)
-      newPersons = await this.insertPersons(trx, seenPersons, now)
-
-      await trx
-        .updateTable('ingest_batches')
-        .set({
-          status: 'done',
-          created: result.created,
-          updated: result.updated,
-          skipped: result.skipped,
-          failed: result.failed,
-        })
-        .where('id', '=', batch.id)
-        .execute()
-      return result
-    })
-    if (summary.created + summary.updated > 0) await this.invalidation.itemsChanged()
-    await this.invalidation.coursesChanged(changedCourses)
-    await this.invalidation.personsChanged(newPersons)
-    return summary
+        dropped,
+        error: null,
+        created_at: new Date().toISOString(),
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+    const done = this.merge(batch.id, withId)
+    this.running.add(done)
+    void done.then(
+      () => this.running.delete(done),
+      () => this.running.delete(done),
+    )
+    return { batchId: batch.id, done }
   }
 
-  private async stage(
-    trx: Transaction<Database>,
-    batchId: number,
-    staged: ReadonlyArray<{ row: QlikRow; mapped?: Mapped; error?: string }>,
-  ): Promise<number[]> {
-    const ids: number[] = []
-    for (let i = 0; i < staged.length; i += 500) {
-      const chunk = staged.slice(i, i + 500)
-      const inserted = await trx
-        .insertInto('qlik_entries')
-        .values(
-          chunk.map((s) => ({
-            batch_id: batchId,
-            row_number: s.row.rowNumber,
-            material_id: s.mapped?.materialId ?? null,
-            data: JSON.stringify(s.row.values),
-            outcome: 'staged',
-            error: s.error ?? null,
-          })),
-        )
-        .returning('id')
-        .execute()
-      for (const row of inserted) ids.push(row.id)
+  /** Where batch `batchId` stands, or `undefined` when there is no such batch. */
+  async progress(batchId: number): Promise<IngestProgress | undefined> {
+    const batch = await this.database.db
+      .selectFrom('ingest_batches')
+      .selectAll()
+      .where('id', '=', batchId)
+      .executeTakeFirst()
+    if (!batch) return undefined
+    const rejected = await this.database.db
+      .selectFrom('qlik_entries')
+      .select(['row_number', 'material_id', 'error'])
+      .where('batch_id', '=', batchId)
+      .where('outcome', '=', 'failed')
+      .orderBy('row_number')
+      .limit(MAX_REPORTED_REJECTIONS)
+      .execute()
+    return {
+      batchId: batch.id,
+      status: batch.status as IngestProgress['status'],
+      source: batch.source,
+      format: batch.format as QlikFormat,
+      rows: batch.rows_total,
+      processed: batch.processed,
+      created: batch.created,
+      updated: batch.updated,
+      unchanged: batch.skipped,
+      rejected: batch.failed,
+      dropped: batch.dropped,
+      rejections: rejected.map((r) => ({
+        row: r.row_number,
+        materialId: r.material_id,
+        reason: r.error ?? '',
+      })),
+      error: batch.error,
     }
-    return ids
+  }
+
+  /** Resolves when every ingest this service started has finished (the app's close). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.running])
+  }
+
+  private async merge(batchId: number, rows: readonly QlikRow[]): Promise<IngestProgress> {
+    const courses = new Map<string, { code: string; name: string | null }>()
+    const persons = new Set<string>()
+    let changedSinceInvalidation = false
+    let lastInvalidation = performance.now()
+    try {
+      for (let i = 0; i < rows.length; i += CHUNK_ROWS) {
+        const changed = await this.mergeChunk(
+          batchId,
+          rows.slice(i, i + CHUNK_ROWS).map(stage),
+          courses,
+          persons,
+        )
+        changedSinceInvalidation ||= changed
+        if (changedSinceInvalidation && performance.now() - lastInvalidation > INVALIDATE_EVERY_MS) {
+          await this.invalidation.itemsChanged()
+          changedSinceInvalidation = false
+          lastInvalidation = performance.now()
+        }
+        await yieldToEventLoop()
+      }
+      const changedCourses = await this.upsertCourses(courses)
+      const newPersons = await this.insertPersons(persons)
+      await this.database.db
+        .updateTable('ingest_batches')
+        .set({ status: 'done' })
+        .where('id', '=', batchId)
+        .execute()
+      if (changedSinceInvalidation) await this.invalidation.itemsChanged()
+      await this.invalidation.coursesChanged(changedCourses)
+      await this.invalidation.personsChanged(newPersons)
+    } catch (error) {
+      this.logger?.error({ err: error, batchId }, 'ingest batch failed')
+      await this.database.db
+        .updateTable('ingest_batches')
+        .set({ status: 'failed', error: (error as Error).message.slice(0, 1000) })
+        .where('id', '=', batchId)
+        .execute()
+        .catch(() => undefined)
+      // What was merged before the failure is in the database: the counts must show it.
+      await this.invalidation.itemsChanged()
+      throw error
+    }
+    return (await this.progress(batchId))!
+  }
+
+  /**
+   * Merges one chunk in one transaction, with a handful of statements (multi-row inserts; one update
+   * per changed item), since on SQLite every statement of it runs on the event loop. Resolves whether
+   * any item changed.
+   */
+  private async mergeChunk(
+    batchId: number,
+    chunk: readonly Staged[],
+    courses: Map<string, { code: string; name: string | null }>,
+    persons: Set<string>,
+  ): Promise<boolean> {
+    const now = new Date().toISOString()
+    return this.database.db.transaction().execute(async (trx) => {
+      const existing = await this.loadExisting(
+        trx,
+        chunk.flatMap((s) => (s.mapped ? [s.mapped.materialId] : [])),
+      )
+      const tally = { created: 0, updated: 0, skipped: 0, failed: 0 }
+      const outcomes: Outcome[] = []
+      const inserts: ItemRow[] = []
+      const updates: Array<{ materialId: number; changes: Partial<ItemRow> }> = []
+      const audit: Array<Insertable<Database['item_changes']>> = []
+      for (const entry of chunk) {
+        let outcome: Outcome = 'failed'
+        if (entry.mapped) {
+          const { materialId, fields } = entry.mapped
+          const current = existing.get(materialId)
+          if (!current) {
+            const row = {
+              ...emptyItem(),
+              ...fields,
+              material_id: materialId,
+              workflow_status: 'ToDo',
+              faculty: facultyOfDepartment(fields.department),
+              created_at: now,
+              modified_at: now,
+            } as ItemRow
+            inserts.push(row)
+            audit.push(change(materialId, batchId, '*', null, 'created', now))
+            // A later row of the same chunk for this id merges with this one.
+            existing.set(materialId, row)
+            outcome = 'created'
+          } else {
+            const changes = mergeChanges(current, fields)
+            const changed = Object.keys(changes) as Array<keyof ItemRow>
+            if (changed.length === 0) outcome = 'skipped'
+            else {
+              const pending = inserts.find((row) => row.material_id === materialId)
+              if (pending) Object.assign(pending, changes)
+              else updates.push({ materialId, changes })
+              for (const field of changed) {
+                audit.push(
+                  change(materialId, batchId, field, text(current[field]), text(changes[field]), now),
+                )
+              }
+              existing.set(materialId, { ...current, ...changes, modified_at: now })
+              outcome = 'updated'
+            }
+          }
+          if (outcome !== 'skipped') this.collectRelated(fields, courses, persons)
+        }
+        tally[outcome]++
+        outcomes.push(outcome)
+      }
+      await this.insertRows(trx, 'copyright_items', inserts)
+      await yieldToEventLoop()
+      for (const { materialId, changes } of updates) {
+        await trx
+          .updateTable('copyright_items')
+          .set({ ...changes, modified_at: now })
+          .where('material_id', '=', materialId)
+          .execute()
+      }
+      await this.insertRows(trx, 'item_changes', audit)
+      await yieldToEventLoop()
+      await this.insertRows(
+        trx,
+        'qlik_entries',
+        chunk.map((s, i) => ({
+          batch_id: batchId,
+          row_number: s.row.rowNumber,
+          material_id: s.mapped?.materialId ?? s.materialId ?? null,
+          data: JSON.stringify(s.row.values),
+          outcome: outcomes[i]!,
+          error: s.error ?? null,
+        })),
+      )
+      await yieldToEventLoop()
+      await trx
+        .updateTable('ingest_batches')
+        .set((eb) => ({
+          processed: eb('processed', '+', chunk.length),
+          created: eb('created', '+', tally.created),
+          updated: eb('updated', '+', tally.updated),
+          skipped: eb('skipped', '+', tally.skipped),
+          failed: eb('failed', '+', tally.failed),
+        }))
+        .where('id', '=', batchId)
+        .execute()
+      return tally.created + tally.updated > 0
+    })
+  }
+
+  /**
+   * Inserts rows of one shape. On SQLite through a prepared statement kept for the app's life (the
+   * same connection, so inside `trx`): compiling a 50-row insert each time cost more than running it.
+   */
+  private async insertRows<T extends 'copyright_items' | 'item_changes' | 'qlik_entries'>(
+    trx: Transaction<Database>,
+    table: T,
+    rows: ReadonlyArray<Insertable<Database[T]>>,
+  ): Promise<void> {
+    if (rows.length === 0) return
+    const sqlite = this.database.sqlite
+    if (!sqlite) {
+      await trx
+        .insertInto(table)
+        .values(rows as never)
+        .execute()
+      return
+    }
+    const columns = Object.keys(rows[0]!)
+    const key = `${table}(${columns.join(',')})`
+    let statement = this.statements.get(key)
+    if (!statement) {
+      statement = sqlite.prepare(
+        `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values (${columns.map(() => '?').join(', ')})`,
+      )
+      this.statements.set(key, statement)
+    }
+    for (const row of rows) statement.run(columns.map((c) => (row as Record<string, unknown>)[c]))
   }
 
   private async loadExisting(trx: Transaction<Database>, ids: number[]): Promise<Map<number, ItemRow>> {
     const existing = new Map<number, ItemRow>()
     const unique = [...new Set(ids)]
-    for (let i = 0; i < unique.length; i += 500) {
-      const rows = await trx
-        .selectFrom('copyright_items')
-        .selectAll()
-        .where('material_id', 'in', unique.slice(i, i + 500))
-        .execute()
-      for (const row of rows) existing.set(row.material_id, row)
-    }
+    if (unique.length === 0) return existing
+    const rows = await trx
+      .selectFrom('copyright_items')
+      .selectAll()
+      .where('material_id', 'in', unique)
+      .execute()
+    for (const row of rows) existing.set(row.material_id, row)
     return existing
-  }
-
-  private async apply(
-    trx: Transaction<Database>,
-    batchId: number,
-    { materialId, fields }: Mapped,
-    existing: Map<number, ItemRow>,
-    now: string,
-  ): Promise<'created' | 'updated' | 'skipped'> {
-    const current = existing.get(materialId)
-    if (!current) {
-      const row = {
-        ...emptyItem(),
-        ...fields,
-        material_id: materialId,
-        workflow_status: 'ToDo',
-        faculty: facultyOfDepartment(fields.department),
-        created_at: now,
-        modified_at: now,
-      } as ItemRow
-      await trx.insertInto('copyright_items').values(row).execute()
-      await trx
-        .insertInto('item_changes')
-        .values({
-          material_id: materialId,
-          batch_id: batchId,
-          source: 'qlik',
-          field: '*',
-          old_value: null,
-          new_value: 'created',
-          changed_at: now,
-        })
-        .execute()
-      // A later row of the same file for this id merges with this one.
-      existing.set(materialId, row)
-      return 'created'
-    }
-    const changes = mergeChanges(current, fields)
-    const changed = Object.keys(changes) as Array<keyof ItemRow>
-    if (changed.length === 0) return 'skipped'
-    await trx
-      .updateTable('copyright_items')
-      .set({ ...changes, modified_at: now })
-      .where('material_id', '=', materialId)
-      .execute()
-    await trx
-      .insertInto('item_changes')
-      .values(
-        changed.map((field) => ({
-          material_id: materialId,
-          batch_id: batchId,
-          source: 'qlik',
-          field,
-          old_value: text(current[field]),
-          new_value: text(changes[field]),
-          changed_at: now,
-        })),
-      )
-      .execute()
-    existing.set(materialId, { ...current, ...changes, modified_at: now })
-    return 'updated'
   }
 
   private collectRelated(
@@ -367,60 +562,69 @@ export class QlikIngestService {
     if (fields.owner) persons.add(fields.owner)
   }
 
-  /** Creates unknown courses and renames known ones; returns the course numbers that changed. */
-  private async upsertCourses(
-    trx: Transaction<Database>,
-    seen: Map<string, { code: string; name: string | null }>,
-    now: string,
-  ): Promise<string[]> {
+  /** Creates unknown courses and renames known ones, a chunk per transaction; returns the course numbers that changed. */
+  private async upsertCourses(seen: Map<string, { code: string; name: string | null }>): Promise<string[]> {
     const changed: string[] = []
-    for (const [cursus, { code, name }] of seen) {
-      const year = /^(\d{4})-/.exec(code)?.[1]
-      const current = await trx
-        .selectFrom('courses')
-        .selectAll()
-        .where('cursuscode', '=', cursus)
-        .executeTakeFirst()
-      if (!current) {
-        await trx
-          .insertInto('courses')
-          .values({
-            cursuscode: cursus,
-            name,
-            faculty: null,
-            year: year ? Number(year) : null,
-            updated_at: now,
-          })
-          .execute()
-        changed.push(cursus)
-      } else if (name !== null && current.name !== name) {
-        await trx
-          .updateTable('courses')
-          .set({ name, updated_at: now })
-          .where('cursuscode', '=', cursus)
-          .execute()
-        changed.push(cursus)
-      }
+    const entries = [...seen]
+    for (let i = 0; i < entries.length; i += CHUNK_ROWS) {
+      const now = new Date().toISOString()
+      await this.database.db.transaction().execute(async (trx) => {
+        for (const [cursus, { code, name }] of entries.slice(i, i + CHUNK_ROWS)) {
+          const year = /^(\d{4})-/.exec(code)?.[1]
+          const current = await trx
+            .selectFrom('courses')
+            .selectAll()
+            .where('cursuscode', '=', cursus)
+            .executeTakeFirst()
+          if (!current) {
+            await trx
+              .insertInto('courses')
+              .values({
+                cursuscode: cursus,
+                name,
+                faculty: null,
+                year: year ? Number(year) : null,
+                updated_at: now,
+              })
+              .execute()
+            changed.push(cursus)
+          } else if (name !== null && current.name !== name) {
+            await trx
+              .updateTable('courses')
+              .set({ name, updated_at: now })
+              .where('cursuscode', '=', cursus)
+              .execute()
+            changed.push(cursus)
+          }
+        }
+      })
+      await yieldToEventLoop()
     }
     return changed
   }
 
-  /** Records owners not seen before; returns their names. */
-  private async insertPersons(
-    trx: Transaction<Database>,
-    names: Set<string>,
-    now: string,
-  ): Promise<string[]> {
+  /** Records owners not seen before, a chunk per transaction; returns their names. */
+  private async insertPersons(names: Set<string>): Promise<string[]> {
     const created: string[] = []
-    for (const name of names) {
-      const known = await trx
-        .selectFrom('persons')
-        .select('input_name')
-        .where('input_name', '=', name)
-        .executeTakeFirst()
-      if (known) continue
-      await trx.insertInto('persons').values({ input_name: name, faculty: null, updated_at: now }).execute()
-      created.push(name)
+    const all = [...names]
+    for (let i = 0; i < all.length; i += CHUNK_ROWS) {
+      const now = new Date().toISOString()
+      await this.database.db.transaction().execute(async (trx) => {
+        for (const name of all.slice(i, i + CHUNK_ROWS)) {
+          const known = await trx
+            .selectFrom('persons')
+            .select('input_name')
+            .where('input_name', '=', name)
+            .executeTakeFirst()
+          if (known) continue
+          await trx
+            .insertInto('persons')
+            .values({ input_name: name, faculty: null, updated_at: now })
+            .execute()
+          created.push(name)
+        }
+      })
+      await yieldToEventLoop()
     }
     return created
   }
