@@ -153,6 +153,15 @@ export class MemoryAdapter<Stored = Uint8Array> implements CacheAdapter<Stored> 
     return this.#store.has(key)
   }
 
+  /** Stores `value` under `key` only while `leaseKey` holds exactly `token`; `true` when it did. */
+  setIfHolds(key: string, value: Stored, ttlMs: number | undefined, leaseKey: string, token: Stored): boolean {
+    if (this.#closed) throw closedError('setIfHolds', key)
+    const holder = this.#store.get(leaseKey)
+    if (holder === undefined || !sameValue(holder, token)) return false
+    this.#store.set(key, this.#toStored(key, value), { ttl: ttlMs ?? 0 })
+    return true
+  }
+
   /** Removes `key` only while it holds exactly `value` (same bytes, or the same object by reference). */
   deleteIfEquals(key: string, value: Stored): boolean {
     if (this.#closed) throw closedError('deleteIfEquals', key)

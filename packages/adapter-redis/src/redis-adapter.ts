@@ -21,7 +21,7 @@ import { deleteByPattern, unlinkKeys } from './pattern-delete.js'
 import { PubSub } from './pubsub.js'
 import { Reads } from './reads.js'
 import { ReplyWatchdog } from './reply-watchdog.js'
-import { DELETE_IF_EQUALS, runScript } from './scripts.js'
+import { DELETE_IF_EQUALS, runScript, SET_IF_HOLDS } from './scripts.js'
 import { ServerMemorySampler } from './server-memory.js'
 import type { RedisAdapterOptions, RedisClient } from './types.js'
 
@@ -234,6 +234,37 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     return link
       .send('SET NX', key, () => link.client.set(key, bytes, 'PX', pxOf(ttlMs), 'NX'))
       .then((reply) => reply === 'OK')
+  }
+
+  /**
+   * Stores `value` only while `leaseKey` holds `token`, atomically (a script run with EVALSHA). On a
+   * cluster the two keys live in different slots, where one script cannot reach both: there the
+   * lease is read and the entry written in two steps, which leaves a window of one round trip.
+   */
+  setIfHolds(
+    key: string,
+    value: Uint8Array,
+    ttlMs: number | undefined,
+    leaseKey: string,
+    token: Uint8Array,
+  ): Promise<boolean> {
+    const link = this.#link
+    const bytes = Buffer.from(value)
+    const held = Buffer.from(token)
+    const px = ttlMs === undefined ? '0' : String(pxOf(ttlMs))
+    if (link.isCluster) {
+      return link.send('set-if-holds', key, async () => {
+        const holder = await link.bound(link.client.getBuffer(leaseKey))
+        if (holder === null || !holder.equals(held)) return false
+        await link.bound(px === '0' ? link.client.set(key, bytes) : link.client.set(key, bytes, 'PX', px))
+        return true
+      })
+    }
+    return link
+      .send('set-if-holds', key, () =>
+        link.deadline(runScript(link.client, SET_IF_HOLDS, [key, leaseKey], [bytes, held, px])),
+      )
+      .then((written) => Number(written) === 1)
   }
 
   /** Removes `key` only while it holds exactly `value`, atomically (a script run with EVALSHA). */

@@ -16,6 +16,17 @@ function luaScript(source: string): LuaScript {
  * Compare-and-delete in one server-side step, so a lease holder never removes a lease that expired
  * and was taken by another process in between.
  */
+/**
+ * Write-if-lease-held: KEYS entry, lease; ARGV value, token, TTL in ms (0 = none). Sets the entry
+ * only while the lease key holds the loader's token, in one step, so an invalidation that deleted the
+ * lease in between (from any process) wins over the late write.
+ */
+export const SET_IF_HOLDS = luaScript(
+  "if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end " +
+    "if ARGV[3] == '0' then redis.call('SET', KEYS[1], ARGV[1]) else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end " +
+    'return 1',
+)
+
 export const DELETE_IF_EQUALS = luaScript(
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('UNLINK', KEYS[1]) end return 0",
 )

@@ -130,6 +130,20 @@ export interface CacheAdapter<Stored = Uint8Array> {
    */
   keysByPattern?(pattern: string): MaybePromise<string[]>
 
+  /**
+   * Stores `value` under `key` (expiring after `ttlMs`) only while `leaseKey` holds exactly `token`,
+   * as one atomic step; resolves `false`, storing nothing, when the lease is gone or held by another.
+   * A load under a lease writes its result this way, and invalidations delete the key's lease, so a
+   * load that an invalidation overtook cannot store its older result — whatever process it runs in.
+   * Optional: without it, a leased load's write is fenced in its own process and over the bus only.
+   */
+  setIfHolds?(
+    key: string,
+    value: Stored,
+    ttlMs: number | undefined,
+    leaseKey: string,
+    token: Stored,
+  ): MaybePromise<boolean>
   /** Stores `value` only if `key` is absent; resolves `true` when it did. Leases use this. */
   setIfAbsent?(key: string, value: Stored, ttlMs: number): MaybePromise<boolean>
   /** Removes `key` only if it still holds exactly `value` (compare-and-delete); `true` when removed. */

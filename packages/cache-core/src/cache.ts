@@ -228,7 +228,9 @@ class CacheFacade implements Cache {
       this.#assertOpen()
       const tags = this.#tags.valid(options?.tags)
       // An explicit write wins over a load of the same key that is still running.
-      this.#invalidated({ keys: [this.#keys.info(key).full] })
+      const info = this.#keys.info(key)
+      this.#invalidated({ keys: [info.full] })
+      await this.#revokeLeases(() => this.#tiers.store.delete(this.#keys.leaseOf(info)))
       return this.#writer.write([{ key, value, ttl: options?.ttl, tags }], this.#settings, true)
     })
   }
@@ -237,8 +239,11 @@ class CacheFacade implements Cache {
     return this.#call('setMany', undefined, entries?.length, undefined, async () => {
       this.#assertOpen()
       const writes = this.#writer.batch(entries)
-      const fulls = this.#keys.infos(writes.map((w) => w.key)).map((info) => info.full)
-      this.#invalidated({ keys: fulls })
+      const infos = this.#keys.infos(writes.map((w) => w.key))
+      this.#invalidated({ keys: infos.map((info) => info.full) })
+      await this.#revokeLeases(() =>
+        this.#tiers.store.deleteMany(infos.map((info) => this.#keys.leaseOf(info))),
+      )
       return this.#writer.write(writes, this.#settings, false)
     })
   }
@@ -252,6 +257,7 @@ class CacheFacade implements Cache {
   async #delete(key: string, options: InvalidateOptions | undefined): Promise<boolean> {
     this.#assertOpen()
     const info = this.#keys.info(key)
+    await this.#revokeLeases(() => this.#tiers.store.delete(this.#keys.leaseOf(info)))
     const removed = await this.#tiers.invalidate({ keys: [info.full] }, 'delete', key, () =>
       options?.soft ? this.#soften([info.full]).then((n) => n > 0) : this.#tiers.store.delete(info.full),
     )
@@ -268,6 +274,9 @@ class CacheFacade implements Cache {
     const infos = this.#keys.infos(keys)
     if (infos.length === 0) return 0
     const fulls = infos.map((info) => info.full)
+    await this.#revokeLeases(() =>
+      this.#tiers.store.deleteMany(infos.map((info) => this.#keys.leaseOf(info))),
+    )
     const removed = await this.#tiers.invalidate({ keys: fulls }, 'deleteMany', undefined, () =>
       options?.soft ? this.#soften(fulls) : this.#tiers.store.deleteMany(fulls),
     )
@@ -283,6 +292,8 @@ class CacheFacade implements Cache {
     this.#assertOpen()
     assertPattern(pattern, this.name)
     const full = escapeGlob(this.#keys.base) + pattern
+    const leases = escapeGlob(this.#keys.leaseBase) + pattern
+    await this.#revokeLeases(() => this.#tiers.store.deleteByPattern(leases), true)
     const removed = await this.#tiers.invalidate(
       { pattern: full },
       'deletePattern',
@@ -320,6 +331,7 @@ class CacheFacade implements Cache {
 
   async #clear(): Promise<void> {
     this.#assertOpen()
+    await this.#revokeLeases(() => this.#tiers.store.clear(this.#keys.leaseBase), true)
     await this.#tiers.invalidate(
       { all: true },
       'clear',
@@ -328,6 +340,18 @@ class CacheFacade implements Cache {
       this.#settings.bulkTimeoutMs,
     )
     this.#reporter.emit('delete', { key: '*', prefix: '*' })
+  }
+
+  /**
+   * Under leases, an invalidation first deletes the leases of the keys it covers: a load still
+   * holding one then cannot store its older result (the store refuses the write), whichever process
+   * runs it. First, not after: a late write landing between the two would otherwise survive.
+   */
+  async #revokeLeases(revoke: () => unknown, bulk = false): Promise<void> {
+    if (this.#settings.lease === undefined && !this.#loader.leasesUsed) return
+    if (this.#tiers.store.setIfHolds === undefined) return
+    const deadline = bulk ? this.#settings.bulkTimeoutMs : undefined
+    await this.#guard.call('revokeLeases', undefined, revoke, undefined, deadline)
   }
 
   /** Soft invalidation of stored entries: expired into their grace window instead of deleted. */

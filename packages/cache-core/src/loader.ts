@@ -9,7 +9,7 @@ import { LoadControl, type LoaderContext, plannedWrite, runWithContext } from '.
 import type { Reporter } from './reporter.js'
 import { type ResolvedLease, resolveLease, type Settings } from './settings.js'
 import { newEpoch, type TagEpochs } from './tags.js'
-import { isFresh, type Tiers } from './tiers.js'
+import { isFresh, type LeaseHeld, type Tiers } from './tiers.js'
 import type { Duration, Entry, GetOrSetOptions, TagStamp } from './types.js'
 import type { StaleRules, Writer } from './writer.js'
 
@@ -48,6 +48,8 @@ export class Loader {
   readonly inflight = new Map<string, Promise<unknown>>()
   /** Per full key: the load running for it, whether a caller waits for it or it refreshes in the background. */
   readonly loading = new Map<string, Promise<unknown>>()
+  /** Whether a load of this cache ever ran under a lease: invalidations then revoke leases too. */
+  leasesUsed = false
   /** The write permits of running loads, revoked by invalidations of their keys. */
   readonly fences = new Fences()
 
@@ -236,6 +238,7 @@ export class Loader {
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
     stale?: Entry,
+    lease?: LeaseHeld,
   ): Promise<T> {
     // The fence is up before anything is read, so an invalidation from here on keeps the result out
     // of the store.
@@ -259,7 +262,7 @@ export class Loader {
       // Epochs read before the load stamp its result only when its tags are the ones they were read for.
       if (write !== undefined) {
         const fixed = write.tags === options?.tags
-        await this.writer.write([{ ...write, fence, stamps: fixed ? stamps : undefined }], rules, true)
+        await this.writer.write([{ ...write, fence, stamps: fixed ? stamps : undefined, lease }], rules, true)
       }
       return value
     } finally {
@@ -294,6 +297,7 @@ export class Loader {
     stale: Entry | undefined,
   ): Promise<T> {
     const store = this.tiers.store
+    this.leasesUsed = true
     const leaseKey = this.keys.leaseOf(info)
     const token = this.tags.stored(newEpoch())
     const deadline = Date.now() + lease.waitMs
@@ -311,7 +315,8 @@ export class Loader {
           // The previous holder may have written the value between our read and our lease.
           const found = await freshValue()
           if (found !== undefined) return found.value
-          return await this.load(info, loader, options, rules, stale)
+          // Written only while the lease is still ours: an invalidation revokes it, in any process.
+          return await this.load(info, loader, options, rules, stale, { key: leaseKey, token })
         } finally {
           await this.guard.call('deleteIfEquals', info.key, () => store.deleteIfEquals!(leaseKey, token))
         }

@@ -34,6 +34,14 @@ export interface Put {
   bytes: Uint8Array | undefined
   /** How long the store keeps it (fresh + stale/grace windows); undefined = no expiry. */
   lifetimeMs: number | undefined
+  /** For a load under a lease: written only while the lease still holds this token. */
+  lease?: LeaseHeld | undefined
+}
+
+/** A lease this process holds: its key and the token it was taken with. */
+export interface LeaseHeld {
+  key: string
+  token: Stored | string
 }
 
 /**
@@ -357,7 +365,17 @@ export class Tiers {
   /** Writes entries to the store, then L1, then tells other instances; false when the store failed. */
   async put(puts: readonly Put[], single: boolean): Promise<boolean> {
     let ok: boolean
-    if (single) {
+    if (single && puts[0]!.lease !== undefined && this.store.setIfHolds !== undefined) {
+      const { info, entry, bytes, lifetimeMs, lease } = puts[0]!
+      const stored = this.storeByRef ? entry : bytes
+      const written = await this.guard.call('setIfHolds', info.key, () =>
+        this.store.setIfHolds!(info.full, stored, lifetimeMs, lease!.key, lease!.token),
+      )
+      // The lease was revoked by an invalidation while the load ran: the store refused the older
+      // result, so nothing is written anywhere.
+      if (written === false) return false
+      ok = written !== MISS
+    } else if (single) {
       const { info, entry, bytes, lifetimeMs } = puts[0]!
       const stored = this.storeByRef ? entry : bytes
       ok =

@@ -6,7 +6,7 @@ import type { KeyInfo, KeySpace } from './keys.js'
 import type { Reporter } from './reporter.js'
 import type { Settings } from './settings.js'
 import type { TagEpochs } from './tags.js'
-import type { Put, Tiers } from './tiers.js'
+import type { LeaseHeld, Put, Tiers } from './tiers.js'
 import type { Duration, Entry, SetManyEntry, TagStamp } from './types.js'
 
 /** The windows an entry may be served in after its TTL, resolved from call and cache options. */
@@ -28,6 +28,8 @@ export interface Write {
   stamps?: readonly TagStamp[] | undefined
   /** This entry's grace window, when its loader chose one; else the rules' window. */
   graceMs?: number | undefined
+  /** For a load under a lease: the lease it must still hold when the result is written. */
+  lease?: LeaseHeld | undefined
 }
 
 /**
@@ -114,6 +116,7 @@ export class Writer {
       entry: p.entry,
       bytes: p.bytes,
       lifetimeMs: p.entry.staleUntil === 0 ? undefined : p.entry.staleUntil - p.entry.createdAt,
+      lease: p.item.lease,
     }))
     const ok = await this.tiers.put(puts, single)
     if (ok) for (const p of kept) this.reporter.counted('sets', p.info)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createCache } from '../src/index.js'
+import { type Cache, createCache } from '../src/index.js'
 import { AsyncMapAdapter, MapAdapter } from './helpers/adapters.js'
 import { deferred } from './helpers/instances.js'
 
@@ -52,5 +52,57 @@ describe('cross-process leases', () => {
     expect(await waiter!.getOrSet('k', async () => 'own load')).toBe('own load')
     expect(Date.now() - started).toBeGreaterThanOrEqual(190)
     never.resolve('late')
+  })
+
+  it('an invalidation from another process revokes the lease, and the store refuses the late write', async () => {
+    // No bus and no L1: only the store can tell the holder that its load was overtaken.
+    const [holder, other] = processes(2)
+    const release = deferred<void>()
+    const started = deferred<void>()
+    const pending = holder!.getOrSet('k', async () => {
+      started.resolve()
+      await release.promise
+      return 'old row'
+    })
+    await started.promise
+    await other!.delete('k')
+    release.resolve()
+    expect(await pending).toBe('old row')
+    expect(await other!.get('k')).toBeUndefined()
+    expect(await holder!.get('k')).toBeUndefined()
+  })
+
+  it('a set from another process during a leased load wins over it', async () => {
+    const [holder, other] = processes(2)
+    const release = deferred<void>()
+    const started = deferred<void>()
+    const pending = holder!.getOrSet('k', async () => {
+      started.resolve()
+      await release.promise
+      return 'old row'
+    })
+    await started.promise
+    await other!.set('k', 'new row')
+    release.resolve()
+    await pending
+    expect(await holder!.get('k')).toBe('new row')
+  })
+
+  it('a pattern delete or clear from another process revokes the leases it covers', async () => {
+    for (const invalidate of [(c: Cache) => c.deletePattern('k*'), (c: Cache) => c.clear()]) {
+      const [holder, other] = processes(2)
+      const release = deferred<void>()
+      const started = deferred<void>()
+      const pending = holder!.getOrSet('k1', async () => {
+        started.resolve()
+        await release.promise
+        return 'old row'
+      })
+      await started.promise
+      await invalidate(other!)
+      release.resolve()
+      await pending
+      expect(await other!.get('k1')).toBeUndefined()
+    }
   })
 })

@@ -90,6 +90,13 @@ export class MapAdapter implements CacheAdapter {
     this.data.set(key, { value: value.slice(), expiresAt: Date.now() + ttlMs })
     return true
   }
+  setIfHolds(key: string, value: Uint8Array, ttlMs: number | undefined, leaseKey: string, token: Uint8Array) {
+    this.count('setIfHolds')
+    const holder = this.live(leaseKey)
+    if (holder === undefined || Buffer.compare(holder, token) !== 0) return false
+    this.data.set(key, { value: value.slice(), expiresAt: ttlMs === undefined ? 0 : Date.now() + ttlMs })
+    return true
+  }
   deleteIfEquals(key: string, value: Uint8Array) {
     this.count('deleteIfEquals')
     const current = this.live(key)
@@ -111,6 +118,7 @@ const OPERATIONS = [
   'keysByPattern',
   'clear',
   'setIfAbsent',
+  'setIfHolds',
   'deleteIfEquals',
 ] as const
 
