@@ -25,6 +25,34 @@ function storing(ctx: TopicContext): void {
     return adapter as Atomic
   }
 
+  // setIfHolds is optional on its own: the adapters that offer it must write only under the lease.
+  const holding = (t: TestContext) => {
+    const adapter = ctx.adapter()
+    if (typeof adapter.setIfHolds !== 'function') t.skip()
+    return adapter as Required<Pick<CacheAdapter<Uint8Array>, 'setIfHolds'>> & CacheAdapter<Uint8Array>
+  }
+
+  it('setIfHolds writes while the lease holds the token, and refuses once it is gone or taken', async (t) => {
+    const adapter = holding(t)
+    const s = ctx.scope()
+    await adapter.set(`${s}:lease`, text('token-1'), 10_000)
+    expect(await adapter.setIfHolds(`${s}:k`, text('first'), 10_000, `${s}:lease`, text('token-1'))).toBe(
+      true,
+    )
+    expectBytes(await adapter.get(`${s}:k`), text('first'))
+    // Another holder's token: refused, the entry stays.
+    expect(await adapter.setIfHolds(`${s}:k`, text('other'), 10_000, `${s}:lease`, text('token-2'))).toBe(
+      false,
+    )
+    expectBytes(await adapter.get(`${s}:k`), text('first'))
+    // The lease revoked (deleted): refused, nothing written.
+    await adapter.delete(`${s}:lease`)
+    expect(await adapter.setIfHolds(`${s}:k`, text('late'), undefined, `${s}:lease`, text('token-1'))).toBe(
+      false,
+    )
+    expectBytes(await adapter.get(`${s}:k`), text('first'))
+  })
+
   it('setIfAbsent stores on an absent key and resolves true', async (t) => {
     const adapter = atomic(t)
     const s = ctx.scope()
