@@ -10,6 +10,7 @@ import { withDedicatedRedis } from '../redis-server.js'
 
 const DURATION_MS = Number(process.env.CACHEPORT_SOAK_MS ?? 300_000)
 
+/** Runs the long soak on a redis-server of its own and checks its targets. */
 export async function soakSuite(report: SuiteReport): Promise<void> {
   await withDedicatedRedis(report, async (server) => {
     note(report, `soak of ${DURATION_MS / 1000} s after a warm-up, CLIENT KILL every second`)

@@ -26,7 +26,7 @@ export interface SoakOptions {
   readonly redisAdapter: (options: { url: string; commandTimeout: string }) => SoakAdapter
   /** How long the measured part runs, after a warm-up of `warmupMs`. */
   readonly durationMs: number
-  /** @default 4000 */
+  /** Operations and kills before the first measurement. @default 4000 */
   readonly warmupMs?: number
   /** Time between two `CLIENT KILL`s. @default 1000 */
   readonly killEveryMs?: number
@@ -36,7 +36,7 @@ export interface SoakOptions {
 
 /** What the soak saw. */
 export interface SoakReport {
-  /** Operations completed by callers, and how many of them threw or rejected, by kind. */
+  /** Operations completed by callers. */
   readonly operations: number
   /** Errors that reached a caller of a read or a write (get, getOrSet, getMany, has, set, setMany). */
   readonly readWriteErrors: string[]
@@ -47,16 +47,19 @@ export interface SoakReport {
   readonly invalidationRejections: number
   /** Invalidation rejections of any other kind than that documented `E_ADAPTER`. */
   readonly unexpectedInvalidationErrors: string[]
-  /** `CLIENT KILL`s sent, and connections they closed. */
+  /** `CLIENT KILL`s sent. */
   readonly kills: number
+  /** Connections those kills closed. */
   readonly killedConnections: number
-  /** Listeners on each adapter's client after the warm-up and at the end. */
+  /** Listeners on each adapter's client after the warm-up. */
   readonly listenersBefore: number[]
+  /** Listeners on each adapter's client at the end. */
   readonly listenersAfter: number[]
   /** `MaxListenersExceededWarning`s and other process warnings during the run. */
   readonly warnings: string[]
-  /** Bytes of objects on the heap after a full GC (compiled code left out), after the warm-up and at the end. */
+  /** Bytes of objects on the heap after a full GC (compiled code left out), after the warm-up. */
   readonly heapBefore: number
+  /** The same at the end. */
   readonly heapAfter: number
   /** Reads that hit, over all reads, to show the caches kept caching. */
   readonly hitRate: number
