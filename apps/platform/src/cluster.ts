@@ -27,7 +27,7 @@ export interface StartInstanceOptions {
   onLine?: (line: string) => void
   /**
    * How long the instance may take to listen.
-   * @default 30000
+   * @default 60000
    */
   startTimeoutMs?: number
 }

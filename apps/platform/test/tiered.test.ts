@@ -219,7 +219,10 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
     }
 
     fixture.sims.osiris.clearForced()
-    expect(await getJson(`${b}/api/osiris/courses/202561006`)).toEqual(course)
+    // Osiris answers again: a fresh course, fetched now.
+    const fresh = await getJson(`${b}/api/osiris/courses/202561006`)
+    expect(fresh).toEqual({ ...course, fetchedAt: fresh.fetchedAt })
+    expect(Date.parse(fresh.fetchedAt)).toBeGreaterThan(Date.parse(course.fetchedAt))
     expect(fixture.sims.osiris.requests('search')).toBe(3)
     expect((await stats(b)).default.byPrefix.osiris_course).toMatchObject({ staleHits: 1, loads: 2 })
   })
