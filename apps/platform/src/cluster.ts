@@ -27,7 +27,7 @@ export interface StartInstanceOptions {
   onLine?: (line: string) => void
   /**
    * How long the instance may take to listen.
-   * @default 30000
+   * @default 60000
    */
   startTimeoutMs?: number
 }
@@ -52,7 +52,7 @@ export function startInstance(
     // 'close', not 'exit': by then everything the instance printed has been read.
     child.once('close', (code) => resolve(code))
   })
-  const timeoutMs = options.startTimeoutMs ?? 30_000
+  const timeoutMs = options.startTimeoutMs ?? 60_000
   const output: string[] = []
   return new Promise<InstanceProcess>((resolve, reject) => {
     let url: string | undefined

@@ -87,7 +87,7 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
     })
     demoExit = new Promise((resolve) => demo!.once('close', (code) => resolve(code)))
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the demo did not start:\n${output}`)), 30_000)
+      const timer = setTimeout(() => reject(new Error(`the demo did not start:\n${output}`)), 80_000)
       const onData = (chunk: Buffer) => {
         output += chunk.toString()
         if (output.includes('Ctrl-C stops every instance')) {
@@ -108,7 +108,7 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
     // The credentials the demo prints: what a user signs in with.
     const password = /^ {2}admin +(\S+) /m.exec(output)![1]!
     session = await signIn(a, { username: 'admin', password })
-  }, 40_000)
+  }, 100_000)
 
   afterAll(async () => {
     if (demo && demo.exitCode === null && demo.signalCode === null) {
@@ -219,7 +219,10 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
     }
 
     fixture.sims.osiris.clearForced()
-    expect(await getJson(`${b}/api/osiris/courses/202561006`)).toEqual(course)
+    // Osiris answers again: a fresh course, fetched now.
+    const fresh = await getJson(`${b}/api/osiris/courses/202561006`)
+    expect(fresh).toEqual({ ...course, fetchedAt: fresh.fetchedAt })
+    expect(Date.parse(fresh.fetchedAt)).toBeGreaterThan(Date.parse(course.fetchedAt))
     expect(fixture.sims.osiris.requests('search')).toBe(3)
     expect((await stats(b)).default.byPrefix.osiris_course).toMatchObject({ staleHits: 1, loads: 2 })
   })
@@ -243,9 +246,11 @@ describe('tiered instances when Redis goes away', () => {
     fixture = await startProcessFixture(300)
     server = await startRedisServer()
     const env = fixture.env(baseEnv(), { LOG_LEVEL: 'error', CACHE_BACKEND: 'tiered', REDIS_URL: server.url })
-    ;[a, b] = await Promise.all([startInstance('A', env), startInstance('B', env)])
+    // A start takes seconds on a busy machine; two at once, longer.
+    const options = { startTimeoutMs: 80_000 }
+    ;[a, b] = await Promise.all([startInstance('A', env, options), startInstance('B', env, options)])
     session = await signIn(a.url, 'staff')
-  }, 40_000)
+  }, 100_000)
 
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()])

@@ -25,10 +25,11 @@ describe('two app processes on one Redis', () => {
       CACHE_DEFAULT_KEY_PREFIX: prefixes.default,
       CACHE_QUERIES_KEY_PREFIX: prefixes.queries,
     })
-    ;[a, b] = await Promise.all([startInstance('A', env), startInstance('B', env)])
+    const options = { startTimeoutMs: 80_000 }
+    ;[a, b] = await Promise.all([startInstance('A', env, options), startInstance('B', env, options)])
     onA = await signIn(a.url, 'staff')
     onB = onA.at(b.url)
-  }, 40_000)
+  }, 100_000)
 
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop()])

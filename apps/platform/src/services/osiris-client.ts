@@ -1,5 +1,4 @@
 import { type Cache, type CachedFunction, cached, type Duration } from '@cacheport/cache-core'
-import * as cheerio from 'cheerio'
 import { cursusOfCourseCode, FACULTIES } from '../domain.js'
 import { AppError, AppErrorCodes, badInput } from '../lib/errors.js'
 import { parseUpstreamJson, upstreamRequest } from '../lib/http-client.js'
@@ -211,7 +210,9 @@ export class OsirisClient {
     const overviewUrl = `${peopleBaseUrl}/overview?query=${encodeURIComponent(name)}`
     const overview = await upstreamRequest(overviewUrl, { service: 'People pages', timeoutMs })
     if (overview.status !== 200) throw unexpected('People pages', overview.status, overviewUrl)
-    const best = bestMatch(name, parseTiles(overview.text))
+    // Loaded on the first lookup: the parser takes a second to import, which every start would pay.
+    const cheerio = await import('cheerio')
+    const best = bestMatch(name, parseTiles(cheerio, overview.text))
     if (!best) {
       markLoaded()
       return null
@@ -285,7 +286,7 @@ interface Tile {
 }
 
 /** The person tiles of an overview page: each links to a profile and names the person. */
-function parseTiles(html: string): Tile[] {
+function parseTiles(cheerio: typeof import('cheerio'), html: string): Tile[] {
   const page = cheerio.load(html)
   return page('a[href]')
     .toArray()

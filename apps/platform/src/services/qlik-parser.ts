@@ -1,5 +1,5 @@
 import { CsvError, parse as parseCsvText } from 'csv-parse/sync'
-import ExcelJS from 'exceljs'
+import type ExcelJS from 'exceljs'
 import yauzl from 'yauzl'
 import { AppError, AppErrorCodes } from '../lib/errors.js'
 
@@ -312,7 +312,9 @@ export async function checkUnzippedSize(data: Uint8Array, maxUnzippedBytes: numb
 /** Parses the first worksheet of an XLSX export, after {@link checkUnzippedSize}. */
 export async function parseXlsx(data: Uint8Array, limits: ParseLimits): Promise<QlikRow[]> {
   await checkUnzippedSize(data, limits.maxUnzippedBytes)
-  const workbook = new ExcelJS.Workbook()
+  // Loaded on the first workbook: exceljs takes about a second to import.
+  const { default: Excel } = await import('exceljs')
+  const workbook = new Excel.Workbook()
   try {
     await workbook.xlsx.load(Buffer.from(data) as unknown as ArrayBuffer)
   } catch (error) {
