@@ -2,7 +2,7 @@ import { CacheError, ErrorCodes } from './errors.js'
 import type { Fence } from './fences.js'
 import type { KeyInfo, KeySpace } from './keys.js'
 import { BatchLoadControl, plannedWrite, runWithContext } from './load-context.js'
-import { inGrace, type Loader, servesStale, ttlFor } from './loader.js'
+import { inGrace, type Loader, servesStale, tagsOf, ttlFor } from './loader.js'
 import type { Reporter } from './reporter.js'
 import type { Settings } from './settings.js'
 import { isFresh, type Tiers } from './tiers.js'
@@ -83,7 +83,7 @@ export class BatchLoads {
       return
     }
     const now = Date.now()
-    const missing: Array<Claim<T>> = []
+    let missing: Array<Claim<T>> = []
     const refresh: Array<Claim<T>> = []
     claims.forEach((claim, j) => {
       const entry = entries[j]
@@ -110,6 +110,17 @@ export class BatchLoads {
         )
       })
     }
+    // A key whose load another call started meanwhile (after this one's read began) joins that load.
+    const joined = missing.filter((claim) => this.loader.loading.has(claim.info.full))
+    for (const claim of joined) {
+      this.reporter.missed(claim.info)
+      ;(this.loader.loading.get(claim.info.full) as Promise<T>).then(claim.resolve, (error: unknown) => {
+        if (claim.fallback === undefined) return claim.reject(error)
+        this.reporter.staleHit(claim.info)
+        claim.resolve(claim.fallback.value as T)
+      })
+    }
+    if (joined.length > 0) missing = missing.filter((claim) => !joined.includes(claim))
     if (missing.length === 0) return
     for (const claim of missing) this.reporter.missed(claim.info)
     const batch = this.loadBatch(missing, loader, options, rules)
@@ -161,7 +172,7 @@ export class BatchLoads {
     held: ReadonlyMap<string, T>,
   ): Promise<T[]> {
     const fences = this.loader.fences
-    const open = infos.map((info) => fences.open(info.full))
+    const open = infos.map((info) => fences.open(info.full, tagsOf(options)))
     try {
       return await this.loadAndStore(infos, open, loader, options, rules, held)
     } finally {

@@ -230,7 +230,7 @@ class CacheFacade implements Cache {
       // An explicit write wins over a load of the same key that is still running.
       const info = this.#keys.info(key)
       this.#invalidated({ keys: [info.full] })
-      await this.#revokeLeases(() => this.#tiers.store.delete(this.#keys.leaseOf(info)))
+      if (this.#leasesInUse()) await this.#guarded(() => this.#tiers.store.delete(this.#keys.leaseOf(info)))
       return this.#writer.write([{ key, value, ttl: options?.ttl, tags }], this.#settings, true)
     })
   }
@@ -241,9 +241,9 @@ class CacheFacade implements Cache {
       const writes = this.#writer.batch(entries)
       const infos = this.#keys.infos(writes.map((w) => w.key))
       this.#invalidated({ keys: infos.map((info) => info.full) })
-      await this.#revokeLeases(() =>
-        this.#tiers.store.deleteMany(infos.map((info) => this.#keys.leaseOf(info))),
-      )
+      if (this.#leasesInUse()) {
+        await this.#guarded(() => this.#tiers.store.deleteMany(infos.map((info) => this.#keys.leaseOf(info))))
+      }
       return this.#writer.write(writes, this.#settings, false)
     })
   }
@@ -257,9 +257,15 @@ class CacheFacade implements Cache {
   async #delete(key: string, options: InvalidateOptions | undefined): Promise<boolean> {
     this.#assertOpen()
     const info = this.#keys.info(key)
-    await this.#revokeLeases(() => this.#tiers.store.delete(this.#keys.leaseOf(info)))
-    const removed = await this.#tiers.invalidate({ keys: [info.full] }, 'delete', key, () =>
-      options?.soft ? this.#soften([info.full]).then((n) => n > 0) : this.#tiers.store.delete(info.full),
+    const removed = await this.#tiers.invalidate(
+      { keys: [info.full] },
+      'delete',
+      key,
+      this.#afterRevoking(
+        () => this.#tiers.store.delete(this.#keys.leaseOf(info)),
+        () =>
+          options?.soft ? this.#soften([info.full]).then((n) => n > 0) : this.#tiers.store.delete(info.full),
+      ),
     )
     this.#reporter.counted('deletes', info)
     return removed
@@ -274,11 +280,14 @@ class CacheFacade implements Cache {
     const infos = this.#keys.infos(keys)
     if (infos.length === 0) return 0
     const fulls = infos.map((info) => info.full)
-    await this.#revokeLeases(() =>
-      this.#tiers.store.deleteMany(infos.map((info) => this.#keys.leaseOf(info))),
-    )
-    const removed = await this.#tiers.invalidate({ keys: fulls }, 'deleteMany', undefined, () =>
-      options?.soft ? this.#soften(fulls) : this.#tiers.store.deleteMany(fulls),
+    const removed = await this.#tiers.invalidate(
+      { keys: fulls },
+      'deleteMany',
+      undefined,
+      this.#afterRevoking(
+        () => this.#tiers.store.deleteMany(infos.map((info) => this.#keys.leaseOf(info))),
+        () => (options?.soft ? this.#soften(fulls) : this.#tiers.store.deleteMany(fulls)),
+      ),
     )
     for (const info of infos) this.#reporter.counted('deletes', info)
     return removed
@@ -293,12 +302,14 @@ class CacheFacade implements Cache {
     assertPattern(pattern, this.name)
     const full = escapeGlob(this.#keys.base) + pattern
     const leases = escapeGlob(this.#keys.leaseBase) + pattern
-    await this.#revokeLeases(() => this.#tiers.store.deleteByPattern(leases), true)
     const removed = await this.#tiers.invalidate(
       { pattern: full },
       'deletePattern',
       undefined,
-      () => (options?.soft ? this.#softenPattern(full) : this.#tiers.store.deleteByPattern(full)),
+      this.#afterRevoking(
+        () => this.#tiers.store.deleteByPattern(leases),
+        () => (options?.soft ? this.#softenPattern(full) : this.#tiers.store.deleteByPattern(full)),
+      ),
       this.#settings.bulkTimeoutMs,
     )
     this.#reporter.recorder.add(pattern, 'deletes', removed)
@@ -331,27 +342,43 @@ class CacheFacade implements Cache {
 
   async #clear(): Promise<void> {
     this.#assertOpen()
-    await this.#revokeLeases(() => this.#tiers.store.clear(this.#keys.leaseBase), true)
     await this.#tiers.invalidate(
       { all: true },
       'clear',
       undefined,
-      () => this.#tiers.store.clear(this.#keys.base),
+      this.#afterRevoking(
+        () => this.#tiers.store.clear(this.#keys.leaseBase),
+        () => this.#tiers.store.clear(this.#keys.base),
+      ),
       this.#settings.bulkTimeoutMs,
     )
     this.#reporter.emit('delete', { key: '*', prefix: '*' })
   }
 
+  // Whether invalidations must revoke leases: this cache loads under leases, on a store that refuses
+  // a late write once its lease is gone.
+  #leasesInUse(): boolean {
+    const leases = this.#settings.lease !== undefined || this.#loader.leasesUsed
+    return leases && this.#tiers.store.setIfHolds !== undefined
+  }
+
   /**
-   * Under leases, an invalidation first deletes the leases of the keys it covers: a load still
-   * holding one then cannot store its older result (the store refuses the write), whichever process
-   * runs it. First, not after: a late write landing between the two would otherwise survive.
+   * The store side of an invalidation under leases: first the leases of the keys it covers go, so a
+   * load still holding one cannot store its older result (the store refuses the write), whichever
+   * process runs it; then the entries. First, not after: a late write landing in between would
+   * otherwise survive. Without leases in use, just `run`.
    */
-  async #revokeLeases(revoke: () => unknown, bulk = false): Promise<void> {
-    if (this.#settings.lease === undefined && !this.#loader.leasesUsed) return
-    if (this.#tiers.store.setIfHolds === undefined) return
-    const deadline = bulk ? this.#settings.bulkTimeoutMs : undefined
-    await this.#guard.call('revokeLeases', undefined, revoke, undefined, deadline)
+  #afterRevoking<R>(revoke: () => unknown, run: () => R | Promise<R>): () => R | Promise<R> {
+    if (!this.#leasesInUse()) return run
+    return async () => {
+      await revoke()
+      return run()
+    }
+  }
+
+  // A lease revocation on its own (before an explicit write): fails open like any store operation.
+  #guarded(revoke: () => unknown): Promise<unknown> {
+    return Promise.resolve(this.#guard.call('revokeLeases', undefined, revoke))
   }
 
   /** Soft invalidation of stored entries: expired into their grace window instead of deleted. */

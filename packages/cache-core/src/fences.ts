@@ -12,7 +12,17 @@ export class Fence {
   /** Tags invalidated while the load ran; a result carrying one of them is not stored. */
   revokedTags: Set<string> | undefined
 
-  constructor(readonly full: string) {}
+  constructor(
+    readonly full: string,
+    /** The tags the load was asked to store its result with: fixed, computed from it, or none. */
+    readonly tags: readonly string[] | 'computed' | undefined,
+  ) {}
+
+  /** Whether the result may carry one of `tags` (always, when its tags are computed from it). */
+  mayCarry(tags: readonly string[]): boolean {
+    if (this.tags === undefined) return false
+    return this.tags === 'computed' || tags.some((tag) => (this.tags as readonly string[]).includes(tag))
+  }
 
   /** Whether an entry with `tags` may still be written. */
   allows(tags: readonly string[] | undefined): boolean {
@@ -27,8 +37,8 @@ export class Fences {
   readonly #open = new Map<string, Set<Fence>>()
 
   /** A fence for a load of `full` that starts now; close it when the load ends. */
-  open(full: string): Fence {
-    const fence = new Fence(full)
+  open(full: string, tags?: readonly string[] | 'computed'): Fence {
+    const fence = new Fence(full, tags)
     let set = this.#open.get(full)
     if (set === undefined) {
       set = new Set()
@@ -44,6 +54,15 @@ export class Fences {
     if (set === undefined) return
     set.delete(fence)
     if (set.size === 0) this.#open.delete(fence.full)
+  }
+
+  /** The keys of running loads whose results may carry one of `tags`. */
+  carrying(tags: readonly string[]): Set<string> {
+    const found = new Set<string>()
+    for (const [full, set] of this.#open) {
+      for (const fence of set) if (fence.mayCarry(tags)) found.add(full)
+    }
+    return found
   }
 
   /** Revokes the fences an invalidation covers. */

@@ -29,6 +29,14 @@ export function servesStale(entry: Entry, rules: StaleRules, now: number): boole
 /** A loader of `getOrSet`: gets a context to decide about its own result. */
 export type Load<T> = (ctx: LoaderContext<T>) => T | Promise<T>
 
+/** The tags a load was asked to store its result with, as its fence records them. */
+export function tagsOf(
+  options: GetOrSetOptions<any> | undefined,
+): readonly string[] | 'computed' | undefined {
+  const tags = options?.tags
+  return typeof tags === 'function' ? 'computed' : tags
+}
+
 /** The TTL of a loaded value: `nullTtl` for "not found" (null or undefined), else `ttl`. */
 export function ttlFor(
   value: unknown,
@@ -118,10 +126,15 @@ export class Loader {
     if (this.inflight.size === 0 && this.loading.size === 0) return
     const matches = invalidation.pattern === undefined ? undefined : compileGlob(invalidation.pattern)
     const keys = invalidation.keys === undefined ? undefined : new Set(invalidation.keys)
+    // A tag invalidation reaches the loads whose results may carry the tag; clear reaches all.
+    const tagged =
+      invalidation.all && invalidation.tags !== undefined
+        ? this.fences.carrying(invalidation.tags)
+        : undefined
+    const all = invalidation.all === true && tagged === undefined
     for (const flights of [this.inflight, this.loading]) {
       for (const full of [...flights.keys()]) {
-        // A tag invalidation cannot tell which running loads carry the tag: all of them go.
-        if (invalidation.all || keys?.has(full) || matches?.(full)) flights.delete(full)
+        if (all || keys?.has(full) || matches?.(full) || tagged?.has(full)) flights.delete(full)
       }
     }
   }
@@ -242,7 +255,7 @@ export class Loader {
   ): Promise<T> {
     // The fence is up before anything is read, so an invalidation from here on keeps the result out
     // of the store.
-    const fence = this.fences.open(info.full)
+    const fence = this.fences.open(info.full, tagsOf(options))
     try {
       const stamps = await this.stampsBefore(options?.tags)
       const started = performance.now()

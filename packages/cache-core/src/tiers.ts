@@ -425,7 +425,7 @@ export class Tiers {
     )
     // Again: a read that started while the store operation ran (a pattern delete takes many round
     // trips) may have put an old value back into L1.
-    this.applyToNear(invalidation)
+    this.applyToNear(invalidation, false)
     if (this.#bus !== undefined) await this.#bus.publish(invalidation)
     if (result !== MISS) return result as R
     this.keep(invalidation)
@@ -541,9 +541,11 @@ export class Tiers {
     return this.store.clear(this.keys.base)
   }
 
-  private applyToNear(invalidation: Invalidation): void {
+  // `announce` tells the loads of this process; the second pass after the store operation only
+  // cleans L1 (loads that started after the invalidation was issued read current data).
+  private applyToNear(invalidation: Invalidation, announce = true): void {
     this.#generation++
-    this.onInvalidation(invalidation)
+    if (announce) this.onInvalidation(invalidation)
     const near = this.near
     if (near === undefined) return
     try {

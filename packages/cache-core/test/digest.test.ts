@@ -397,7 +397,8 @@ describe('digestArgs', () => {
         '"status":["ToDo","Done"],"text":"zoë 🚀 \\"quoted\\""}',
     )
     expect(first.key).toBe('#NxOaGxGeGPcakD3a98_5B9sy_Mj0XQ5m4IIwQk2uDy4')
-  })
+    // Two Node processes start here; on a busy machine that alone can take several seconds.
+  }, 60_000)
 })
 
 describe('boundKey', () => {

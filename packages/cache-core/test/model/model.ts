@@ -62,6 +62,8 @@ interface Load {
   readonly keys: readonly Key[]
   /** When the loader read the database. */
   readonly readAt: number
+  /** When the call that ran the loader started (its read of the cache came first). */
+  readonly callAt: number
   /** Until the loader's own promise settled. */
   running: boolean
   /** When the call that ran the loader settled (its write, if any, done). */
@@ -118,6 +120,8 @@ const NEVER = Number.POSITIVE_INFINITY
 
 /** The reference model of one run. */
 export class Model {
+  // When each call (by label) last started, for the single-flight rule.
+  readonly #callStarts = new Map<string, number>()
   clock = 0
   readonly #checks: Checks
   readonly #db = new Map<Key, number>(KEYS.map((key) => [key, 0]))
@@ -208,6 +212,7 @@ export class Model {
       at,
       keys,
       readAt,
+      callAt: Math.min(readAt, this.#callStarts.get(label) ?? readAt),
       running: true,
       settledAt: undefined,
     }
@@ -232,9 +237,20 @@ export class Model {
   }
 
   // A second load of a key may start once the first could have been told its result is stale:
-  // an invalidation of the key, a bus reconnect or a store outage since it started.
+  // an invalidation of the key, a bus reconnect or a store outage since it started. An invalidation
+  // counts from the start of the first load's call: a call whose read began before an invalidation
+  // may return what it read then, so later callers start a read (and load) of their own. A tag
+  // invalidation counts for every running load: a loader's tags are computed from its result, so
+  // until it ends the cache cannot know whether the result carries the tag, and callers arriving
+  // after the invalidation must not be handed a result from before it.
   #interrupted(load: Load, key: Key): boolean {
-    if (this.#invalidations.some((inv) => inv.issuedAt > load.readAt && inv.versions.has(key))) return true
+    if (
+      this.#invalidations.some(
+        (inv) => inv.issuedAt > load.callAt && (inv.versions.has(key) || inv.tag !== undefined),
+      )
+    ) {
+      return true
+    }
     const since = this.#busUpSince[load.at]
     return since === undefined || since > load.readAt || this.#lastRecovery > load.readAt
   }
@@ -358,6 +374,7 @@ export class Model {
   /** A read starts on `at`: what binds it is fixed now. */
   readStarted(at: Instance, label: string): ReadStart {
     const startedAt = this.tick(`${label} on ${name(at)} starts`)
+    this.#callStarts.set(label, startedAt)
     return { at, startedAt, outages: this.#outages, outage: this.#outage }
   }
 
