@@ -154,7 +154,13 @@ export class MemoryAdapter<Stored = Uint8Array> implements CacheAdapter<Stored> 
   }
 
   /** Stores `value` under `key` only while `leaseKey` holds exactly `token`; `true` when it did. */
-  setIfHolds(key: string, value: Stored, ttlMs: number | undefined, leaseKey: string, token: Stored): boolean {
+  setIfHolds(
+    key: string,
+    value: Stored,
+    ttlMs: number | undefined,
+    leaseKey: string,
+    token: Stored,
+  ): boolean {
     if (this.#closed) throw closedError('setIfHolds', key)
     const holder = this.#store.get(leaseKey)
     if (holder === undefined || !sameValue(holder, token)) return false

@@ -150,8 +150,32 @@ class CacheFacade implements Cache {
   // ---------------------------------------------------------------- reads
 
   get<T = unknown>(key: string): Promise<T | undefined> {
-    if (this.#reporter.timing) return this.#observe('get', key, 1, [key], () => this.#get<T>(key))
+    if (this.#reporter.timing) return this.#timedGet<T>(key)
     return this.#get<T>(key)
+  }
+
+  /** `get` while `operation` has listeners: an in-process answer is reported without a promise step. */
+  #timedGet<T>(key: string): Promise<T | undefined> {
+    const started = performance.now()
+    let info: KeyInfo
+    let now: number
+    let found: Entry | undefined | Promise<Entry | undefined>
+    try {
+      this.#assertOpen()
+      info = this.#keys.info(key)
+      now = Date.now()
+      found = this.#tiers.lookup(info, true, now)
+    } catch (error) {
+      const named = typeof key === 'string' ? key : undefined
+      return this.#reporter.timed('get', started, named, 1, undefined, Promise.reject(error))
+    }
+    if (found instanceof Promise) {
+      const served = found.then((entry) => this.#served(info, entry, Date.now()) as T | undefined)
+      return this.#reporter.timed('get', started, key, 1, [info], served)
+    }
+    const value = this.#served(info, found, now) as T | undefined
+    this.#reporter.settled('get', started, key, 1, [info])
+    return Promise.resolve(value)
   }
 
   #get<T>(key: string): Promise<T | undefined> {

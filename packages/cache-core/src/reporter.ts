@@ -113,36 +113,46 @@ export class Reporter {
     infos: readonly KeyInfo[] | undefined,
     pending: Promise<T>,
   ): Promise<T> {
-    const report = (error: unknown, failed: boolean) => {
-      const payload: CacheEvents['operation'] = {
-        operation,
-        count,
-        startTime: TIME_ORIGIN + started,
-        durationMs: performance.now() - started,
-      }
-      if (key !== undefined) {
-        payload.key = key
-        payload.prefix = this.recorder.bucketOf(key)
-      } else if (infos !== undefined && infos.length > 0) {
-        payload.prefix = this.recorder.bucketOf(infos[0]!.key)
-      }
-      if (infos !== undefined && !failed) {
-        if (key !== undefined && infos.length === 1) payload.outcome = infos[0]!.outcome
-        else payload.outcomes = tally(infos)
-      }
-      if (failed) payload.error = error
-      this.emit('operation', payload)
-    }
     return pending.then(
       (value) => {
-        report(undefined, false)
+        this.settled(operation, started, key, count, infos)
         return value
       },
       (error: unknown) => {
-        report(error, true)
+        this.settled(operation, started, key, count, infos, error, true)
         throw error
       },
     )
+  }
+
+  /** Reports one public call that has just settled (see {@link timed}). */
+  settled(
+    operation: CacheOperation,
+    started: number,
+    key: string | undefined,
+    count: number,
+    infos: readonly KeyInfo[] | undefined,
+    error?: unknown,
+    failed = false,
+  ): void {
+    const payload: CacheEvents['operation'] = {
+      operation,
+      count,
+      startTime: TIME_ORIGIN + started,
+      durationMs: performance.now() - started,
+    }
+    if (key !== undefined) {
+      payload.key = key
+      payload.prefix = this.recorder.bucketOf(key)
+    } else if (infos !== undefined && infos.length > 0) {
+      payload.prefix = this.recorder.bucketOf(infos[0]!.key)
+    }
+    if (infos !== undefined && !failed) {
+      if (key !== undefined && infos.length === 1) payload.outcome = infos[0]!.outcome
+      else payload.outcomes = tally(infos)
+    }
+    if (failed) payload.error = error
+    this.emit('operation', payload)
   }
 
   /** Counts a write or delete of one key and tells subscribers. */
