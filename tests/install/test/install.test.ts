@@ -94,6 +94,7 @@ beforeAll(async () => {
         private: true,
         dependencies: {
           ...Object.fromEntries([...tarballs].map(([pkg, file]) => [`@cacheport/${pkg}`, `file:${file}`])),
+          // ioredis is the adapter's peer: an app brings its own, here the version the workspace tests.
           ioredis: version('adapter-redis', 'ioredis'),
           // The lowest lru-cache the memory adapter's range allows; the workspace tests the newest.
           'lru-cache': '11.0.0',
@@ -123,7 +124,7 @@ function version(pkg: string, dependency?: string): string {
   const manifest = JSON.parse(readFileSync(join(root, 'packages', pkg, 'package.json'), 'utf8'))
   return dependency === undefined
     ? manifest.version
-    : (manifest.dependencies?.[dependency] ?? manifest.version)
+    : (manifest.dependencies?.[dependency] ?? manifest.devDependencies?.[dependency] ?? manifest.version)
 }
 
 function installed(pkg: string): string {
