@@ -8,6 +8,7 @@ import { type DatabaseHandle, openDatabase } from './db/connection.js'
 import { migrateToLatest } from './db/migrations.js'
 import { buildServer } from './http/server.js'
 import { createLogger } from './logger.js'
+import { type AppMetrics, createMetrics, instrumentAppCaches } from './observability.js'
 import { CacheInvalidation } from './services/cache-invalidation.js'
 import { CanvasClient } from './services/canvas-client.js'
 import { ItemQueryService } from './services/item-query-service.js'
@@ -30,6 +31,8 @@ export interface App {
   readonly canvas: CanvasClient | undefined
   readonly invalidation: CacheInvalidation
   readonly server: FastifyInstance
+  /** The prom-client registry `/metrics` serves (process and cache metrics). */
+  readonly metrics: AppMetrics['registry']
   /** Starts listening on `config.port`; resolves with the base URL. */
   listen(): Promise<string>
   /** Stops the server, closes the caches and the database. */
@@ -101,6 +104,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   )
   const users = new UserService(database)
   const history = new CacheHistory(caches)
+  const metrics = createMetrics(caches)
+  const instrumentation = instrumentAppCaches(caches, config.tracing)
   const backend = config.useCache ? config.cacheBackend : `${config.cacheBackend} (USE_CACHE=false: noop)`
   const server = await buildServer({
     logger,
@@ -121,6 +126,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     },
     ingestLimits: config.ingestLimits,
     history,
+    metrics: metrics.registry,
+    tracing: config.tracing !== 'off',
   })
 
   let closed = false
@@ -137,6 +144,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     canvas,
     invalidation,
     server,
+    metrics: metrics.registry,
     async listen() {
       await server.listen({ port: config.port, host: config.host })
       const address = server.server.address()
@@ -148,6 +156,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       closed = true
       history.close()
       await server.close()
+      instrumentation?.close()
+      metrics.close()
       // A merge still running would write to a closed database.
       await ingest.idle()
       try {

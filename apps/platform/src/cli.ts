@@ -11,6 +11,7 @@ import { openDatabase } from './db/connection.js'
 import { countItems, migrateToLatest } from './db/migrations.js'
 import { seedItems } from './db/seed.js'
 import { AppError } from './lib/errors.js'
+import { startTracing, type Tracing } from './observability.js'
 import { startSimulators } from './simulators/index.js'
 import type { Simulator } from './simulators/simulator.js'
 
@@ -150,11 +151,13 @@ async function demo(args: string[]): Promise<void> {
     peopleBaseUrl: config.peopleBaseUrl ?? simulators.people.url,
     canvasApiUrl: config.canvasApiUrl ?? simulators.canvas.url,
   }
+  const tracing = startTracing(config.tracing)
   const app = await createApp({ ...config, ...upstreams })
   const url = await app.listen()
   onShutdown(async () => {
     await app.close()
     await simulators.stop()
+    await tracing?.shutdown()
   })
   console.log(
     [
@@ -169,6 +172,7 @@ async function demo(args: string[]): Promise<void> {
       simulated('osiris', config.osirisBaseUrl, simulators.osiris, latencyMs),
       simulated('people', config.peopleBaseUrl, simulators.people, latencyMs),
       simulated('canvas', config.canvasApiUrl, simulators.canvas, latencyMs),
+      tracingLine(config.tracing),
       '',
       ...credentialLines(demoUsers),
       '',
@@ -282,6 +286,7 @@ async function demoInstances(count: number): Promise<void> {
       simulated('osiris', config.osirisBaseUrl, simulators.osiris, latencyMs),
       simulated('people', config.peopleBaseUrl, simulators.people, latencyMs),
       simulated('canvas', config.canvasApiUrl, simulators.canvas, latencyMs),
+      tracingLine(config.tracing),
       '',
       ...credentialLines(demoUsers),
       '',
@@ -298,11 +303,25 @@ async function demoInstances(count: number): Promise<void> {
   )
 }
 
+/** How the demo's banner says where spans go. */
+function tracingLine(tracing: AppConfig['tracing']): string {
+  if (tracing === 'console') return 'tracing  spans printed to the console (OTEL_TRACES_EXPORTER=console)'
+  if (tracing === 'otlp') {
+    const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT
+    return `tracing  OTLP to ${endpoint ?? 'http://localhost:4318'}`
+  }
+  return 'tracing  off (set OTEL_EXPORTER_OTLP_ENDPOINT, or OTEL_TRACES_EXPORTER=console)'
+}
+
 async function serve(): Promise<void> {
   const config = loadConfig()
+  const tracing: Tracing | undefined = startTracing(config.tracing)
   const app = await createApp(config)
   const url = await app.listen()
-  onShutdown(() => app.close())
+  onShutdown(async () => {
+    await app.close()
+    await tracing?.shutdown()
+  })
   const instance = config.instanceName ? ` (instance ${config.instanceName})` : ''
   console.log(`Easy Access${instance} is running at ${url}`)
 }

@@ -129,7 +129,17 @@ export interface AppConfig {
   sessionMaxAgeSeconds: number
   /** Limits of one Qlik upload. */
   ingestLimits: IngestLimits
+  /**
+   * Where request and cache spans go: `otlp` (`OTEL_EXPORTER_OTLP_ENDPOINT` set, or
+   * `OTEL_TRACES_EXPORTER=otlp`), `console` (`OTEL_TRACES_EXPORTER=console`) or `off`.
+   */
+  tracing: TracesExporter
 }
+
+/** The span exporters `OTEL_TRACES_EXPORTER` can name (`none` reads as `off`). */
+export const TRACES_EXPORTERS = ['otlp', 'console', 'none'] as const
+/** Where spans go; `off` creates none. */
+export type TracesExporter = 'otlp' | 'console' | 'off'
 
 /** Limits of one Qlik upload; a file over any of them is refused before anything is written. */
 export interface IngestLimits {
@@ -299,6 +309,23 @@ export function loadConfig(env: Env = process.env): AppConfig {
   // from the core. Its CACHE_BACKEND names an adapter, which `tiered` is not: the base already has it.
   const caches = cacheConfigFromEnv(base, { env: { ...env, CACHE_BACKEND: undefined } })
 
+  const tracesExporterRaw = read(env, 'OTEL_TRACES_EXPORTER')
+  if (
+    tracesExporterRaw !== undefined &&
+    !(TRACES_EXPORTERS as readonly string[]).includes(tracesExporterRaw)
+  ) {
+    throw invalid('OTEL_TRACES_EXPORTER', `must be one of ${TRACES_EXPORTERS.join(', ')}`, tracesExporterRaw)
+  }
+  // As the OpenTelemetry SDKs read it: an endpoint alone turns OTLP export on.
+  const tracing: TracesExporter =
+    tracesExporterRaw === 'none'
+      ? 'off'
+      : ((tracesExporterRaw as TracesExporter | undefined) ??
+        (read(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined ||
+        read(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') !== undefined
+          ? 'otlp'
+          : 'off'))
+
   return {
     port: readInt(env, 'PORT', 3000, 0, 65_535),
     host: read(env, 'HOST') ?? '127.0.0.1',
@@ -337,5 +364,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
         4 * 1024 * 1024 * 1024,
       ),
     },
+    tracing,
   }
 }

@@ -273,27 +273,6 @@ describe('HTTP API', () => {
     expect(now.caches.queries.hitRate).toBeLessThanOrEqual(1)
   })
 
-  it('exposes Prometheus metrics per cache and key prefix', async () => {
-    await get('/api/faculties')
-    await get('/api/faculties')
-    const res = await get('/metrics')
-    expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
-    const text = await res.text()
-    expect(text).toContain('# TYPE cacheport_hits_total counter')
-    expect(text).toMatch(
-      /^cacheport_hits_total\{cache="default",adapter="memory",prefix="faculties"\} [1-9]\d*$/m,
-    )
-    expect(text).toMatch(
-      /^cacheport_load_seconds_total\{cache="queries",adapter="memory",prefix="filter_counts"\} \d/m,
-    )
-    expect(text).toMatch(/^cacheport_hit_ratio\{cache="queries",adapter="memory"\} [\d.]+$/m)
-    // One process, no tiers: nothing is answered in-process ahead of the store.
-    expect(text).toContain('# TYPE cacheport_l1_hits_total counter')
-    expect(text).toMatch(
-      /^cacheport_l1_hits_total\{cache="default",adapter="memory",prefix="faculties"\} 0$/m,
-    )
-  })
-
   it('reports health of the database and each cache', async () => {
     const res = await get('/health')
     expect(res.status).toBe(200)

@@ -8,6 +8,16 @@ export interface RedisServer {
   readonly pid: number
   /** Kills it (SIGKILL, by PID) and waits until it is gone. */
   kill(): Promise<void>
+  /** Shuts it down cleanly (SIGTERM, by PID: Redis writes its AOF or RDB first) and waits until it is gone. */
+  shutdown(): Promise<void>
+}
+
+/** Options of {@link startRedisServer}. */
+export interface RedisServerOptions {
+  /** The port to listen on (to restart a server where its clients expect it); a free one by default. */
+  port?: number
+  /** Arguments after `--port` and `--bind`; by default no persistence (`--save "" --appendonly no`). */
+  args?: readonly string[]
 }
 
 /** A loopback port nothing listens on right now. */
@@ -23,12 +33,18 @@ export function freePort(): Promise<number> {
   })
 }
 
-/** Starts `redis-server` (from PATH, or `REDIS_SERVER`) without persistence; resolves once it accepts connections. */
-export async function startRedisServer(): Promise<RedisServer> {
-  const port = await freePort()
+/** Starts `redis-server` (from PATH, or `REDIS_SERVER`); resolves once it accepts connections. */
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort())
   const child: ChildProcess = spawn(
     process.env.REDIS_SERVER ?? 'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      ...(options.args ?? ['--save', '', '--appendonly', 'no']),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -58,6 +74,11 @@ export async function startRedisServer(): Promise<RedisServer> {
     async kill() {
       if (child.exitCode !== null || child.signalCode !== null) return
       process.kill(child.pid!, 'SIGKILL')
+      await exited
+    },
+    async shutdown() {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      process.kill(child.pid!, 'SIGTERM')
       await exited
     },
   }

@@ -157,7 +157,7 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
     expect((await getJson(`${b}/health`)).caches.queries.l1Hits).toBe(1)
     const metrics = await (await fetch(`${b}/metrics`)).text()
     expect(metrics).toMatch(
-      /^cacheport_l1_hits_total\{cache="queries",adapter="memory\+redis",prefix="filter_counts"\} 1$/m,
+      /^cacheport_l1_hits_total\{cache="queries",prefix="filter_counts",adapter="memory\+redis"\} 1$/m,
     )
   })
 
@@ -214,7 +214,7 @@ describe('demo --instances 2: tiered instances over one Redis and one database',
       expect((await stats(url)).default.byPrefix.osiris_course.staleHits).toBe(1)
       const metrics = await (await fetch(`${url}/metrics`)).text()
       expect(metrics).toMatch(
-        /^cacheport_stale_hits_total\{cache="default",adapter="memory\+redis",prefix="osiris_course"\} 1$/m,
+        /^cacheport_stale_hits_total\{cache="default",prefix="osiris_course",adapter="memory\+redis"\} 1$/m,
       )
     }
 

@@ -1,5 +1,6 @@
 import type { CacheRegistry } from '@cacheport/cache-core'
 import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
 import type { UserService } from '../auth/users.js'
 import type { IngestLimits } from '../config.js'
 import type { DatabaseHandle } from '../db/connection.js'
@@ -35,6 +36,10 @@ export interface ServerDeps {
   ingestLimits: IngestLimits
   /** Hit rates over the last minutes, for the cache panel's chart. */
   history: CacheHistory
+  /** The prom-client registry `/metrics` serves. */
+  metrics: Registry
+  /** Whether each request gets a server span (tracing is configured). */
+  tracing: boolean
 }
 
 /** The query string of the item list and the dashboard. */

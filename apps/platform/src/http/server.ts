@@ -15,6 +15,7 @@ import { itemRoutes } from './plugins/items.js'
 import { osirisRoutes } from './plugins/osiris.js'
 import { pageRoutes } from './plugins/page.js'
 import type { ServerDeps } from './routes-common.js'
+import { traceRequests } from './tracing.js'
 
 /** A route as registered: method, URL pattern and who may call it. */
 export interface RouteSummary {
@@ -60,6 +61,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   })
+  // First, so that every later hook (sign-in included) runs inside the request's span.
+  if (deps.tracing) traceRequests(app)
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug(
       {

@@ -6,8 +6,9 @@ import type { OsirisClient } from './osiris-client.js'
 /**
  * The strategy table's invalidation triggers in one place. Call these after the transaction that
  * made the change has committed: invalidating earlier lets a concurrent read cache the old rows again.
- * A store that cannot be reached is logged and skipped, since the write itself succeeded and the
- * entries' TTL bounds how long they stay stale.
+ * A store that cannot be reached is logged and skipped, since the write itself succeeded: the core
+ * keeps the invalidation, reads of the keys it covers bypass the store until then, and replays it
+ * when the store answers again (`stats().invalidationBacklog`).
  */
 export class CacheInvalidation {
   private readonly caches: CacheRegistry
@@ -57,7 +58,10 @@ export class CacheInvalidation {
     try {
       await run()
     } catch (error) {
-      this.logger.warn({ err: error, what }, 'cache invalidation failed; entries expire with their TTL')
+      this.logger.warn(
+        { err: error, what },
+        'cache invalidation failed; kept and replayed when the store answers again',
+      )
     }
   }
 }
