@@ -563,7 +563,9 @@ export class Tiers {
     const trusted = status === 'ready'
     // Back on the bus: whatever was published meanwhile is unknown, so L1 starts over. Off the bus,
     // L1 is kept but only consulted when L2 cannot answer (an outage is when it helps most).
-    if (trusted) this.applyToNear({ all: true })
+    // Running loads are told only on a REconnect: before the first connection L1 was never used, and
+    // loads started then are as safe as on a cache without a bus (start-up keeps its first results).
+    if (trusted) this.applyToNear({ all: true }, this.#busState !== 'connecting')
     else this.#generation++
     // The bus answering again means the store does: replay what it missed without waiting for the timer.
     if (trusted && this.#replayPending) void this.replay()

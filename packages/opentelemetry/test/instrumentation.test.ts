@@ -62,7 +62,14 @@ const durationMs = (span: ReadableSpan) => ms(span.duration)
 describe('spans', () => {
   it('cover getOrSet and its load, under the caller’s span, with outcome and real timings', async () => {
     const cache = track(
-      createCache({ adapter: memoryAdapter(), l1: memoryAdapter(), keyPrefix: 'ea', name: 'queries' }),
+      createCache({
+        adapter: memoryAdapter(),
+        l1: memoryAdapter(),
+        keyPrefix: 'ea',
+        name: 'queries',
+        // Prefixes are attributes only when declared: every other key counts under "(other)".
+        statsPrefixes: ['filter_counts'],
+      }),
     )
     track(instrumentCaches(cache, { tracer, metrics: false }))
     await tracer.startActiveSpan('GET /api/items/counts', async (request) => {
@@ -130,7 +137,9 @@ describe('spans', () => {
   })
 
   it('cover getOrSetMany with counts per outcome, and its one batch load', async () => {
-    const cache = track(createCache({ adapter: memoryAdapter(), keyPrefix: 'ea', name: 'batch' }))
+    const cache = track(
+      createCache({ adapter: memoryAdapter(), keyPrefix: 'ea', name: 'batch', statsPrefixes: ['person'] }),
+    )
     track(instrumentCaches(cache, { tracer, metrics: false }))
     await cache.set('person:1', 'Ada')
     await cache.getOrSetMany(['person:1', 'person:2', 'person:3'], async (keys) => keys)
@@ -183,7 +192,13 @@ describe('metrics', () => {
     closers.push(() => meterProvider.shutdown())
     const meter = meterProvider.getMeter('test')
     const cache = track(
-      createCache({ adapter: memoryAdapter(), l1: memoryAdapter(), keyPrefix: 'ea', name: 'm' }),
+      createCache({
+        adapter: memoryAdapter(),
+        l1: memoryAdapter(),
+        keyPrefix: 'ea',
+        name: 'm',
+        statsPrefixes: ['item'],
+      }),
     )
     track(instrumentCaches(cache, { meter, traces: false }))
     await cache.getOrSet('item:1', async () => 1)
@@ -226,7 +241,15 @@ describe('metrics', () => {
       get: () => Promise.reject(new Error('ECONNREFUSED')),
       close: () => inner.close(),
     })
-    const cache = track(createCache({ adapter: down, keyPrefix: 'ea', name: 'down', breaker: false }))
+    const cache = track(
+      createCache({
+        adapter: down,
+        keyPrefix: 'ea',
+        name: 'down',
+        breaker: false,
+        statsPrefixes: ['course'],
+      }),
+    )
     track(instrumentCaches(cache, { meter: meterProvider.getMeter('test'), traces: false }))
     await cache.get('course:1')
     const all = await collect(reader)
