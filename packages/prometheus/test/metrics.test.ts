@@ -78,8 +78,10 @@ describe('registerCacheMetrics', () => {
       }),
     )
     track(registerCacheMetrics(cache, { registry }))
+    // L1 is used once the bus is connected; the short default TTL is for the stale read below only.
+    await cache.ready()
     await cache.get('filter_counts:a') // miss
-    await cache.set('filter_counts:a', 1)
+    await cache.set('filter_counts:a', 1, { ttl: '1m' })
     await cache.get('filter_counts:a') // L1 hit
     await cache.getOrSet('faculty:EEMCS', async () => 'x') // miss + load
     await new Promise((resolve) => setTimeout(resolve, 60))
