@@ -44,6 +44,14 @@ export class InvalidationBacklog {
     if (this.size > this.limit) this.#collapse()
   }
 
+  /**
+   * Forgets kept deletes of `keys`: the store took a newer write of each, which a late replay of the
+   * delete would only throw away. Patterns and tags that cover them stay (replaying them is safe).
+   */
+  written(keys: readonly string[]): void {
+    for (const key of keys) this.#keys.delete(key)
+  }
+
   /** Everything pending, as the invalidations to replay in order; the backlog is then empty. */
   take(): Invalidation[] {
     const out: Invalidation[] = []

@@ -18,7 +18,9 @@ import type { StaleRules, Writer } from './writer.js'
  * or within the window the entry was written with (a loader's `ctx.grace()` may have set a longer one).
  */
 export function inGrace(entry: Entry, rules: StaleRules, now: number): boolean {
-  return entry.expiresAt + rules.graceMs > now || entry.staleUntil > now
+  if (entry.expiresAt + rules.graceMs > now) return true
+  // A call that names its grace (`grace: 0`: never serve an expired value) is not overruled by the entry.
+  return rules.graceFromCall !== true && entry.staleUntil > now
 }
 
 /** Whether a stale entry is served at once while one refresh runs; never one that was softly invalidated. */
@@ -155,6 +157,7 @@ export class Loader {
         parseOptionalDuration(options.staleWhileRevalidate, where('staleWhileRevalidate')) ??
         this.settings.staleMs,
       graceMs: parseOptionalDuration(options.grace, where('grace')) ?? this.settings.graceMs,
+      graceFromCall: options.grace !== undefined,
       softTimeoutMs:
         parseOptionalDuration(options.softTimeout, where('softTimeout')) ?? this.settings.softTimeoutMs,
     }

@@ -364,6 +364,15 @@ export class Tiers {
 
   /** Writes entries to the store, then L1, then tells other instances; false when the store failed. */
   async put(puts: readonly Put[], single: boolean): Promise<boolean> {
+    if (this.#replayPending) {
+      // This write supersedes kept deletes of its keys (if it fails, they are kept again below); a
+      // replay already under way for them must land first, or it would delete the newer value.
+      const fulls = puts.map((p) => p.info.full)
+      this.#backlog.written(fulls)
+      if (this.#replaying !== undefined && fulls.some((full) => this.#inFlight.covers(full))) {
+        await this.#replayWithin(this.timeoutMs)
+      }
+    }
     let ok: boolean
     if (single && puts[0]!.lease !== undefined && this.store.setIfHolds !== undefined) {
       const { info, entry, bytes, lifetimeMs, lease } = puts[0]!

@@ -14,6 +14,8 @@ export interface StaleRules {
   staleMs: number
   graceMs: number
   softTimeoutMs: number | undefined
+  /** The call named its own grace window: it alone decides, not the window an entry was written with. */
+  graceFromCall?: boolean
 }
 
 /** One value to write. */
