@@ -1,32 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { nodeFlags } from './helpers/ioredis-major.js'
+import { lineReader } from './helpers/line-reader.js'
 import { type RedisProcess, startRedis } from './helpers/redis-server.js'
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
 const child = join(packageRoot, 'test', 'fixtures', 'close-child.ts')
-
-/** Resolves with each line the process prints, in order. */
-function lineReader(proc: ChildProcess): () => Promise<string> {
-  const queued: string[] = []
-  const waiting: Array<(line: string) => void> = []
-  let buffered = ''
-  proc.stdout!.on('data', (chunk: Buffer) => {
-    const parts = (buffered + chunk.toString()).split('\n')
-    buffered = parts.pop()!
-    for (const line of parts) {
-      const waiter = waiting.shift()
-      if (waiter === undefined) queued.push(line)
-      else waiter(line)
-    }
-  })
-  return () => {
-    const line = queued.shift()
-    return line === undefined ? new Promise((resolve) => waiting.push(resolve)) : Promise.resolve(line)
-  }
-}
 
 let server: RedisProcess | undefined
 afterEach(async () => {

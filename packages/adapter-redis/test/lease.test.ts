@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { nodeFlags } from './helpers/ioredis-major.js'
+import { lineReader } from './helpers/line-reader.js'
 import { SHARED_URL } from './helpers/shared.js'
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -21,26 +22,6 @@ afterAll(async () => {
   if (keys.length > 0) await raw.unlink(keys)
   raw.disconnect()
 })
-
-/** Reads a child's stdout one line at a time. */
-function lineReader(proc: ChildProcess): () => Promise<string> {
-  const queued: string[] = []
-  const waiting: Array<(line: string) => void> = []
-  let buffered = ''
-  proc.stdout!.on('data', (chunk: Buffer) => {
-    const parts = (buffered + chunk.toString()).split('\n')
-    buffered = parts.pop()!
-    for (const line of parts) {
-      const waiter = waiting.shift()
-      if (waiter === undefined) queued.push(line)
-      else waiter(line)
-    }
-  })
-  return () => {
-    const line = queued.shift()
-    return line === undefined ? new Promise((resolve) => waiting.push(resolve)) : Promise.resolve(line)
-  }
-}
 
 describe('cross-process lease', () => {
   it(`runs the loader once for ${PROCESSES} processes × ${CALLS_PER_PROCESS} concurrent getOrSet on one cold key`, async () => {

@@ -24,11 +24,6 @@ export class InvalidationBacklog {
     return this.#all ? 1 : this.#keys.size + this.#patterns.size + this.#tags.size
   }
 
-  /** Whether the backlog overflowed into clearing the whole keyspace. */
-  get overflowed(): boolean {
-    return this.#all
-  }
-
   /** Keeps an invalidation that failed. */
   add(invalidation: Invalidation): void {
     if (this.#all) return

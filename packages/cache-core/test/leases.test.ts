@@ -56,53 +56,40 @@ describe('cross-process leases', () => {
 
   it('an invalidation from another process revokes the lease, and the store refuses the late write', async () => {
     // No bus and no L1: only the store can tell the holder that its load was overtaken.
-    const [holder, other] = processes(2)
-    const release = deferred<void>()
-    const started = deferred<void>()
-    const pending = holder!.getOrSet('k', async () => {
-      started.resolve()
-      await release.promise
-      return 'old row'
-    })
-    await started.promise
-    await other!.delete('k')
-    release.resolve()
-    expect(await pending).toBe('old row')
-    expect(await other!.get('k')).toBeUndefined()
-    expect(await holder!.get('k')).toBeUndefined()
+    const { holder, other, result } = await overtaken('k', (c) => c.delete('k'))
+    expect(result).toBe('old row')
+    expect(await other.get('k')).toBeUndefined()
+    expect(await holder.get('k')).toBeUndefined()
   })
 
   it('a set from another process during a leased load wins over it', async () => {
-    const [holder, other] = processes(2)
-    const release = deferred<void>()
-    const started = deferred<void>()
-    const pending = holder!.getOrSet('k', async () => {
-      started.resolve()
-      await release.promise
-      return 'old row'
-    })
-    await started.promise
-    await other!.set('k', 'new row')
-    release.resolve()
-    await pending
-    expect(await holder!.get('k')).toBe('new row')
+    const { holder } = await overtaken('k', (c) => c.set('k', 'new row'))
+    expect(await holder.get('k')).toBe('new row')
   })
 
   it('a pattern delete or clear from another process revokes the leases it covers', async () => {
     for (const invalidate of [(c: Cache) => c.deletePattern('k*'), (c: Cache) => c.clear()]) {
-      const [holder, other] = processes(2)
-      const release = deferred<void>()
-      const started = deferred<void>()
-      const pending = holder!.getOrSet('k1', async () => {
-        started.resolve()
-        await release.promise
-        return 'old row'
-      })
-      await started.promise
-      await invalidate(other!)
-      release.resolve()
-      await pending
-      expect(await other!.get('k1')).toBeUndefined()
+      const { other } = await overtaken('k1', invalidate)
+      expect(await other.get('k1')).toBeUndefined()
     }
   })
 })
+
+/**
+ * A leased load of `key` in one process ("holder") that returns 'old row', overtaken while it runs by
+ * `invalidate` in another process sharing the store; resolves once the load has returned.
+ */
+async function overtaken(key: string, invalidate: (cache: Cache) => Promise<unknown>) {
+  const [holder, other] = processes(2) as [Cache, Cache]
+  const release = deferred<void>()
+  const started = deferred<void>()
+  const pending = holder.getOrSet(key, async () => {
+    started.resolve()
+    await release.promise
+    return 'old row'
+  })
+  await started.promise
+  await invalidate(other)
+  release.resolve()
+  return { holder, other, result: await pending }
+}
