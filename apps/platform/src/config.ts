@@ -27,10 +27,14 @@ export interface CacheTtls {
   faculties: Duration
   /** Osiris course details, in `default`. */
   osirisCourse: Duration
+  /** Osiris course details of a past academic year, which no longer change. */
+  osirisPastCourse: Duration
   /** People-page lookups, in `default`. */
   osirisPerson: Duration
   /** Canvas file existence, in `default`. */
   fileExists: Duration
+  /** A Canvas check that found the file gone (401/403/404): it may come back (restored, permissions fixed). */
+  fileGone: Duration
 }
 
 /** The seed's strategy table. */
@@ -38,8 +42,10 @@ export const DEFAULT_TTLS: Readonly<CacheTtls> = {
   filterCounts: '5m',
   faculties: '10m',
   osirisCourse: '24h',
+  osirisPastCourse: '7d',
   osirisPerson: '24h',
   fileExists: '1h',
+  fileGone: '1h',
 }
 
 /** The environment variable that overrides each TTL. */
@@ -47,8 +53,10 @@ export const TTL_VARIABLES: Readonly<Record<keyof CacheTtls, string>> = {
   filterCounts: 'CACHE_TTL_FILTER_COUNTS',
   faculties: 'CACHE_TTL_FACULTIES',
   osirisCourse: 'CACHE_TTL_OSIRIS_COURSE',
+  osirisPastCourse: 'CACHE_TTL_OSIRIS_PAST_COURSE',
   osirisPerson: 'CACHE_TTL_OSIRIS_PERSON',
   fileExists: 'CACHE_TTL_FILE_EXISTS',
+  fileGone: 'CACHE_TTL_FILE_GONE',
 }
 
 /**

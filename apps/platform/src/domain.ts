@@ -134,6 +134,15 @@ export interface CopyrightItem {
 }
 
 /**
+ * The academic year (Osiris' `collegejaar`) at `time`: it starts on 1 September, so November 2026 is
+ * in 2026 and March 2027 still is.
+ */
+export function academicYearAt(time: number): number {
+  const date = new Date(time)
+  return date.getUTCMonth() >= 8 ? date.getUTCFullYear() : date.getUTCFullYear() - 1
+}
+
+/**
  * The Osiris course number inside a course code: `2025-202500095-1B` → `202500095`. A bare number is
  * returned as is, so both spellings of one course share a cache entry. `null` when there is none.
  */

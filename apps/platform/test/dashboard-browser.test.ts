@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { catalogue } from '../src/catalogue.js'
 import { json, prepareDatabase, qlikCsv, startTestApp, TEST_USERS, type TestApp, tempDir } from './helpers.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -151,6 +152,14 @@ describe('dashboard in a browser', () => {
     expect(again).toMatchObject({ answer: first.answer, source: 'memory' })
     const person = await lookup('person', 'Bakker')
     expect(person.source).toBe('upstream')
+    // Osiris finds the course but not its teachers: the panel says so, rather than "0 teachers".
+    t.sims.osiris.force('/student/osiris/owc/cursussen/', 503)
+    const partial = await lookup('course', catalogue().courses.at(-1)!.cursus)
+    t.sims.osiris.clearForced()
+    expect(partial).toMatchObject({
+      answer: expect.stringContaining('teachers unavailable'),
+      source: 'upstream',
+    })
   })
 
   it('charts the hit rate and shows cached against uncached read latency', async () => {

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
+import { academicYearAt } from '../src/domain.js'
 import { json, prepareDatabase, startTestApp, type TestApp, tempDir } from './helpers.js'
 
 describe('configuration', () => {
@@ -10,8 +11,10 @@ describe('configuration', () => {
       filterCounts: '5m',
       faculties: '10m',
       osirisCourse: '24h',
+      osirisPastCourse: '7d',
       osirisPerson: '24h',
       fileExists: '1h',
+      fileGone: '1h',
     })
     expect(config.cacheBackend).toBe('memory')
     expect(config.caches.default).toMatchObject({ adapter: 'memory', keyPrefix: 'ea_platform', version: 1 })
@@ -19,10 +22,23 @@ describe('configuration', () => {
   })
 
   it('takes TTL overrides from the environment', () => {
-    const config = loadConfig({ CACHE_TTL_FILTER_COUNTS: '15m', CACHE_TTL_OSIRIS_PERSON: '7d' })
+    const config = loadConfig({
+      CACHE_TTL_FILTER_COUNTS: '15m',
+      CACHE_TTL_OSIRIS_PERSON: '7d',
+      CACHE_TTL_OSIRIS_PAST_COURSE: '30d',
+      CACHE_TTL_FILE_GONE: '10m',
+    })
     expect(config.ttl.filterCounts).toBe('15m')
     expect(config.caches.queries?.ttl).toBe('15m')
     expect(config.ttl.osirisPerson).toBe('7d')
+    expect(config.ttl.osirisPastCourse).toBe('30d')
+    expect(config.ttl.fileGone).toBe('10m')
+  })
+
+  it('counts academic years from 1 September, as Osiris does', () => {
+    expect(academicYearAt(Date.parse('2026-08-31T23:59:59Z'))).toBe(2025)
+    expect(academicYearAt(Date.parse('2026-09-01T00:00:00Z'))).toBe(2026)
+    expect(academicYearAt(Date.parse('2027-03-15T12:00:00Z'))).toBe(2026)
   })
 
   it.each([

@@ -2,8 +2,8 @@ import { isCacheError } from '@cacheport/cache-core'
 import { Redis } from 'ioredis'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { canvasIds } from '../src/catalogue.js'
-import { canvasFileId } from '../src/domain.js'
+import { type CatalogueCourse, canvasIds, catalogue } from '../src/catalogue.js'
+import { academicYearAt, canvasFileId } from '../src/domain.js'
 import { CanvasClient } from '../src/services/canvas-client.js'
 import { OsirisClient } from '../src/services/osiris-client.js'
 import { json, qlikCsv, REDIS_URL, startTestApp, TEST_TOKEN, type TestApp } from './helpers.js'
@@ -314,25 +314,184 @@ export function defineServiceTests(
       await canvas.checkFileExistence.invalidate(item)
     })
 
+    // Courses of the catalogue no other test looks up, one per academic year asked for.
+    const unusedCourse = (year: number, skip = 0): CatalogueCourse => {
+      const used = new Set([sample.course_code, otherCourse].map((code) => code.split('-')[1]))
+      return catalogue()
+        .courses.filter((c) => c.year === year && !used.has(c.cursus))
+        .at(-1 - skip)!
+    }
+
+    it('Osiris: a course of a past academic year lives for its own TTL, a current one for the usual', async () => {
+      // October 2025: collegejaar 2025 is current, 2024 is past.
+      const client = new OsirisClient({
+        osirisBaseUrl: t.sims.osiris.url,
+        peopleBaseUrl: t.sims.people.url,
+        cache: t.app.caches.get('default'),
+        courseTtl: 60,
+        pastCourseTtl: '1h',
+        personTtl: 60,
+        timeoutMs: 5_000,
+        now: () => Date.parse('2025-10-01T12:00:00Z'),
+      })
+      const past = unusedCourse(2024)
+      const current = unusedCourse(2025)
+      expect((await client.fetchCourseDetails(past.cursus))?.year).toBe(2024)
+      expect((await client.fetchCourseDetails(current.cursus))?.year).toBe(2025)
+      await sleep(90)
+      await client.fetchCourseDetails(past.cursus)
+      await client.fetchCourseDetails(current.cursus)
+      // Only the current course expired and was asked for again.
+      expect(t.sims.osiris.requests('search')).toBe(caching ? 3 : 4)
+      await client.fetchCourseDetails.invalidate(past.cursus)
+      await client.fetchCourseDetails.invalidate(current.cursus)
+    })
+
+    it('Osiris: when only the teachers page fails, the course comes without teachers and is not cached', async () => {
+      const course = unusedCourse(2025, 1)
+      t.sims.osiris.force('/student/osiris/owc/cursussen/', 503)
+      const res = await t.api.fetch(`/api/osiris/courses/${course.cursus}`)
+      expect(res.status).toBe(200)
+      const partial = await json(res)
+      expect(partial).toMatchObject({
+        cursuscode: course.cursus,
+        name: course.name,
+        teachers: [],
+        partial: true,
+      })
+      t.sims.osiris.clearForced()
+      // Not stored: the next lookup asks Osiris again and gets (and keeps) the whole course.
+      const whole = await t.api.getJson(`/api/osiris/courses/${course.cursus}`)
+      expect(whole.teachers).toHaveLength(course.teachers.length)
+      expect(whole).not.toHaveProperty('partial')
+      expect(await t.api.getJson(`/api/osiris/courses/${course.cursus}`)).toEqual(
+        caching ? whole : { ...whole, fetchedAt: expect.any(String) },
+      )
+      expect(t.sims.osiris.requests('search')).toBe(caching ? 2 : 3)
+      await t.app.osiris!.fetchCourseDetails.invalidate(course.cursus)
+    })
+
+    it('Osiris: when only the teachers page fails, a whole course held in grace is served instead', async () => {
+      const client = new OsirisClient({
+        osirisBaseUrl: t.sims.osiris.url,
+        peopleBaseUrl: t.sims.people.url,
+        cache: t.app.caches.get('default'),
+        courseTtl: 60,
+        personTtl: 60,
+        courseGrace: 60_000,
+        timeoutMs: 5_000,
+      })
+      const code = unusedCourse(2024, 1).cursus
+      const whole = await client.fetchCourseDetails(code)
+      expect(whole?.teachers.length).toBeGreaterThan(0)
+      await sleep(90)
+      t.sims.osiris.force('/student/osiris/owc/cursussen/', 503)
+      const during = await client.fetchCourseDetails(code)
+      // Without a cache there is nothing older to offer: the course comes without its teachers.
+      if (caching) expect(during).toEqual(whole)
+      else expect(during).toMatchObject({ cursuscode: code, teachers: [], partial: true })
+      expect(t.sims.osiris.requests('course')).toBe(2)
+      t.sims.osiris.clearForced()
+      await client.fetchCourseDetails.invalidate(code)
+    })
+
+    it('Canvas: an expired check is repeated conditionally; a 304 keeps it with the new time, without the folder', async () => {
+      const canvas = new CanvasClient({
+        apiUrl: t.sims.canvas.url,
+        token: TEST_TOKEN,
+        cache: t.app.caches.get('default'),
+        ttl: 60,
+        grace: 60_000,
+        timeoutMs: 5_000,
+      })
+      const item = { materialId: sample.materialId + 3_000_000, url: sample.url }
+      const first = await canvas.checkFileExistence(item)
+      expect(first).toMatchObject({
+        exists: true,
+        etag: expect.any(String),
+        lastModified: expect.any(String),
+      })
+      expect(t.sims.canvas.requests('folder')).toBe(1)
+      await sleep(90)
+      const again = await canvas.checkFileExistence(item)
+      expect(again).toEqual({ ...first, checkedAt: again.checkedAt })
+      expect(Date.parse(again.checkedAt)).toBeGreaterThan(Date.parse(first.checkedAt))
+      // Only a cache holds the earlier check, whose ETag makes the request conditional.
+      expect(t.sims.canvas.answered(304)).toBe(caching ? 1 : 0)
+      expect(t.sims.canvas.requests('folder')).toBe(caching ? 1 : 2)
+      // The revalidated check is stored with its new time.
+      if (caching) expect(await canvas.checkFileExistence(item)).toEqual(again)
+      // A file gone since is reported gone: Canvas answers the conditional request with a 404.
+      await sleep(90)
+      t.sims.canvas.force('/api/v1/files/', 404)
+      expect(await canvas.checkFileExistence(item)).toMatchObject({
+        exists: false,
+        courseId: null,
+        etag: null,
+      })
+      t.sims.canvas.clearForced()
+      await canvas.checkFileExistence.invalidate(item)
+    })
+
+    it('Canvas: the simulator answers If-Modified-Since as Canvas does', async () => {
+      const fileUrl = `${t.sims.canvas.url}/api/v1/files/${canvasFileId(sample.url)}`
+      const headers = { authorization: `Bearer ${TEST_TOKEN}` }
+      const full = await fetch(fileUrl, { headers })
+      const lastModified = full.headers.get('last-modified')!
+      await full.arrayBuffer()
+      const since = (date: string) =>
+        fetch(fileUrl, { headers: { ...headers, 'if-modified-since': date } }).then((r) => r.status)
+      expect(await since(lastModified)).toBe(304)
+      expect(await since(new Date(Date.parse(lastModified) - 1_000).toUTCString())).toBe(200)
+    })
+
+    it('Canvas: a check that found the file gone is asked again after its own TTL, an existing one is not', async () => {
+      const canvas = new CanvasClient({
+        apiUrl: t.sims.canvas.url,
+        token: TEST_TOKEN,
+        cache: t.app.caches.get('default'),
+        ttl: '1h',
+        goneTtl: 60,
+        timeoutMs: 5_000,
+      })
+      const gone = { materialId: deleted.materialId + 4_000_000, url: deleted.url }
+      const live = { materialId: sample.materialId + 4_000_000, url: sample.url }
+      expect((await canvas.checkFileExistence(gone)).exists).toBe(false)
+      expect((await canvas.checkFileExistence(live)).exists).toBe(true)
+      await sleep(90)
+      await canvas.checkFileExistence(gone)
+      await canvas.checkFileExistence(live)
+      expect(t.sims.canvas.requests('file')).toBe(caching ? 3 : 4)
+      await canvas.checkFileExistence.invalidate(gone)
+      await canvas.checkFileExistence.invalidate(live)
+    })
+
     if ((backend === 'redis' || backend === 'tiered') && caching) {
       it('Redis keys live for the strategy table TTLs, plus the grace period of upstream answers', async () => {
         const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 })
         try {
           await t.app.queries.getFilterCounts({ faculty: 'ET' })
           await t.app.queries.getFaculties()
-          await t.app.osiris!.fetchCourseDetails(sample.course_code)
+          const course = await t.app.osiris!.fetchCourseDetails(sample.course_code)
+          // The catalogue's courses are of 2023 to 2025: past years by now.
+          expect(course!.year).toBeLessThan(academicYearAt(Date.now()))
+          await t.app.osiris!.fetchCourseDetails('999999999')
           await t.app.osiris!.fetchPersonData(sample.owner)
           await t.app.canvas!.checkFileExistence(sample)
+          await t.app.canvas!.checkFileExistence(deleted)
           const defaultCache = t.app.caches.get('default')
-          // The app's own check: the timeout test above wrote one with a client of its own TTL.
-          const fileKey = defaultCache.fullKey(t.app.canvas!.checkFileExistence.key(sample))
+          const keyOf = (key: string) => defaultCache.fullKey(key)
+          // The app's own checks and courses: other tests wrote some with clients of their own TTLs.
           const expected: Array<[string, number]> = [
             [`${t.prefixes.queries}:1:filter_counts:*`, 5 * 60_000],
             [`${t.prefixes.default}:1:faculties:*`, 10 * 60_000],
-            // TTL + grace: 24 h + 24 h, 24 h + 7 d, 1 h + 6 h.
-            [`${t.prefixes.default}:1:osiris_course:*`, 48 * 3_600_000],
+            // TTL + grace: 7 d + 24 h for a course of a past year, 24 h + 24 h for "no such course",
+            // 24 h + 7 d, 1 h + 6 h for a file and for a file that is gone.
+            [keyOf(t.app.osiris!.fetchCourseDetails.key(sample.course_code)), 8 * 24 * 3_600_000],
+            [keyOf(t.app.osiris!.fetchCourseDetails.key('999999999')), 48 * 3_600_000],
             [`${t.prefixes.default}:1:osiris_person:*`, (24 + 7 * 24) * 3_600_000],
-            [fileKey, 7 * 3_600_000],
+            [keyOf(t.app.canvas!.checkFileExistence.key(sample)), 7 * 3_600_000],
+            [keyOf(t.app.canvas!.checkFileExistence.key(deleted)), 7 * 3_600_000],
           ]
           for (const [pattern, ttl] of expected) {
             const keys = pattern.endsWith('*') ? await scanKeys(redis, pattern) : [pattern]

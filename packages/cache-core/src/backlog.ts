@@ -12,9 +12,11 @@ import type { TagStamp } from './types.js'
  * replay then clears the cache's whole keyspace, which is always correct, only colder.
  */
 export class InvalidationBacklog {
-  #keys = new Set<string>()
-  #patterns = new Map<string, GlobMatcher>()
-  #tags = new Set<string>()
+  // Each kept key, pattern and tag maps to whether every invalidation of it was soft: a hard one for
+  // the same target wins, as a delete after (or before) an expiry into grace leaves nothing either way.
+  #keys = new Map<string, boolean>()
+  #patterns = new Map<string, { matches: GlobMatcher; soft: boolean }>()
+  #tags = new Map<string, boolean>()
   #all = false
 
   constructor(private readonly limit: number) {}
@@ -24,18 +26,22 @@ export class InvalidationBacklog {
     return this.#all ? 1 : this.#keys.size + this.#patterns.size + this.#tags.size
   }
 
-  /** Keeps an invalidation that failed. */
+  /** Keeps an invalidation that failed, soft or hard as it was made. */
   add(invalidation: Invalidation): void {
     if (this.#all) return
     if (invalidation.all && invalidation.tags === undefined) {
       this.#collapse()
       return
     }
-    for (const key of invalidation.keys ?? []) this.#keys.add(key)
+    const soft = invalidation.soft === true
+    for (const key of invalidation.keys ?? []) this.#keys.set(key, soft && this.#keys.get(key) !== false)
     const pattern = invalidation.pattern
-    if (pattern !== undefined && !this.#patterns.has(pattern))
-      this.#patterns.set(pattern, compileGlob(pattern))
-    for (const tag of invalidation.tags ?? []) this.#tags.add(tag)
+    if (pattern !== undefined) {
+      const kept = this.#patterns.get(pattern)
+      if (kept === undefined) this.#patterns.set(pattern, { matches: compileGlob(pattern), soft })
+      else kept.soft &&= soft
+    }
+    for (const tag of invalidation.tags ?? []) this.#tags.set(tag, soft && this.#tags.get(tag) !== false)
     if (this.size > this.limit) this.#collapse()
   }
 
@@ -52,21 +58,22 @@ export class InvalidationBacklog {
     const out: Invalidation[] = []
     if (this.#all) out.push({ all: true })
     else {
-      for (const pattern of this.#patterns.keys()) out.push({ pattern })
-      if (this.#keys.size > 0) out.push({ keys: [...this.#keys] })
-      if (this.#tags.size > 0) out.push({ all: true, tags: [...this.#tags] })
+      for (const [pattern, { soft }] of this.#patterns) out.push(soft ? { pattern, soft } : { pattern })
+      for (const [keys, soft] of split(this.#keys)) out.push(soft ? { keys, soft } : { keys })
+      for (const [tags, soft] of split(this.#tags))
+        out.push(soft ? { all: true, tags, soft } : { all: true, tags })
     }
     this.#all = false
-    this.#keys = new Set()
+    this.#keys = new Map()
     this.#patterns = new Map()
-    this.#tags = new Set()
+    this.#tags = new Map()
     return out
   }
 
   /** Whether a kept invalidation covers the entry stored under `full`. */
   covers(full: string): boolean {
     if (this.#all || this.#keys.has(full)) return true
-    for (const matches of this.#patterns.values()) if (matches(full)) return true
+    for (const { matches } of this.#patterns.values()) if (matches(full)) return true
     return false
   }
 
@@ -77,10 +84,22 @@ export class InvalidationBacklog {
     return tags.some(([tag]) => this.#tags.has(tag))
   }
 
+  // A collapsed backlog replays as a clear: hard, and always correct, only colder.
   #collapse(): void {
     this.#all = true
     this.#keys.clear()
     this.#patterns.clear()
     this.#tags.clear()
   }
+}
+
+// The hard targets and the soft ones, each as one list (empty lists left out).
+function split(targets: ReadonlyMap<string, boolean>): Array<[string[], true?]> {
+  const hard: string[] = []
+  const soft: string[] = []
+  for (const [target, isSoft] of targets) (isSoft ? soft : hard).push(target)
+  const out: Array<[string[], true?]> = []
+  if (hard.length > 0) out.push([hard])
+  if (soft.length > 0) out.push([soft, true])
+  return out
 }

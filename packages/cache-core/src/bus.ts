@@ -15,6 +15,11 @@ export interface Invalidation {
   all?: true
   /** With `all` after a tag invalidation: the tags, so loads of entries without them may still store. */
   tags?: string[]
+  /**
+   * The store side expires the entries into grace instead of deleting them. Receivers drop their L1
+   * copies either way (`receive` does not read it); it is kept so a replay repeats what was asked.
+   */
+  soft?: true
 }
 
 interface Wire extends Invalidation {

@@ -34,6 +34,10 @@ export function createCache(options: CacheOptions): Cache {
 // The longest ready() waits for the invalidation bus's first answer.
 const READY_WAIT_MS = 5_000
 
+// An invalidation marked soft when asked so, so a replay after an outage repeats it soft.
+const softly = (invalidation: Invalidation, options: InvalidateOptions | undefined): Invalidation =>
+  options?.soft ? { ...invalidation, soft: true } : invalidation
+
 function assertAdapter(adapter: unknown, cache: string, field: string): asserts adapter is AnyCacheAdapter {
   const a = adapter as AnyCacheAdapter | null
   if (
@@ -282,7 +286,7 @@ class CacheFacade implements Cache {
     this.#assertOpen()
     const info = this.#keys.info(key)
     const removed = await this.#tiers.invalidate(
-      { keys: [info.full] },
+      softly({ keys: [info.full] }, options),
       'delete',
       key,
       this.#afterRevoking(
@@ -305,7 +309,7 @@ class CacheFacade implements Cache {
     if (infos.length === 0) return 0
     const fulls = infos.map((info) => info.full)
     const removed = await this.#tiers.invalidate(
-      { keys: fulls },
+      softly({ keys: fulls }, options),
       'deleteMany',
       undefined,
       this.#afterRevoking(
@@ -327,7 +331,7 @@ class CacheFacade implements Cache {
     const full = escapeGlob(this.#keys.base) + pattern
     const leases = escapeGlob(this.#keys.leaseBase) + pattern
     const removed = await this.#tiers.invalidate(
-      { pattern: full },
+      softly({ pattern: full }, options),
       'deletePattern',
       undefined,
       this.#afterRevoking(
@@ -356,7 +360,12 @@ class CacheFacade implements Cache {
     const run = options?.soft
       ? async () => this.#tiers.store.setMany(await this.#tags.softBumps(valid))
       : () => this.#tiers.store.setMany(this.#tags.bumps(valid))
-    await this.#tiers.invalidate({ all: true, tags: valid }, 'invalidateTags', undefined, run)
+    await this.#tiers.invalidate(
+      softly({ all: true, tags: valid }, options),
+      'invalidateTags',
+      undefined,
+      run,
+    )
     for (const tag of valid) this.#reporter.emit('delete', { key: `tag:${tag}`, prefix: `tag:${tag}` })
   }
 

@@ -6,7 +6,7 @@ import { CacheError, ErrorCodes } from './errors.js'
 import { type Guard, MISS, type Miss } from './guard.js'
 import type { KeyInfo, KeySpace } from './keys.js'
 import type { Reporter } from './reporter.js'
-import { softened } from './soft.js'
+import { softened, softInvalidate, softInvalidatePattern } from './soft.js'
 import type { TagEpochs, TagVerdict } from './tags.js'
 import type { Entry, TagStamp } from './types.js'
 
@@ -544,10 +544,19 @@ export class Tiers {
   }
 
   #replayOne(invalidation: Invalidation): unknown {
+    if (invalidation.soft) return this.#replaySoft(invalidation)
     if (invalidation.keys !== undefined) return this.store.deleteMany(invalidation.keys)
     if (invalidation.pattern !== undefined) return this.store.deleteByPattern(invalidation.pattern)
     if (invalidation.tags !== undefined) return this.store.setMany(this.tags().bumps(invalidation.tags))
     return this.store.clear(this.keys.base)
+  }
+
+  // A soft invalidation replays soft: the entries expire into grace (as of the replay) as they would have.
+  async #replaySoft({ keys, pattern, tags }: Invalidation): Promise<unknown> {
+    const store = this.store
+    if (keys !== undefined) return softInvalidate(store, this.storeByRef, this.codec, keys)
+    if (pattern !== undefined) return softInvalidatePattern(store, this.storeByRef, this.codec, pattern)
+    return store.setMany(await this.tags().softBumps(tags ?? []))
   }
 
   // `announce` tells the loads of this process; the second pass after the store operation only

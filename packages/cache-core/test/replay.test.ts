@@ -142,3 +142,92 @@ describe('invalidations lost in an outage are replayed when the store answers ag
     expect(await b.cache.get('k')).toBeUndefined()
   })
 })
+
+describe('a soft invalidation lost in an outage is replayed soft', () => {
+  const failing = () => Promise.reject(new Error('Osiris is down'))
+  const graceCache = (store: BrokenAdapter) =>
+    createCache({ adapter: store, keyPrefix: 'rp', breaker: false, ttl: '10m', grace: '1h' })
+
+  // Each way of invalidating the key "k", written with the tag "t".
+  const ways = {
+    'by key': (cache: ReturnType<typeof graceCache>, soft: boolean) => cache.delete('k', { soft }),
+    'by keys': (cache: ReturnType<typeof graceCache>, soft: boolean) => cache.deleteMany(['k'], { soft }),
+    'by pattern': (cache: ReturnType<typeof graceCache>, soft: boolean) =>
+      cache.deletePattern('k*', { soft }),
+    'by tag': (cache: ReturnType<typeof graceCache>, soft: boolean) => cache.invalidateTags(['t'], { soft }),
+  } as const
+
+  describe.each(Object.entries(ways))('%s', (_name, invalidate) => {
+    it('keeps the old value for a failing loader, and never serves it while the loader succeeds', async () => {
+      vi.useFakeTimers()
+      const store = outageStore()
+      const cache = graceCache(store)
+      await cache.set('k', 'old', { tags: ['t'] })
+      store.mode = 'reject'
+      await expect(invalidate(cache, true)).rejects.toMatchObject({ code: ErrorCodes.ADAPTER })
+      expect(cache.stats().invalidationBacklog).toBe(1)
+      expect(await cache.get('k')).toBeUndefined()
+      store.mode = 'ok'
+      // The retry timer replays it (a read of a key it covers would too, but not one of its tags).
+      await vi.advanceTimersByTimeAsync(1_500)
+      expect(cache.stats().invalidationBacklog).toBe(0)
+      expect(await cache.get('k')).toBeUndefined()
+      expect(await cache.has('k')).toBe(false)
+      // Softened in the store, not deleted: the grace window still holds it for a failing loader.
+      expect(await cache.getOrSet('k', failing)).toBe('old')
+      expect(await cache.getOrSet('k', () => 'new', { tags: ['t'] })).toBe('new')
+      expect(await cache.getOrSet('k', failing)).toBe('new')
+      await cache.close()
+    })
+
+    it('a hard invalidation of the same target kept with it wins', async () => {
+      vi.useFakeTimers()
+      for (const order of [
+        [true, false],
+        [false, true],
+      ]) {
+        const store = outageStore()
+        const cache = graceCache(store)
+        await cache.set('k', 'old', { tags: ['t'] })
+        store.mode = 'reject'
+        for (const soft of order) await expect(invalidate(cache, soft)).rejects.toThrow()
+        expect(cache.stats().invalidationBacklog).toBe(1)
+        store.mode = 'ok'
+        await vi.advanceTimersByTimeAsync(1_500)
+        expect(cache.stats().invalidationBacklog).toBe(0)
+        expect(await cache.get('k')).toBeUndefined()
+        await expect(cache.getOrSet('k', failing)).rejects.toThrow('Osiris is down')
+        await cache.close()
+      }
+    })
+  })
+
+  it('replays soft and hard invalidations of different keys each as they were made', async () => {
+    const store = outageStore()
+    const cache = graceCache(store)
+    await cache.setMany([
+      { key: 'soft', value: 'old soft' },
+      { key: 'hard', value: 'old hard' },
+    ])
+    store.mode = 'reject'
+    await expect(cache.delete('soft', { soft: true })).rejects.toThrow()
+    await expect(cache.delete('hard')).rejects.toThrow()
+    expect(cache.stats().invalidationBacklog).toBe(2)
+    store.mode = 'ok'
+    expect(await cache.getMany(['soft', 'hard'])).toEqual([undefined, undefined])
+    expect(await cache.getOrSet('soft', failing)).toBe('old soft')
+    await expect(cache.getOrSet('hard', failing)).rejects.toThrow('Osiris is down')
+  })
+
+  it('a write the store takes supersedes a kept soft delete of its key', async () => {
+    const store = outageStore()
+    const cache = graceCache(store)
+    await cache.set('k', 'old')
+    store.mode = 'reject'
+    await expect(cache.delete('k', { soft: true })).rejects.toThrow()
+    store.mode = 'ok'
+    expect(await cache.set('k', 'newer')).toBe(true)
+    expect(await cache.get('k')).toBe('newer')
+    expect(cache.stats().invalidationBacklog).toBe(0)
+  })
+})

@@ -180,7 +180,7 @@ $('osiris-form').addEventListener('submit', async (e) => {
   if (!res.ok) { out.className = 'error'; out.textContent = body.message; return; }
   out.className = '';
   const r = body.result;
-  const what = !r ? 'not found' : body.type === 'course' ? esc(r.name) + ' · ' + esc(r.faculty) + ' · ' + r.teachers.length + ' teachers' : esc(r.mainName) + ' · ' + esc(r.faculty) + (r.email ? ' · ' + esc(r.email) : '');
+  const what = !r ? 'not found' : body.type === 'course' ? esc(r.name) + ' · ' + esc(r.faculty) + ' · ' + (r.partial ? 'teachers unavailable (not cached)' : r.teachers.length + ' teachers') : esc(r.mainName) + ' · ' + esc(r.faculty) + (r.email ? ' · ' + esc(r.email) : '');
   const age = body.ageSeconds === null ? '' : ' · age ' + (body.ageSeconds < 120 ? body.ageSeconds + ' s' : Math.round(body.ageSeconds / 60) + ' min');
   out.innerHTML = '<div data-testid="osiris-answer">' + what + '</div><div class="sub"><span class="source source-' + esc(body.source) + '" data-testid="osiris-source">' + esc(body.source) + '</span>' + age + ' · ' + body.ms.toFixed(1) + ' ms</div>';
   loadStats();

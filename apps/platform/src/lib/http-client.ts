@@ -3,8 +3,10 @@ import { AppError, AppErrorCodes } from './errors.js'
 /** An upstream answer that was not a failure: 2xx, or a 4xx the caller interprets. */
 export interface UpstreamResponse {
   status: number
-  /** The body as text. */
+  /** The body as text (empty for a 304). */
   text: string
+  /** The answer's headers (validators such as `etag` and `last-modified`). */
+  headers: Headers
 }
 
 /** Options of {@link upstreamRequest}. */
@@ -64,7 +66,7 @@ export async function upstreamRequest(
       field: service,
     })
   }
-  return { status: response.status, text }
+  return { status: response.status, text, headers: response.headers }
 }
 
 /** Parses an upstream JSON body; a body that is not JSON throws `E_UPSTREAM` naming the service. */

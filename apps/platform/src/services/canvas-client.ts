@@ -1,4 +1,4 @@
-import { type Cache, type CachedFunction, cached, type Duration } from '@cacheport/cache-core'
+import { type Cache, type CachedFunction, cached, type Duration, loaderContext } from '@cacheport/cache-core'
 import { canvasFileId } from '../domain.js'
 import { AppError, AppErrorCodes, badInput } from '../lib/errors.js'
 import { mapWithConcurrency, parseUpstreamJson, upstreamRequest } from '../lib/http-client.js'
@@ -20,6 +20,10 @@ export interface FileCheck {
   courseId: number | null
   /** When Canvas was asked (a cached answer keeps the time of the real check). */
   checkedAt: string
+  /** Canvas' `ETag` of the file, sent back as `If-None-Match` when the check is repeated; `null` without one. */
+  etag: string | null
+  /** Canvas' `Last-Modified` of the file, sent back as `If-Modified-Since`; `null` without one. */
+  lastModified: string | null
 }
 
 /** One element of a batch check: the check, or the error that kept it from being made. */
@@ -38,6 +42,12 @@ export interface CanvasClientOptions {
   /** TTL of a check (the seed: 1 h). */
   ttl: Duration
   /**
+   * TTL of a check that found the file gone (401/403/404): a file can be restored, or its
+   * permissions fixed, sooner than an existing one disappears.
+   * @default the `ttl`
+   */
+  goneTtl?: Duration
+  /**
    * How long past its TTL a check is still served while Canvas fails; it keeps its `checkedAt`.
    * @default 0
    */
@@ -55,8 +65,11 @@ const GONE = new Set([401, 403, 404])
 
 /**
  * Canvas file existence, cached in `default` under `file_exists` for an hour. A file that is gone is
- * an answer (cached); a 5xx, a timeout or a body that is not JSON is a failure (thrown, never cached),
- * answered within the grace period with the last check, which keeps the time it was made.
+ * an answer (cached for `goneTtl`); a 5xx, a timeout or a body that is not JSON is a failure (thrown,
+ * never cached), answered within the grace period with the last check, which keeps the time it was
+ * made. An expired check still held in grace is repeated as a conditional request: when Canvas
+ * answers 304 (the file is unchanged), the old check stands with the new time, and the folder is not
+ * asked again.
  */
 export class CanvasClient {
   /** Whether the item's file still exists in Canvas, and in which course. */
@@ -93,18 +106,32 @@ export class CanvasClient {
   }
 
   private async check(item: FileRef): Promise<FileCheck> {
+    // Runs inside the cached function's load: its context decides this check's lifetime.
+    const ctx = loaderContext<FileCheck>()
     const fileId = canvasFileId(item.url)
     const checkedAt = new Date().toISOString()
-    if (fileId === null)
-      return { materialId: item.materialId, fileId, exists: false, courseId: null, checkedAt }
-    const { apiUrl, token, timeoutMs } = this.options
+    const missing = { materialId: item.materialId, fileId, exists: false, courseId: null, checkedAt }
+    if (fileId === null) return { ...missing, etag: null, lastModified: null }
+    const { apiUrl, token, timeoutMs, goneTtl } = this.options
     const headers = { authorization: `Bearer ${token}` }
     const fileUrl = `${apiUrl}/api/v1/files/${fileId}`
-    const file = await upstreamRequest(fileUrl, { service: 'Canvas', headers, timeoutMs })
-    if (GONE.has(file.status))
-      return { materialId: item.materialId, fileId, exists: false, courseId: null, checkedAt }
+    const stale = ctx?.stale
+    const revalidating = stale?.exists === true && stale.fileId === fileId
+    const file = await upstreamRequest(fileUrl, {
+      service: 'Canvas',
+      headers: revalidating ? { ...headers, ...conditionsOf(stale) } : headers,
+      timeoutMs,
+    })
+    // Unchanged since the last check: its answer (course included) still holds, as of now.
+    if (file.status === 304 && revalidating) return { ...stale, checkedAt }
+    if (GONE.has(file.status)) {
+      if (goneTtl !== undefined) ctx?.ttl(goneTtl)
+      return { ...missing, etag: null, lastModified: null }
+    }
     if (file.status !== 200) throw unexpected(file.status, fileUrl)
     const body = parseUpstreamJson<{ folder_id?: unknown }>('Canvas', fileUrl, file.text)
+    const etag = file.headers.get('etag')
+    const lastModified = file.headers.get('last-modified')
 
     let courseId: number | null = null
     if (typeof body.folder_id === 'number') {
@@ -121,8 +148,17 @@ export class CanvasClient {
         throw unexpected(folder.status, folderUrl)
       }
     }
-    return { materialId: item.materialId, fileId, exists: true, courseId, checkedAt }
+    return { materialId: item.materialId, fileId, exists: true, courseId, checkedAt, etag, lastModified }
   }
+}
+
+// The conditional headers that ask Canvas whether the file changed since `check` (checks cached
+// before validators were kept have none, and are asked unconditionally).
+function conditionsOf(check: FileCheck): Record<string, string> {
+  const conditions: Record<string, string> = {}
+  if (typeof check.etag === 'string') conditions['if-none-match'] = check.etag
+  if (typeof check.lastModified === 'string') conditions['if-modified-since'] = check.lastModified
+  return conditions
 }
 
 function checkRef(item: FileRef): FileRef {

@@ -1,5 +1,5 @@
-import { type Cache, type CachedFunction, cached, type Duration } from '@cacheport/cache-core'
-import { cursusOfCourseCode, FACULTIES } from '../domain.js'
+import { type Cache, type CachedFunction, cached, type Duration, loaderContext } from '@cacheport/cache-core'
+import { academicYearAt, cursusOfCourseCode, FACULTIES } from '../domain.js'
 import { AppError, AppErrorCodes, badInput } from '../lib/errors.js'
 import { parseUpstreamJson, upstreamRequest } from '../lib/http-client.js'
 import { markLoaded } from './read-tracking.js'
@@ -27,6 +27,11 @@ export interface CourseDetails {
   year: number
   credits: number
   teachers: CourseTeacher[]
+  /**
+   * Set when Osiris found the course but did not give its teachers (their page failed): the course
+   * without them, which is not cached, so the next lookup asks again.
+   */
+  partial?: true
   /** When Osiris was asked; a cached answer keeps it, so its age shows. */
   fetchedAt: string
 }
@@ -62,6 +67,11 @@ export interface OsirisClientOptions {
   cache: Cache
   /** TTL of course details (the seed: 24 h). */
   courseTtl: Duration
+  /**
+   * TTL of a course of an academic year before the current one: Osiris no longer changes it.
+   * @default the `courseTtl`
+   */
+  pastCourseTtl?: Duration
   /** TTL of people lookups (the seed: 24 h). */
   personTtl: Duration
   /**
@@ -76,6 +86,11 @@ export interface OsirisClientOptions {
   personGrace?: Duration
   /** Deadline of one HTTP request, in milliseconds. */
   timeoutMs: number
+  /**
+   * The clock that tells the current academic year.
+   * @default Date.now
+   */
+  now?: () => number
 }
 
 interface SearchHit {
@@ -109,7 +124,10 @@ export function personKey(name: string): string {
 /**
  * Osiris (course catalogue) and people-page lookups, cached in `default` under `osiris_course` and
  * `osiris_person`. A lookup that finds nothing resolves `null` and is cached; an upstream failure
- * rejects and is not, though within the grace period it is answered with the expired entry.
+ * rejects and is not, though within the grace period it is answered with the expired entry. A course
+ * of a past academic year is kept for `pastCourseTtl`. When only the teachers page fails, the
+ * complete course still held in grace is answered if there is one, else the course without teachers
+ * (`partial`), which is not cached.
  */
 export class OsirisClient {
   /** Course details by course code (`2025-202500095-1B` or `202500095`); `null` when Osiris has no such course. */
@@ -117,9 +135,11 @@ export class OsirisClient {
   /** A person's profile by name; `null` when the people pages have no match. */
   readonly fetchPersonData: CachedFunction<[name: string], PersonData | null>
   private readonly options: OsirisClientOptions
+  private readonly now: () => number
 
   constructor(options: OsirisClientOptions) {
     this.options = options
+    this.now = options.now ?? Date.now
     // Keys are the normalised course number and name only: never the client, its URLs or `this`.
     this.fetchCourseDetails = cached((courseCode: string) => this.loadCourse(courseCursus(courseCode)), {
       cache: options.cache,
@@ -138,6 +158,8 @@ export class OsirisClient {
   }
 
   private async loadCourse(cursus: string): Promise<CourseDetails | null> {
+    // Runs inside the cached function's load: its context decides what is stored, and for how long.
+    const ctx = loaderContext<CourseDetails | null>()
     const { osirisBaseUrl, timeoutMs } = this.options
     const searchUrl = `${osirisBaseUrl}/student/osiris/student/cursussen/zoeken`
     const search = await upstreamRequest(searchUrl, {
@@ -182,13 +204,24 @@ export class OsirisClient {
     }
 
     const teachersUrl = `${osirisBaseUrl}/student/osiris/owc/cursussen/${hit.id_cursus}`
-    const page = await upstreamRequest(teachersUrl, { service: 'Osiris', timeoutMs })
-    let teachers: CourseTeacher[] = []
-    if (page.status === 200) {
-      teachers = parseTeachers(parseUpstreamJson<TeacherPage>('Osiris', teachersUrl, page.text))
-    } else if (page.status !== 404) {
-      throw unexpected('Osiris', page.status, teachersUrl)
+    let teachers: CourseTeacher[] | undefined
+    try {
+      const page = await upstreamRequest(teachersUrl, { service: 'Osiris', timeoutMs })
+      if (page.status === 200) {
+        teachers = parseTeachers(parseUpstreamJson<TeacherPage>('Osiris', teachersUrl, page.text))
+      } else if (page.status === 404) {
+        teachers = []
+      } else {
+        throw unexpected('Osiris', page.status, teachersUrl)
+      }
+    } catch (error) {
+      // The complete course held in grace beats one without teachers: failing lets the cache serve it.
+      if (!isUpstreamError(error) || (ctx?.stale ?? null) !== null) throw error
     }
+    const year = Number(hit.collegejaar ?? 0)
+    if (teachers === undefined) ctx?.skip()
+    else if (this.options.pastCourseTtl !== undefined && year > 0 && year < academicYearAt(this.now()))
+      ctx?.ttl(this.options.pastCourseTtl)
     markLoaded()
     return {
       cursuscode: hit.cursus ?? cursus,
@@ -198,9 +231,10 @@ export class OsirisClient {
       faculty: hit.faculteit && FACULTY_CODES.has(hit.faculteit) ? hit.faculteit : 'UNM',
       facultyName: hit.faculteit_naam ?? '',
       department: hit.coordinerend_onderdeel_oms ?? '',
-      year: Number(hit.collegejaar ?? 0),
+      year,
       credits: Number(hit.punten ?? 0),
-      teachers,
+      teachers: teachers ?? [],
+      ...(teachers === undefined ? { partial: true as const } : {}),
       fetchedAt: new Date().toISOString(),
     }
   }
@@ -259,6 +293,10 @@ function personName(name: string): string {
   const trimmed = typeof name === 'string' ? name.trim().replace(/\s+/g, ' ') : ''
   if (trimmed.length < 2 || trimmed.length > 200) throw badInput('name', 'name must be 2 to 200 characters')
   return trimmed
+}
+
+function isUpstreamError(error: unknown): boolean {
+  return error instanceof AppError && error.code === AppErrorCodes.UPSTREAM
 }
 
 function unexpected(service: string, status: number, url: string): AppError {

@@ -16,15 +16,40 @@ const NOT_FOUND: SimResponse = {
   body: { errors: [{ message: 'The specified resource does not exist.' }] },
 }
 
-/** Simulated Canvas LMS API: files and folders, behind a Bearer token. */
+/**
+ * Whether a conditional request finds the resource unchanged: `If-None-Match` names its ETag (or `*`),
+ * or, without one, `If-Modified-Since` is not before its last change (HTTP dates have whole seconds).
+ */
+function unchanged(request: SimRequest, etag: string, modifiedAt: number): boolean {
+  const ifNoneMatch = request.headers['if-none-match']
+  if (ifNoneMatch !== undefined) {
+    return ifNoneMatch
+      .split(',')
+      .map((tag) => tag.trim().replace(/^W\//, ''))
+      .some((tag) => tag === '*' || tag === etag)
+  }
+  const since = Date.parse(request.headers['if-modified-since'] ?? '')
+  return !Number.isNaN(since) && Math.floor(modifiedAt / 1000) <= Math.floor(since / 1000)
+}
+
+/** Simulated Canvas LMS API: files (with ETag and Last-Modified) and folders, behind a Bearer token. */
 export function canvasSimulator(token: string, options?: SimulatorOptions): Simulator {
   const file = (request: SimRequest): SimResponse => {
     if (!authorised(request, token)) return UNAUTHORISED
     const id = Number(request.params.id)
     if (canvasIds.isDeleted(id)) return NOT_FOUND
     const folderId = canvasIds.folderOfFile(id)
+    // Validators of the file's one version, as Canvas sends them; a conditional request that names
+    // them is answered 304 without a body.
+    const validators = {
+      etag: `"${id.toString(36)}-${Date.parse(BASE_TIME).toString(36)}"`,
+      'last-modified': new Date(BASE_TIME).toUTCString(),
+    }
+    if (unchanged(request, validators.etag, Date.parse(BASE_TIME)))
+      return { status: 304, body: '', headers: validators }
     return {
       status: 200,
+      headers: validators,
       body: {
         id,
         uuid: `f${id.toString(36)}`,

@@ -9,6 +9,8 @@ export interface SimResponse {
   body: unknown
   /** `content-type`; JSON unless the body is a string. */
   contentType?: string
+  /** Further headers (`etag`, `last-modified`). */
+  headers?: Record<string, string>
 }
 
 /** A request as a route handler sees it. */
@@ -69,6 +71,7 @@ export class Simulator {
   private readonly routes: readonly SimRoute[]
   private readonly server: Server
   private readonly counts = new Map<string, number>()
+  private readonly statuses = new Map<number, number>()
   private readonly forced: Array<{ match: string | RegExp; behaviour: ForcedBehaviour }> = []
   private random: () => number
   private latencyMs: number
@@ -120,10 +123,16 @@ export class Simulator {
     return route === undefined ? this.total : (this.counts.get(route) ?? 0)
   }
 
+  /** Answers sent with `status` (e.g. 304: conditional requests that found the resource unchanged). */
+  answered(status: number): number {
+    return this.statuses.get(status) ?? 0
+  }
+
   /** Zeroes the counters. */
   resetCounters(): void {
     this.total = 0
     this.counts.clear()
+    this.statuses.clear()
   }
 
   /** Answers every request whose path contains `match` (or matches the RegExp) with `behaviour`. */
@@ -142,6 +151,11 @@ export class Simulator {
     if (options.errorRate !== undefined) this.errorRate = options.errorRate
     if (options.timeoutRate !== undefined) this.timeoutRate = options.timeoutRate
     if (options.seed !== undefined) this.random = prng(options.seed)
+  }
+
+  private send(res: ServerResponse, response: SimResponse): void {
+    this.statuses.set(response.status, (this.statuses.get(response.status) ?? 0) + 1)
+    sendResponse(res, response)
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -169,26 +183,37 @@ export class Simulator {
     const dice = this.random()
     if (forced === 'timeout' || (forced === undefined && dice < this.timeoutRate)) return
     if (forced === 'bad-json')
-      return send(res, { status: 200, body: '{"hits": [', contentType: 'application/json' })
-    if (typeof forced === 'number') return send(res, { status: forced, body: { error: `forced ${forced}` } })
+      return this.send(res, { status: 200, body: '{"hits": [', contentType: 'application/json' })
+    if (typeof forced === 'number')
+      return this.send(res, { status: forced, body: { error: `forced ${forced}` } })
     if (dice < this.timeoutRate + this.errorRate) {
-      return send(res, { status: 503, body: { error: 'Service Unavailable' } })
+      return this.send(res, { status: 503, body: { error: 'Service Unavailable' } })
     }
     if (!route)
-      return send(res, { status: 404, body: { error: `no route for ${req.method} ${url.pathname}` } })
+      return this.send(res, { status: 404, body: { error: `no route for ${req.method} ${url.pathname}` } })
     try {
-      send(res, route.handle({ method: req.method ?? 'GET', url, headers: req.headers, body, params }))
+      this.send(res, route.handle({ method: req.method ?? 'GET', url, headers: req.headers, body, params }))
     } catch (error) {
-      send(res, { status: 500, body: { error: (error as Error).message } })
+      this.send(res, { status: 500, body: { error: (error as Error).message } })
     }
   }
 }
 
-function send(res: ServerResponse, response: SimResponse): void {
+function sendResponse(res: ServerResponse, response: SimResponse): void {
+  // A 304 has no body, only the validators.
+  if (response.status === 304) {
+    res.writeHead(304, response.headers)
+    res.end()
+    return
+  }
   const text = typeof response.body === 'string' ? response.body : JSON.stringify(response.body)
   const type =
     response.contentType ??
     (typeof response.body === 'string' ? 'text/html; charset=utf-8' : 'application/json')
-  res.writeHead(response.status, { 'content-type': type, 'content-length': Buffer.byteLength(text) })
+  res.writeHead(response.status, {
+    ...response.headers,
+    'content-type': type,
+    'content-length': Buffer.byteLength(text),
+  })
   res.end(text)
 }
