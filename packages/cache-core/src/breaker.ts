@@ -22,7 +22,14 @@ export class CircuitBreaker {
     private readonly threshold: number,
     private readonly cooldownMs: number,
     private readonly logger: CacheLogger | undefined,
+    /** The store node this breaker covers, when the store has several; named in its log lines. */
+    private readonly node?: string,
   ) {}
+
+  /** Nothing is failing: no failure since the last success. */
+  get idle(): boolean {
+    return this.failures === 0
+  }
 
   /** Whether an operation may go to the store now. Claims the single probe when half-open. */
   allow(): boolean {
@@ -43,8 +50,10 @@ export class CircuitBreaker {
     if (this.failures === 0) return
     if (this.burst > 0) {
       this.logger?.warn?.(
-        { cache: this.cache, failures: this.burst },
-        `cache "${this.cache}": store recovered after ${this.burst} failed operation(s)`,
+        this.node === undefined
+          ? { cache: this.cache, failures: this.burst }
+          : { cache: this.cache, failures: this.burst, node: this.node },
+        `cache "${this.cache}": store${this.node === undefined ? '' : ` node ${this.node}`} recovered after ${this.burst} failed operation(s)`,
       )
     }
     this.failures = 0
@@ -60,8 +69,12 @@ export class CircuitBreaker {
     if (this.failures >= this.threshold) this.openUntil = Date.now() + this.cooldownMs
     if (this.burst === 1) {
       this.logger?.warn?.(
-        { cache: this.cache, operation, err: error },
-        `cache "${this.cache}": store ${operation} failed, serving without cache until it recovers: ${error.message}`,
+        this.node === undefined
+          ? { cache: this.cache, operation, err: error }
+          : { cache: this.cache, operation, err: error, node: this.node },
+        this.node === undefined
+          ? `cache "${this.cache}": store ${operation} failed, serving without cache until it recovers: ${error.message}`
+          : `cache "${this.cache}": store ${operation} on node ${this.node} failed, serving its keys without cache until it recovers: ${error.message}`,
       )
     }
   }

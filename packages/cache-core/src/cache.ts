@@ -110,6 +110,7 @@ class CacheFacade implements Cache {
       (operation, key, error) => reporter.failed(operation, key, error),
       (options.adapter.capabilities.operationTimeoutMs ?? Number.POSITIVE_INFINITY) <= settings.timeoutMs,
     )
+    guard.useNodes(options.adapter)
     const tiers: Tiers = new Tiers(
       name,
       options.adapter,

@@ -28,6 +28,19 @@ export function servesStale(entry: Entry, rules: StaleRules, now: number): boole
   return entry.invalidated !== true && entry.expiresAt + rules.staleMs > now
 }
 
+/**
+ * Waits for `work` at most `ms`: true once it resolved, false when the time ran out first (it goes
+ * on, and a later rejection is dropped); rejects when it rejected in time.
+ */
+export function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms))
+  })
+  work.catch(() => {})
+  return Promise.race([work.then(() => true), late]).finally(() => clearTimeout(timer))
+}
+
 /** A loader of `getOrSet`: gets a context to decide about its own result. */
 export type Load<T> = (ctx: LoaderContext<T>) => T | Promise<T>
 
@@ -104,10 +117,11 @@ export class Loader {
     }
     // From here on, concurrent callers for this key share one read and at most one loader run.
     const found = first
+    const started = performance.now()
     const run = (async () => {
       const entry = found instanceof Promise ? await found : found
       if (entry !== undefined && isFresh(entry, Date.now())) return this.reporter.hit(info, entry.value) as T
-      return this.resolveMiss(info, entry, loader, options)
+      return this.resolveMiss(info, entry, loader, options, started)
     })()
     const full = info.full
     this.inflight.set(full, run)
@@ -173,6 +187,7 @@ export class Loader {
     stale: Entry | undefined,
     loader: Load<T>,
     options: GetOrSetOptions<T> | undefined,
+    callStarted: number,
   ): Promise<T> {
     const rules = this.rules(options)
     const now = Date.now()
@@ -182,7 +197,7 @@ export class Loader {
       return stale.value as T
     }
     this.reporter.missed(info)
-    const loading = this.loadOnce(info, loader, options, rules, stale)
+    const loading = this.loadOnce(info, loader, options, rules, stale, callStarted)
     const fallback = stale !== undefined && inGrace(stale, rules, now) ? stale : undefined
     if (fallback === undefined) return loading
     try {
@@ -214,6 +229,7 @@ export class Loader {
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
     stale?: Entry,
+    callStarted?: number,
   ): Promise<T> {
     const running = this.loading.get(info.full)
     if (running !== undefined) return running as Promise<T>
@@ -222,8 +238,8 @@ export class Loader {
     const store = this.tiers.store
     const loading =
       lease && store.capabilities.atomicSetIfAbsent && store.setIfAbsent
-        ? this.loadWithLease(info, loader, options, rules, lease, stale)
-        : this.load(info, loader, options, rules, stale)
+        ? this.loadWithLease(info, loader, options, rules, lease, stale, callStarted)
+        : this.load(info, loader, options, rules, stale, undefined, callStarted)
     this.loading.set(info.full, loading)
     const forget = () => {
       if (this.loading.get(info.full) === loading) this.loading.delete(info.full)
@@ -255,6 +271,8 @@ export class Loader {
     rules: StaleRules,
     stale?: Entry,
     lease?: LeaseHeld,
+    callStarted?: number,
+    onWrite?: (writing: Promise<boolean>, deadline: number) => void,
   ): Promise<T> {
     // The fence is up before anything is read, so an invalidation from here on keeps the result out
     // of the store.
@@ -278,7 +296,19 @@ export class Loader {
       // Epochs read before the load stamp its result only when its tags are the ones they were read for.
       if (write !== undefined) {
         const fixed = write.tags === options?.tags
-        await this.writer.write([{ ...write, fence, stamps: fixed ? stamps : undefined, lease }], rules, true)
+        const writing = this.writer.write(
+          [{ ...write, fence, stamps: fixed ? stamps : undefined, lease }],
+          rules,
+          true,
+        )
+        if (callStarted === undefined) await writing
+        else {
+          // A caller spends at most one `timeout` waiting on the store, whatever the loader takes:
+          // the write gets what the reads before the load left, and goes on without the caller.
+          const deadline = performance.now() + this.settings.timeoutMs - (started - callStarted)
+          onWrite?.(writing, deadline)
+          await settledWithin(writing, deadline - performance.now())
+        }
       }
       return value
     } finally {
@@ -311,6 +341,7 @@ export class Loader {
     rules: StaleRules,
     lease: ResolvedLease,
     stale: Entry | undefined,
+    callStarted: number | undefined,
   ): Promise<T> {
     const store = this.tiers.store
     this.leasesUsed = true
@@ -321,30 +352,54 @@ export class Loader {
       const entry = await this.tiers.lookup(info)
       return entry !== undefined && isFresh(entry, Date.now()) ? { value: entry.value as T } : undefined
     }
-    for (;;) {
-      const acquired = await this.guard.call('setIfAbsent', info.key, () =>
-        store.setIfAbsent!(leaseKey, token, lease.ttlMs),
+    const node = this.guard.nodeOf?.(leaseKey)
+    const release = () =>
+      this.guard.call(
+        'deleteIfEquals',
+        info.key,
+        () => store.deleteIfEquals!(leaseKey, token),
+        undefined,
+        undefined,
+        node,
       )
-      if (acquired === MISS) return this.load(info, loader, options, rules, stale)
+    for (;;) {
+      const acquired = await this.guard.call(
+        'setIfAbsent',
+        info.key,
+        () => store.setIfAbsent!(leaseKey, token, lease.ttlMs),
+        undefined,
+        undefined,
+        node,
+      )
+      if (acquired === MISS) return this.load(info, loader, options, rules, stale, undefined, callStarted)
       if (acquired) {
+        let writing: Promise<unknown> | undefined
+        let writeDeadline = 0
         try {
           // The previous holder may have written the value between our read and our lease.
           const found = await freshValue()
           if (found !== undefined) return found.value
           // Written only while the lease is still ours: an invalidation revokes it, in any process.
-          return await this.load(info, loader, options, rules, stale, { key: leaseKey, token })
+          const held = { key: leaseKey, token }
+          return await this.load(info, loader, options, rules, stale, held, callStarted, (w, deadline) => {
+            writing = w
+            writeDeadline = deadline
+          })
         } finally {
-          await this.guard.call('deleteIfEquals', info.key, () => store.deleteIfEquals!(leaseKey, token))
+          // Released once the result is written, so that waiters find it; a write still under way
+          // (the caller stopped waiting for it) releases the lease when it ends.
+          if (writing === undefined) await release()
+          else await settledWithin(writing.then(release, release), Math.max(0, writeDeadline - performance.now()))
         }
       }
       while (Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, lease.pollMs))
         const found = await freshValue()
         if (found !== undefined) return found.value
-        const holder = await this.guard.call('get', info.key, () => store.get(leaseKey))
+        const holder = await this.guard.call('get', info.key, () => store.get(leaseKey), undefined, undefined, node)
         if (holder === undefined) break
       }
-      if (Date.now() >= deadline) return this.load(info, loader, options, rules, stale)
+      if (Date.now() >= deadline) return this.load(info, loader, options, rules, stale, undefined, callStarted)
     }
   }
 }
