@@ -151,7 +151,11 @@ export class ClusterRoutes {
 }
 
 /** Hears how the MGET of the keys at `positions` ended: their replies, or the error. */
-export type SlotReplies = (positions: number[], replies: Array<Buffer | null> | undefined, error?: unknown) => void
+export type SlotReplies = (
+  positions: number[],
+  replies: Array<Buffer | null> | undefined,
+  error?: unknown,
+) => void
 
 /**
  * MGET of `keys` on a cluster: one per hash slot (split further past `batchSize`), all sent at once,
@@ -159,7 +163,12 @@ export type SlotReplies = (positions: number[], replies: Array<Buffer | null> | 
  * fails only its own keys; one timer of `commandTimeout` bounds them all, the wait for the first
  * connection included. `done` runs once every MGET has been settled.
  */
-export function readBySlot(link: Link, keys: readonly string[], settle: SlotReplies, done?: () => void): void {
+export function readBySlot(
+  link: Link,
+  keys: readonly string[],
+  settle: SlotReplies,
+  done?: () => void,
+): void {
   const groups = groupBySlot(keys).flatMap((positions) => chunk(positions, link.opts.batchSize))
   const open = new Set(groups)
   const finish = (positions: number[], replies: Array<Buffer | null> | undefined, error?: unknown): void => {

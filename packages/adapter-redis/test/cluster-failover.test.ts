@@ -86,7 +86,10 @@ describe('Redis Cluster failover', () => {
     const replica = await replicaOf(cluster, primary)
     const prefix = randomPrefix()
     const keys = keysOn(await owners(primary), primary, prefix, 10)
-    const adapter = redisAdapter({ cluster: cluster.allPorts.map((p) => `127.0.0.1:${p}`), commandTimeout: TIMEOUT_MS })
+    const adapter = redisAdapter({
+      cluster: cluster.allPorts.map((p) => `127.0.0.1:${p}`),
+      commandTimeout: TIMEOUT_MS,
+    })
     const cache = createCache({ adapter, keyPrefix: prefix.slice(0, -3), version: 1, timeout: TIMEOUT_MS })
     const errors: string[] = []
     cache.on('error', ({ error }) => errors.push(error.message))
@@ -116,15 +119,55 @@ describe('Redis Cluster failover', () => {
       await untilPromoted(primary, 10_000)
       await untilSettled(primary, keySlot(keys[0]!))
       await Promise.all(names.map((name) => cache.set(name, `w:${name}`)))
-      expect(await Promise.all(names.map((name) => cache.get(name)))).toEqual(names.map((name) => `w:${name}`))
+      expect(await Promise.all(names.map((name) => cache.get(name)))).toEqual(
+        names.map((name) => `w:${name}`),
+      )
       expect(errors).toEqual([])
     } finally {
       await cache.close()
     }
   }, 40_000)
 
+  it('follows ASK per command while a slot migrates', async () => {
+    const roles = await cluster.topology(cluster.ports[0]!)
+    const [from, to] = [...roles].filter(([, role]) => role === 'master').map(([port]) => port)
+    const prefix = randomPrefix()
+    const keys = keysOn(await owners(from!), from!, prefix, 5)
+    const names = keys.map((key) => key.slice(prefix.length))
+    const slot = keySlot(keys[0]!)
+    const adapter = redisAdapter({ cluster: cluster.allPorts.map((p) => `127.0.0.1:${p}`), commandTimeout: TIMEOUT_MS })
+    const cache = createCache({ adapter, keyPrefix: prefix.slice(0, -3), version: 1, timeout: TIMEOUT_MS })
+    const errors: string[] = []
+    cache.on('error', ({ error }) => errors.push(error.message))
+    const idOf = async (port: number) => (await cluster.cli(port, 'cluster', 'myid')).trim()
+    try {
+      for (const name of names) await cache.set(name, `v:${name}`)
+      // The first key moves to the other primary while its slot is still served by the first.
+      await cluster.cli(to!, 'cluster', 'setslot', String(slot), 'importing', await idOf(from!))
+      await cluster.cli(from!, 'cluster', 'setslot', String(slot), 'migrating', await idOf(to!))
+      expect(await cluster.cli(from!, 'migrate', '127.0.0.1', String(to), keys[0]!, '0', '5000')).toContain('OK')
+      expect(await cluster.cli(from!, 'get', keys[0]!)).toContain('ASK')
+
+      // One pipeline to the first primary: four replies and one ASK.
+      expect(await cache.getMany(names)).toEqual(names.map((name) => `v:${name}`))
+      expect(await Promise.all(names.map((name) => cache.get(name)))).toEqual(names.map((name) => `v:${name}`))
+      await Promise.all(names.map((name) => cache.set(name, `w:${name}`)))
+      expect(await cache.getMany(names)).toEqual(names.map((name) => `w:${name}`))
+      expect(errors).toEqual([])
+    } finally {
+      await cache.close()
+      for (const port of [to!, from!]) await cluster.cli(port, 'cluster', 'setslot', String(slot), 'node', await idOf(to!))
+    }
+  }, 20_000)
+
   it('a planned failover under 200 callers: every call bounded, no errors, healthy shards keep hitting', async () => {
-    const report = await runFailover({ cluster, redisAdapter, event: 'failover', primary: cluster.ports[1]!, timeoutMs: TIMEOUT_MS })
+    const report = await runFailover({
+      cluster,
+      redisAdapter,
+      event: 'failover',
+      primary: cluster.ports[1]!,
+      timeoutMs: TIMEOUT_MS,
+    })
     const why = summary(report)
     expect(report.thrown, why).toEqual([])
     expect(report.wrong, why).toBe(0)

@@ -389,17 +389,29 @@ export class Loader {
           // Released once the result is written, so that waiters find it; a write still under way
           // (the caller stopped waiting for it) releases the lease when it ends.
           if (writing === undefined) await release()
-          else await settledWithin(writing.then(release, release), Math.max(0, writeDeadline - performance.now()))
+          else
+            await settledWithin(
+              writing.then(release, release),
+              Math.max(0, writeDeadline - performance.now()),
+            )
         }
       }
       while (Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, lease.pollMs))
         const found = await freshValue()
         if (found !== undefined) return found.value
-        const holder = await this.guard.call('get', info.key, () => store.get(leaseKey), undefined, undefined, node)
+        const holder = await this.guard.call(
+          'get',
+          info.key,
+          () => store.get(leaseKey),
+          undefined,
+          undefined,
+          node,
+        )
         if (holder === undefined) break
       }
-      if (Date.now() >= deadline) return this.load(info, loader, options, rules, stale, undefined, callStarted)
+      if (Date.now() >= deadline)
+        return this.load(info, loader, options, rules, stale, undefined, callStarted)
     }
   }
 }

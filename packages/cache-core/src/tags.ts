@@ -147,7 +147,9 @@ export class TagEpochs {
         if (raws === MISS || entry.tags.some(([tag]) => raws[index.get(tag)!] === MISS)) return false
         return this.combine(entry.tags, (tag) => raws[index.get(tag)!] as Stored | undefined)
       })
-    const raws = this.guard.readMany<Stored | undefined>('getMany', tagKeys, (keys) => this.store.getMany(keys))
+    const raws = this.guard.readMany<Stored | undefined>('getMany', tagKeys, (keys) =>
+      this.store.getMany(keys),
+    )
     return raws instanceof Promise ? raws.then(judge) : judge(raws)
   }
 

@@ -294,7 +294,9 @@ export class Tiers {
     const read =
       readable.length === 0
         ? MISS
-        : await this.guard.readMany<Stored | undefined>('getMany', readable, (keys) => this.store.getMany(keys))
+        : await this.guard.readMany<Stored | undefined>('getMany', readable, (keys) =>
+            this.store.getMany(keys),
+          )
     let raws: Array<Stored | undefined | Miss> | Miss = read
     if (read !== MISS && readable !== fulls) {
       let next = 0
@@ -411,8 +413,14 @@ export class Tiers {
       const stored = this.storeByRef ? entry : bytes
       const run = () => this.store.set(info.full, stored, lifetimeMs)
       ok =
-        (await this.guard.call('set', info.key, run, undefined, undefined, this.guard.nodeOf?.(info.full))) !==
-        MISS
+        (await this.guard.call(
+          'set',
+          info.key,
+          run,
+          undefined,
+          undefined,
+          this.guard.nodeOf?.(info.full),
+        )) !== MISS
     } else {
       failed = await this.#writeMany(puts)
       ok = failed.length === 0
@@ -620,7 +628,8 @@ export class Tiers {
     await Promise.all(
       [...groups].map(async ([node, group]) => {
         const run = () => this.store.deleteMany(group)
-        if ((await this.guard.call('replay', undefined, run, undefined, undefined, node)) === MISS) left.push(...group)
+        if ((await this.guard.call('replay', undefined, run, undefined, undefined, node)) === MISS)
+          left.push(...group)
       }),
     )
     return left

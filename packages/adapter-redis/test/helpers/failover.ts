@@ -4,8 +4,8 @@
  * (`CLUSTER FAILOVER` on its replica) or killed (SIGKILL), and every call is timed and checked.
  */
 import { randomUUID } from 'node:crypto'
-import { type Cache, createCache } from '@cacheport/cache-core'
-import type { RedisAdapter, RedisAdapterOptions } from '../../src/index.js'
+import { type AnyCacheAdapter, type Cache, createCache } from '@cacheport/cache-core'
+import type { RedisAdapterOptions } from '../../src/index.js'
 import { keySlot } from '../../src/key-slot.js'
 import { type RedisCluster, rawCommand } from './redis-server.js'
 
@@ -16,7 +16,7 @@ export type FailoverEvent = 'failover' | 'kill'
 export interface FailoverOptions {
   readonly cluster: RedisCluster
   /** Builds the adapter under test (the package's own `redisAdapter`, from source or from dist). */
-  readonly redisAdapter: (options: RedisAdapterOptions) => RedisAdapter
+  readonly redisAdapter: (options: RedisAdapterOptions) => AnyCacheAdapter
   /** `CLUSTER FAILOVER` on the replica of `primary`, or SIGKILL of `primary` itself. */
   readonly event: FailoverEvent
   /** The port of the primary to fail over; it must have a replica. */
@@ -169,22 +169,27 @@ export async function runFailover(options: FailoverOptions): Promise<FailoverRep
     cluster: cluster.allPorts.map((port) => `127.0.0.1:${port}`),
     commandTimeout: timeoutMs,
   })
-  const cache: Cache = createCache({ adapter, keyPrefix: prefix.slice(0, -3), version: 1, timeout: timeoutMs })
+  const cache: Cache = createCache({
+    adapter,
+    keyPrefix: prefix.slice(0, -3),
+    version: 1,
+    timeout: timeoutMs,
+  })
   const errorEvents: Record<string, number> = {}
   cache.on('error', ({ code }) => {
     errorEvents[code] = (errorEvents[code] ?? 0) + 1
   })
-  const valueOf = (key: string) => ({ key, payload: `value of ${key}` })
+  const expected = (key: string) => ({ key, payload: `value of ${key}` })
   // Loads per key, as [start, end] on the monotonic clock, to tell a hit from a call that waited for one.
   const loads = new Map<string, Array<[number, number]>>()
   const loader = (key: string) => async () => {
     const span: [number, number] = [performance.now(), Number.POSITIVE_INFINITY]
-    let list = loads.get(key)
-    if (list === undefined) loads.set(key, (list = []))
+    const list = loads.get(key) ?? []
+    loads.set(key, list)
     list.push(span)
     await sleep(loaderMs)
     span[1] = performance.now()
-    return valueOf(key)
+    return expected(key)
   }
   const loadTimeIn = (key: string, from: number, to: number): number => {
     let total = 0
@@ -217,7 +222,12 @@ export async function runFailover(options: FailoverOptions): Promise<FailoverRep
       const spent = end - start - waitedForLoads
       worstMs = Math.max(worstMs, spent)
       if (spent > timeoutMs + slackMs)
-        overBound.push({ op, ms: Math.round(end - start), boundMs: Math.round(timeoutMs + waitedForLoads), atMs: Math.round(start - eventAt) })
+        overBound.push({
+          op,
+          ms: Math.round(end - start),
+          boundMs: Math.round(timeoutMs + waitedForLoads),
+          atMs: Math.round(start - eventAt),
+        })
     }
     const caller = async (index: number) => {
       // One caller in five reads batches of five keys, as a page listing several entries would.
@@ -231,17 +241,17 @@ export async function runFailover(options: FailoverOptions): Promise<FailoverRep
             const end = performance.now()
             timed('getMany', start, end, 0)
             asked.forEach((key, i) => {
-              const value = values[i] as ReturnType<typeof valueOf> | undefined
-              if (value !== undefined && value.payload !== valueOf(key).payload) wrong++
+              const value = values[i] as ReturnType<typeof expected> | undefined
+              if (value !== undefined && value.payload !== expected(key).payload) wrong++
               reads.push({ at: start, shard: keyShard.get(key)!, hit: value !== undefined })
             })
           } else {
             const key = pick()
-            const value = (await cache.getOrSet(key, loader(key))) as ReturnType<typeof valueOf>
+            const value = (await cache.getOrSet(key, loader(key))) as ReturnType<typeof expected>
             const end = performance.now()
             const waited = loadTimeIn(key, start, end)
             timed('getOrSet', start, end, waited)
-            if (value?.payload !== valueOf(key).payload) wrong++
+            if (value?.payload !== expected(key).payload) wrong++
             reads.push({ at: start, shard: keyShard.get(key)!, hit: waited === 0 })
           }
         } catch (error) {
@@ -256,7 +266,9 @@ export async function runFailover(options: FailoverOptions): Promise<FailoverRep
     eventAt = performance.now()
     if (event === 'failover') await cluster.cli(replica, 'cluster', 'failover')
     else await cluster.node(primary).kill()
-    const probing = options.onEvent?.(keys.filter((key) => keyShard.get(key) === primary).map((key) => prefix + key))
+    const probing = options.onEvent?.(
+      keys.filter((key) => keyShard.get(key) === primary).map((key) => prefix + key),
+    )
     const promotedAt = await untilPromoted(replica, options.promotionTimeoutMs ?? 15_000)
     await sleep(options.afterMs ?? 2000)
     running = false

@@ -211,7 +211,9 @@ export async function startCluster(setup: ClusterSetup = {}): Promise<RedisClust
     (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 })).stdout
   const topology = async (port: number): Promise<Map<number, 'master' | number>> => {
     const lines = (await cli(port, 'cluster', 'nodes')).trim().split('\n')
-    const portOf = new Map(lines.map((line) => [line.split(' ')[0]!, Number(line.split(' ')[1]!.split(/[:@]/)[1])]))
+    const portOf = new Map(
+      lines.map((line) => [line.split(' ')[0]!, Number(line.split(' ')[1]!.split(/[:@]/)[1])]),
+    )
     const roles = new Map<number, 'master' | number>()
     for (const line of lines) {
       const [id, , flags, primaryId] = line.split(' ')
@@ -259,7 +261,8 @@ export async function startCluster(setup: ClusterSetup = {}): Promise<RedisClust
         await new Promise((r) => setTimeout(r, 50))
       }
     }
-    for (const port of allPorts) await waitFor(port, (info) => info.includes('cluster_state:ok'), 'cluster info')
+    for (const port of allPorts)
+      await waitFor(port, (info) => info.includes('cluster_state:ok'), 'cluster info')
     const roles = await topology(allPorts[0]!)
     const ports = allPorts.filter((port) => roles.get(port) === 'master')
     for (const port of allPorts.filter((p) => roles.get(p) !== 'master')) {
