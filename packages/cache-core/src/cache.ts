@@ -455,6 +455,7 @@ class CacheFacade implements Cache {
       hitRate: reads === 0 ? 0 : total.hits / reads,
       undecodable: this.#reporter.recorder.undecodable,
       circuit: this.#guard.breaker.state,
+      nodeCircuits: this.#guard.nodeCircuits(),
       bus: this.#tiers.busState,
       invalidationBacklog: this.#tiers.backlog,
       byPrefix,

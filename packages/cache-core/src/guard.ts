@@ -67,8 +67,8 @@ export class Guard {
   }
 
   /** The nodes whose breaker is not closed, with its state. */
-  nodeCircuits(): Record<string, CircuitState> {
-    const out: Record<string, CircuitState> = {}
+  nodeCircuits(): Record<string, Exclude<CircuitState, 'closed'>> {
+    const out: Record<string, Exclude<CircuitState, 'closed'>> = {}
     for (const [node, breaker] of this.#nodes) {
       const state = breaker.state
       if (state !== 'closed') out[node] = state

@@ -117,7 +117,7 @@ export class Loader {
     }
     // From here on, concurrent callers for this key share one read and at most one loader run.
     const found = first
-    const started = performance.now()
+    const started = Date.now()
     const run = (async () => {
       const entry = found instanceof Promise ? await found : found
       if (entry !== undefined && isFresh(entry, Date.now())) return this.reporter.hit(info, entry.value) as T
@@ -280,6 +280,7 @@ export class Loader {
     try {
       const stamps = await this.stampsBefore(options?.tags)
       const started = performance.now()
+      const loadStartedAt = Date.now()
       const control = new LoadControl<T>(this.cache, info.key, stale?.value as T | undefined)
       let value: T
       try {
@@ -305,9 +306,9 @@ export class Loader {
         else {
           // A caller spends at most one `timeout` waiting on the store, whatever the loader takes:
           // the write gets what the reads before the load left, and goes on without the caller.
-          const deadline = performance.now() + this.settings.timeoutMs - (started - callStarted)
+          const deadline = Date.now() + this.settings.timeoutMs - (loadStartedAt - callStarted)
           onWrite?.(writing, deadline)
-          await settledWithin(writing, deadline - performance.now())
+          await settledWithin(writing, deadline - Date.now())
         }
       }
       return value
@@ -392,7 +393,7 @@ export class Loader {
           else
             await settledWithin(
               writing.then(release, release),
-              Math.max(0, writeDeadline - performance.now()),
+              Math.max(0, writeDeadline - Date.now()),
             )
         }
       }
