@@ -29,7 +29,7 @@ function print(report: SuiteReport, run: FailoverReport, label: string): void {
   note(
     report,
     `${label}: ${run.calls} calls (${run.reads} keys read), promotion ${run.promotedAtMs} ms after the event, ` +
-      `worst call ${run.worstMs} ms beyond its loader time (bound ${run.timeoutMs} ms + ${run.slackMs} ms slack), ` +
+      `worst call ${run.worstMs} ms beyond its loader time (bound ${run.timeoutMs} ms + ${run.slackMs} ms slack, of which ${run.loopLagMs} ms the longest event-loop delay seen), ` +
       `${run.overBound.length} over it, ${run.thrown.length} errors thrown, ${run.wrong} wrong values, ` +
       `store failures reported: ${JSON.stringify(run.errorEvents)}`,
   )

@@ -135,7 +135,10 @@ describe('Redis Cluster failover', () => {
     const keys = keysOn(await owners(from!), from!, prefix, 5)
     const names = keys.map((key) => key.slice(prefix.length))
     const slot = keySlot(keys[0]!)
-    const adapter = redisAdapter({ cluster: cluster.allPorts.map((p) => `127.0.0.1:${p}`), commandTimeout: TIMEOUT_MS })
+    const adapter = redisAdapter({
+      cluster: cluster.allPorts.map((p) => `127.0.0.1:${p}`),
+      commandTimeout: TIMEOUT_MS,
+    })
     const cache = createCache({ adapter, keyPrefix: prefix.slice(0, -3), version: 1, timeout: TIMEOUT_MS })
     const errors: string[] = []
     cache.on('error', ({ error }) => errors.push(error.message))
@@ -145,18 +148,23 @@ describe('Redis Cluster failover', () => {
       // The first key moves to the other primary while its slot is still served by the first.
       await cluster.cli(to!, 'cluster', 'setslot', String(slot), 'importing', await idOf(from!))
       await cluster.cli(from!, 'cluster', 'setslot', String(slot), 'migrating', await idOf(to!))
-      expect(await cluster.cli(from!, 'migrate', '127.0.0.1', String(to), keys[0]!, '0', '5000')).toContain('OK')
+      expect(await cluster.cli(from!, 'migrate', '127.0.0.1', String(to), keys[0]!, '0', '5000')).toContain(
+        'OK',
+      )
       expect(await cluster.cli(from!, 'get', keys[0]!)).toContain('ASK')
 
       // One pipeline to the first primary: four replies and one ASK.
       expect(await cache.getMany(names)).toEqual(names.map((name) => `v:${name}`))
-      expect(await Promise.all(names.map((name) => cache.get(name)))).toEqual(names.map((name) => `v:${name}`))
+      expect(await Promise.all(names.map((name) => cache.get(name)))).toEqual(
+        names.map((name) => `v:${name}`),
+      )
       await Promise.all(names.map((name) => cache.set(name, `w:${name}`)))
       expect(await cache.getMany(names)).toEqual(names.map((name) => `w:${name}`))
       expect(errors).toEqual([])
     } finally {
       await cache.close()
-      for (const port of [to!, from!]) await cluster.cli(port, 'cluster', 'setslot', String(slot), 'node', await idOf(to!))
+      for (const port of [to!, from!])
+        await cluster.cli(port, 'cluster', 'setslot', String(slot), 'node', await idOf(to!))
     }
   }, 20_000)
 

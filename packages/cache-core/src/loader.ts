@@ -390,11 +390,7 @@ export class Loader {
           // Released once the result is written, so that waiters find it; a write still under way
           // (the caller stopped waiting for it) releases the lease when it ends.
           if (writing === undefined) await release()
-          else
-            await settledWithin(
-              writing.then(release, release),
-              Math.max(0, writeDeadline - Date.now()),
-            )
+          else await settledWithin(writing.then(release, release), Math.max(0, writeDeadline - Date.now()))
         }
       }
       while (Date.now() < deadline) {

@@ -30,7 +30,12 @@ describe('health per node of a sharded store', () => {
     const loader = vi.fn(async () => 'loaded')
     expect(await cache.getOrSet('k2@a', loader)).toBe('v:k2@a')
     expect(loader).not.toHaveBeenCalled()
-    expect(await cache.setMany([{ key: 'k3@a', value: 3 }, { key: 'k3@b', value: 3 }])).toBe(false)
+    expect(
+      await cache.setMany([
+        { key: 'k3@a', value: 3 },
+        { key: 'k3@b', value: 3 },
+      ]),
+    ).toBe(false)
     expect(await cache.get('k3@a')).toBe(3)
     // b comes back: after the cooldown one probe closes its breaker.
     adapter.nodes.b.mode = 'ok'
