@@ -47,7 +47,7 @@ function print(report: SuiteReport, run: FailoverReport, label: string): void {
     valueTarget(`${label}: errors thrown to callers`, run.thrown.length, '<=', 0, 'errors'),
     valueTarget(`${label}: wrong values`, run.wrong, '<=', 0, 'calls'),
     valueTarget(
-      `${label}: lowest hit rate of a healthy shard in any ${windowMs} ms window`,
+      `${label}: lowest hit rate of a healthy shard in any ${windowMs} ms window of 20 reads or more`,
       Math.round(run.healthyMinHitRate * 1000) / 10,
       '>=',
       95,

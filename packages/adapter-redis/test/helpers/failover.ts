@@ -80,7 +80,7 @@ export interface FailoverReport {
   readonly healthyShards: number[]
   /** Hits per window, per shard (by the port of its primary at the start). */
   readonly windows: Record<number, ShardWindow[]>
-  /** Lowest hit rate of a healthy shard in any window with calls, from the event on. */
+  /** Lowest hit rate of a healthy shard in any window of 20 reads or more, from the event on. */
   readonly healthyMinHitRate: number
   /** Overall hit rate of the healthy shards from the event on. */
   readonly healthyHitRate: number
@@ -92,6 +92,9 @@ export interface FailoverReport {
   /** Hit rate of the failed shard in the windows that start 1 s or more after the promotion. */
   readonly failedHitRateAfter1s: number
 }
+
+// Hit rates of windows with fewer reads are not judged.
+const MIN_WINDOW_READS = 20
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -313,7 +316,7 @@ export async function runFailover(options: FailoverOptions): Promise<FailoverRep
     let recoveredFrom = Number.POSITIVE_INFINITY
     for (let i = failed.length - 1; i >= 0; i--) {
       const w = failed[i]!
-      if (w.calls > 0 && w.hits / w.calls < 0.95) break
+      if (w.calls >= MIN_WINDOW_READS && w.hits / w.calls < 0.95) break
       recoveredFrom = w.fromMs
     }
     return {
@@ -332,7 +335,10 @@ export async function runFailover(options: FailoverOptions): Promise<FailoverRep
       failedShard: primary,
       healthyShards,
       windows,
-      healthyMinHitRate: Math.min(...healthy.filter((w) => w.calls > 0).map((w) => w.hits / w.calls)),
+      // Windows with a handful of reads (the callers were all waiting on the failed shard) say little.
+      healthyMinHitRate: Math.min(
+        ...healthy.filter((w) => w.calls >= MIN_WINDOW_READS).map((w) => w.hits / w.calls),
+      ),
       healthyHitRate: rate(healthy),
       recoveryMs: Math.max(0, recoveredFrom - promotedAtMs),
       failedHitRateAfter1s: rate(failed.filter((w) => w.fromMs >= promotedAtMs + 1000)),
