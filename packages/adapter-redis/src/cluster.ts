@@ -13,7 +13,7 @@ import { chunk } from './batches.js'
 import { isReplyError } from './errors.js'
 import { groupBySlot, keySlot } from './key-slot.js'
 import type { Link } from './link.js'
-import { TIMED_OUT } from './reply-watchdog.js'
+import { afterPendingIo, TIMED_OUT } from './reply-watchdog.js'
 
 /** `MOVED` or `ASK` when `error` is a cluster redirect, else `undefined`. */
 export function redirectOf(error: unknown): 'MOVED' | 'ASK' | undefined {
@@ -178,9 +178,10 @@ export function readBySlot(
     clearTimeout(timer)
     done?.()
   }
-  const timer = setTimeout(() => {
+  const expire = (): void => {
     for (const positions of [...open]) finish(positions, undefined, new Error(TIMED_OUT))
-  }, link.opts.commandTimeoutMs)
+  }
+  const timer = setTimeout(afterPendingIo, link.opts.commandTimeoutMs, expire)
   const routes = link.routes!
   const client = link.client
   const send = (): void => {

@@ -8,7 +8,7 @@ import type { Cluster, Redis } from 'ioredis'
 import { ClusterRoutes } from './cluster.js'
 import type { Connection, ResolvedOptions } from './connection.js'
 import { closedError, commandFailure, type Target } from './errors.js'
-import { TIMED_OUT } from './reply-watchdog.js'
+import { afterPendingIo, TIMED_OUT } from './reply-watchdog.js'
 import type { RedisClient } from './types.js'
 
 /** `ready`, `connecting` (never failed yet), or `unavailable`, from an ioredis client's own status. */
@@ -199,7 +199,7 @@ export class Link {
   /** Rejects as a timed-out command when `work` has not settled within the command timeout. */
   deadline<T>(work: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(TIMED_OUT)), this.opts.commandTimeoutMs)
+      const timer = setTimeout(afterPendingIo, this.opts.commandTimeoutMs, () => reject(new Error(TIMED_OUT)))
       work.then(
         (value) => {
           clearTimeout(timer)
