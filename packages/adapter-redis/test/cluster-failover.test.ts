@@ -102,6 +102,10 @@ describe('Redis Cluster failover', () => {
     const cache = createCache({ adapter, keyPrefix: prefix.slice(0, -3), version: 1, timeout: TIMEOUT_MS })
     const errors: string[] = []
     cache.on('error', ({ error }) => errors.push(error.message))
+    const other = redisAdapter({
+      cluster: cluster.allPorts.map((p) => `127.0.0.1:${p}`),
+      commandTimeout: TIMEOUT_MS,
+    })
     try {
       const names = keys.map((key) => key.slice(prefix.length))
       for (const name of names) await cache.set(name, `v:${name}`)
@@ -123,7 +127,10 @@ describe('Redis Cluster failover', () => {
       )
       expect(loaded).toEqual(names.map((name) => `v:${name}`))
       expect(loads).toBe(0)
-      // Concurrent writes of one tick go out as one pipeline per node, answered with mixed MOVEDs too.
+      // Concurrent writes of one tick go out as one pipeline per node, answered with mixed MOVEDs too;
+      // so do the deletes and leases of a second adapter that has not seen this failover either.
+      const leases = keysOn(await owners(replica), replica, randomPrefix(), 5)
+      await other.getMany([keys[0]!])
       await cluster.cli(primary, 'cluster', 'failover')
       await untilPromoted(primary, 10_000)
       await untilSettled(primary, keySlot(keys[0]!))
@@ -132,8 +139,19 @@ describe('Redis Cluster failover', () => {
         names.map((name) => `w:${name}`),
       )
       expect(errors).toEqual([])
+      const [deleted, taken] = await Promise.all([
+        Promise.all(keys.slice(0, 5).map((key) => other.delete(key))),
+        Promise.all(leases.map((lease) => other.setIfAbsent(lease, bytes('me'), 10_000))),
+      ])
+      expect(deleted).toEqual([true, true, true, true, true])
+      expect(taken).toEqual([true, true, true, true, true])
+      expect(await Promise.all(leases.map((lease) => other.deleteIfEquals(lease, bytes('me'))))).toEqual(
+        taken,
+      )
+      expect(await other.deleteMany(keys)).toBe(5)
     } finally {
       await cache.close()
+      await other.close()
     }
   }, 40_000)
 

@@ -65,5 +65,9 @@ describe('health per node of a sharded store', () => {
     await vi.advanceTimersByTimeAsync(2)
     expect(settled).toBe(true)
     expect(await pending).toBe('loaded')
+    // The write went on without the caller: its failure is still counted and its key kept for replay.
+    expect(cache.stats()).toMatchObject({ errors: 1, invalidationBacklog: 0 })
+    await vi.advanceTimersByTimeAsync(300)
+    expect(cache.stats()).toMatchObject({ errors: 2, invalidationBacklog: 1 })
   })
 })
