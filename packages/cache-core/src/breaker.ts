@@ -12,7 +12,8 @@ export type CircuitState = 'closed' | 'open' | 'half-open'
  * recovery once at its end, however many operations failed in between.
  */
 export class CircuitBreaker {
-  private failures = 0
+  private consecutive = 0
+  private total = 0
   private openUntil = 0
   private probing = false
   private burst = 0
@@ -28,12 +29,17 @@ export class CircuitBreaker {
 
   /** Nothing is failing: no failure since the last success. */
   get idle(): boolean {
-    return this.failures === 0
+    return this.consecutive === 0
+  }
+
+  /** Failures recorded since the breaker was made, ever growing: tells whether any happened meanwhile. */
+  get failures(): number {
+    return this.total
   }
 
   /** Whether an operation may go to the store now. Claims the single probe when half-open. */
   allow(): boolean {
-    if (this.failures < this.threshold) return true
+    if (this.consecutive < this.threshold) return true
     if (this.probing || Date.now() < this.openUntil) return false
     this.probing = true
     return true
@@ -41,13 +47,13 @@ export class CircuitBreaker {
 
   /** The current state, for stats and health. */
   get state(): CircuitState {
-    if (this.failures < this.threshold) return 'closed'
+    if (this.consecutive < this.threshold) return 'closed'
     return this.probing || Date.now() >= this.openUntil ? 'half-open' : 'open'
   }
 
   /** Records a store operation that succeeded. */
   success(): void {
-    if (this.failures === 0) return
+    if (this.consecutive === 0) return
     if (this.burst > 0) {
       this.logger?.warn?.(
         this.node === undefined
@@ -56,17 +62,18 @@ export class CircuitBreaker {
         `cache "${this.cache}": store${this.node === undefined ? '' : ` node ${this.node}`} recovered after ${this.burst} failed operation(s)`,
       )
     }
-    this.failures = 0
+    this.consecutive = 0
     this.burst = 0
     this.probing = false
   }
 
   /** Records a store operation that failed or timed out. */
   failure(operation: string, error: Error): void {
-    this.failures++
+    this.total++
+    this.consecutive++
     this.burst++
     this.probing = false
-    if (this.failures >= this.threshold) this.openUntil = Date.now() + this.cooldownMs
+    if (this.consecutive >= this.threshold) this.openUntil = Date.now() + this.cooldownMs
     if (this.burst === 1) {
       this.logger?.warn?.(
         this.node === undefined

@@ -1,3 +1,4 @@
+import type { CircuitBreaker } from './breaker.js'
 import type { Invalidation } from './bus.js'
 import { parseOptionalDuration } from './duration.js'
 import { CacheError, ErrorCodes } from './errors.js'
@@ -39,6 +40,13 @@ export function settledWithin(work: Promise<unknown>, ms: number): Promise<boole
   })
   work.catch(() => {})
   return Promise.race([work.then(() => true), late]).finally(() => clearTimeout(timer))
+}
+
+/** When a `getOrSet` began, and how many failures its key's store node (breaker) had seen then. */
+interface CallStart {
+  readonly at: number
+  readonly breaker: CircuitBreaker
+  failures: number
 }
 
 /** A loader of `getOrSet`: gets a context to decide about its own result. */
@@ -117,7 +125,12 @@ export class Loader {
     }
     // From here on, concurrent callers for this key share one read and at most one loader run.
     const found = first
-    const started = Date.now()
+    const started: CallStart = {
+      at: Date.now(),
+      breaker: this.guard.breakerOf(this.guard.nodeOf?.(info.full)),
+      failures: 0,
+    }
+    started.failures = started.breaker.failures
     const run = (async () => {
       const entry = found instanceof Promise ? await found : found
       if (entry !== undefined && isFresh(entry, Date.now())) return this.reporter.hit(info, entry.value) as T
@@ -187,7 +200,7 @@ export class Loader {
     stale: Entry | undefined,
     loader: Load<T>,
     options: GetOrSetOptions<T> | undefined,
-    callStarted: number,
+    callStarted: CallStart,
   ): Promise<T> {
     const rules = this.rules(options)
     const now = Date.now()
@@ -229,7 +242,7 @@ export class Loader {
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
     stale?: Entry,
-    callStarted?: number,
+    callStarted?: CallStart,
   ): Promise<T> {
     const running = this.loading.get(info.full)
     if (running !== undefined) return running as Promise<T>
@@ -271,7 +284,7 @@ export class Loader {
     rules: StaleRules,
     stale?: Entry,
     lease?: LeaseHeld,
-    callStarted?: number,
+    callStarted?: CallStart,
     onWrite?: (writing: Promise<boolean>, deadline: number) => void,
   ): Promise<T> {
     // The fence is up before anything is read, so an invalidation from here on keeps the result out
@@ -302,11 +315,13 @@ export class Loader {
           rules,
           true,
         )
-        if (callStarted === undefined) await writing
+        if (callStarted === undefined || callStarted.breaker.failures === callStarted.failures) await writing
         else {
-          // A caller spends at most one `timeout` waiting on the store, whatever the loader takes:
-          // the write gets what the reads before the load left, and goes on without the caller.
-          const deadline = Date.now() + this.settings.timeoutMs - (loadStartedAt - callStarted)
+          // The key's store node failed since the call began: the caller spends at most one
+          // `timeout` waiting on it in all, whatever the loader takes. The write gets what the reads
+          // before the load left, and goes on without the caller. (While the node answers, the write
+          // is awaited in full, so a returned getOrSet leaves no write in flight behind it.)
+          const deadline = Date.now() + this.settings.timeoutMs - (loadStartedAt - callStarted.at)
           onWrite?.(writing, deadline)
           await settledWithin(writing, deadline - Date.now())
         }
@@ -342,7 +357,7 @@ export class Loader {
     rules: StaleRules,
     lease: ResolvedLease,
     stale: Entry | undefined,
-    callStarted: number | undefined,
+    callStarted: CallStart | undefined,
   ): Promise<T> {
     const store = this.tiers.store
     this.leasesUsed = true
