@@ -179,6 +179,7 @@ export function readBySlot(
     done?.()
   }
   const expire = (): void => {
+    if (open.size > 0) link.routes!.suspect()
     for (const positions of [...open]) finish(positions, undefined, new Error(TIMED_OUT))
   }
   const timer = setTimeout(afterPendingIo, link.opts.commandTimeoutMs, expire)

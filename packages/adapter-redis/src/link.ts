@@ -199,13 +199,21 @@ export class Link {
   /** Rejects as a timed-out command when `work` has not settled within the command timeout. */
   deadline<T>(work: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(afterPendingIo, this.opts.commandTimeoutMs, () => reject(new Error(TIMED_OUT)))
+      let settled = false
+      const timer = setTimeout(afterPendingIo, this.opts.commandTimeoutMs, () => {
+        if (settled) return
+        // On a cluster a node that does not answer may be failing over: watch the slot map.
+        this.routes?.suspect()
+        reject(new Error(TIMED_OUT))
+      })
       work.then(
         (value) => {
+          settled = true
           clearTimeout(timer)
           resolve(value)
         },
         (error: unknown) => {
+          settled = true
           clearTimeout(timer)
           reject(error)
         },

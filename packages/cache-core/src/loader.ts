@@ -46,7 +46,7 @@ export function settledWithin(work: Promise<unknown>, ms: number): Promise<boole
 interface CallStart {
   readonly at: number
   readonly breaker: CircuitBreaker
-  failures: number
+  readonly failures: number
 }
 
 /** A loader of `getOrSet`: gets a context to decide about its own result. */
@@ -125,12 +125,8 @@ export class Loader {
     }
     // From here on, concurrent callers for this key share one read and at most one loader run.
     const found = first
-    const started: CallStart = {
-      at: Date.now(),
-      breaker: this.guard.breakerOf(this.guard.nodeOf?.(info.full)),
-      failures: 0,
-    }
-    started.failures = started.breaker.failures
+    const breaker = this.guard.breakerOf(this.guard.nodeOf?.(info.full))
+    const started: CallStart = { at: Date.now(), breaker, failures: breaker.failures }
     const run = (async () => {
       const entry = found instanceof Promise ? await found : found
       if (entry !== undefined && isFresh(entry, Date.now())) return this.reporter.hit(info, entry.value) as T
