@@ -13,7 +13,6 @@ export type CircuitState = 'closed' | 'open' | 'half-open'
  */
 export class CircuitBreaker {
   private consecutive = 0
-  private total = 0
   private openUntil = 0
   private probing = false
   private burst = 0
@@ -30,11 +29,6 @@ export class CircuitBreaker {
   /** Nothing is failing: no failure since the last success. */
   get idle(): boolean {
     return this.consecutive === 0
-  }
-
-  /** Failures recorded since the breaker was made, ever growing: tells whether any happened meanwhile. */
-  get failures(): number {
-    return this.total
   }
 
   /** Whether an operation may go to the store now. Claims the single probe when half-open. */
@@ -69,7 +63,6 @@ export class CircuitBreaker {
 
   /** Records a store operation that failed or timed out. */
   failure(operation: string, error: Error): void {
-    this.total++
     this.consecutive++
     this.burst++
     this.probing = false

@@ -1,4 +1,3 @@
-import type { CircuitBreaker } from './breaker.js'
 import type { Invalidation } from './bus.js'
 import { parseOptionalDuration } from './duration.js'
 import { CacheError, ErrorCodes } from './errors.js'
@@ -27,26 +26,6 @@ export function inGrace(entry: Entry, rules: StaleRules, now: number): boolean {
 /** Whether a stale entry is served at once while one refresh runs; never one that was softly invalidated. */
 export function servesStale(entry: Entry, rules: StaleRules, now: number): boolean {
   return entry.invalidated !== true && entry.expiresAt + rules.staleMs > now
-}
-
-/**
- * Waits for `work` at most `ms`: true once it resolved, false when the time ran out first (it goes
- * on, and a later rejection is dropped); rejects when it rejected in time.
- */
-export function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, ms))
-  })
-  work.catch(() => {})
-  return Promise.race([work.then(() => true), late]).finally(() => clearTimeout(timer))
-}
-
-/** When a `getOrSet` began, and how many failures its key's store node (breaker) had seen then. */
-interface CallStart {
-  readonly at: number
-  readonly breaker: CircuitBreaker
-  readonly failures: number
 }
 
 /** A loader of `getOrSet`: gets a context to decide about its own result. */
@@ -125,12 +104,10 @@ export class Loader {
     }
     // From here on, concurrent callers for this key share one read and at most one loader run.
     const found = first
-    const breaker = this.guard.breakerOf(this.guard.nodeOf?.(info.full))
-    const started: CallStart = { at: Date.now(), breaker, failures: breaker.failures }
     const run = (async () => {
       const entry = found instanceof Promise ? await found : found
       if (entry !== undefined && isFresh(entry, Date.now())) return this.reporter.hit(info, entry.value) as T
-      return this.resolveMiss(info, entry, loader, options, started)
+      return this.resolveMiss(info, entry, loader, options)
     })()
     const full = info.full
     this.inflight.set(full, run)
@@ -196,7 +173,6 @@ export class Loader {
     stale: Entry | undefined,
     loader: Load<T>,
     options: GetOrSetOptions<T> | undefined,
-    callStarted: CallStart,
   ): Promise<T> {
     const rules = this.rules(options)
     const now = Date.now()
@@ -206,7 +182,7 @@ export class Loader {
       return stale.value as T
     }
     this.reporter.missed(info)
-    const loading = this.loadOnce(info, loader, options, rules, stale, callStarted)
+    const loading = this.loadOnce(info, loader, options, rules, stale)
     const fallback = stale !== undefined && inGrace(stale, rules, now) ? stale : undefined
     if (fallback === undefined) return loading
     try {
@@ -238,7 +214,6 @@ export class Loader {
     options: GetOrSetOptions<T> | undefined,
     rules: StaleRules,
     stale?: Entry,
-    callStarted?: CallStart,
   ): Promise<T> {
     const running = this.loading.get(info.full)
     if (running !== undefined) return running as Promise<T>
@@ -247,8 +222,8 @@ export class Loader {
     const store = this.tiers.store
     const loading =
       lease && store.capabilities.atomicSetIfAbsent && store.setIfAbsent
-        ? this.loadWithLease(info, loader, options, rules, lease, stale, callStarted)
-        : this.load(info, loader, options, rules, stale, undefined, callStarted)
+        ? this.loadWithLease(info, loader, options, rules, lease, stale)
+        : this.load(info, loader, options, rules, stale)
     this.loading.set(info.full, loading)
     const forget = () => {
       if (this.loading.get(info.full) === loading) this.loading.delete(info.full)
@@ -280,8 +255,6 @@ export class Loader {
     rules: StaleRules,
     stale?: Entry,
     lease?: LeaseHeld,
-    callStarted?: CallStart,
-    onWrite?: (writing: Promise<boolean>, deadline: number) => void,
   ): Promise<T> {
     // The fence is up before anything is read, so an invalidation from here on keeps the result out
     // of the store.
@@ -289,7 +262,6 @@ export class Loader {
     try {
       const stamps = await this.stampsBefore(options?.tags)
       const started = performance.now()
-      const loadStartedAt = Date.now()
       const control = new LoadControl<T>(this.cache, info.key, stale?.value as T | undefined)
       let value: T
       try {
@@ -306,21 +278,7 @@ export class Loader {
       // Epochs read before the load stamp its result only when its tags are the ones they were read for.
       if (write !== undefined) {
         const fixed = write.tags === options?.tags
-        const writing = this.writer.write(
-          [{ ...write, fence, stamps: fixed ? stamps : undefined, lease }],
-          rules,
-          true,
-        )
-        if (callStarted === undefined || callStarted.breaker.failures === callStarted.failures) await writing
-        else {
-          // The key's store node failed since the call began: the caller spends at most one
-          // `timeout` waiting on it in all, whatever the loader takes. The write gets what the reads
-          // before the load left, and goes on without the caller. (While the node answers, the write
-          // is awaited in full, so a returned getOrSet leaves no write in flight behind it.)
-          const deadline = Date.now() + this.settings.timeoutMs - (loadStartedAt - callStarted.at)
-          onWrite?.(writing, deadline)
-          await settledWithin(writing, deadline - Date.now())
-        }
+        await this.writer.write([{ ...write, fence, stamps: fixed ? stamps : undefined, lease }], rules, true)
       }
       return value
     } finally {
@@ -353,7 +311,6 @@ export class Loader {
     rules: StaleRules,
     lease: ResolvedLease,
     stale: Entry | undefined,
-    callStarted: CallStart | undefined,
   ): Promise<T> {
     const store = this.tiers.store
     this.leasesUsed = true
@@ -364,16 +321,8 @@ export class Loader {
       const entry = await this.tiers.lookup(info)
       return entry !== undefined && isFresh(entry, Date.now()) ? { value: entry.value as T } : undefined
     }
+    // The lease key has a node of its own on a sharded store; its failures count there.
     const node = this.guard.nodeOf?.(leaseKey)
-    const release = () =>
-      this.guard.call(
-        'deleteIfEquals',
-        info.key,
-        () => store.deleteIfEquals!(leaseKey, token),
-        undefined,
-        undefined,
-        node,
-      )
     for (;;) {
       const acquired = await this.guard.call(
         'setIfAbsent',
@@ -383,25 +332,23 @@ export class Loader {
         undefined,
         node,
       )
-      if (acquired === MISS) return this.load(info, loader, options, rules, stale, undefined, callStarted)
+      if (acquired === MISS) return this.load(info, loader, options, rules, stale)
       if (acquired) {
-        let writing: Promise<unknown> | undefined
-        let writeDeadline = 0
         try {
           // The previous holder may have written the value between our read and our lease.
           const found = await freshValue()
           if (found !== undefined) return found.value
           // Written only while the lease is still ours: an invalidation revokes it, in any process.
-          const held = { key: leaseKey, token }
-          return await this.load(info, loader, options, rules, stale, held, callStarted, (w, deadline) => {
-            writing = w
-            writeDeadline = deadline
-          })
+          return await this.load(info, loader, options, rules, stale, { key: leaseKey, token })
         } finally {
-          // Released once the result is written, so that waiters find it; a write still under way
-          // (the caller stopped waiting for it) releases the lease when it ends.
-          if (writing === undefined) await release()
-          else await settledWithin(writing.then(release, release), Math.max(0, writeDeadline - Date.now()))
+          await this.guard.call(
+            'deleteIfEquals',
+            info.key,
+            () => store.deleteIfEquals!(leaseKey, token),
+            undefined,
+            undefined,
+            node,
+          )
         }
       }
       while (Date.now() < deadline) {
@@ -418,8 +365,7 @@ export class Loader {
         )
         if (holder === undefined) break
       }
-      if (Date.now() >= deadline)
-        return this.load(info, loader, options, rules, stale, undefined, callStarted)
+      if (Date.now() >= deadline) return this.load(info, loader, options, rules, stale)
     }
   }
 }
