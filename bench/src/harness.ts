@@ -57,7 +57,18 @@ export interface TargetResult {
   /** The bar `measured` must clear. */
   readonly threshold: number
   /** Unit of `measured` and `threshold`. */
-  readonly unit: 'x' | 'ops/s' | 'runs' | 'commands' | 'keys' | 'ms' | 'MB' | 'errors' | 'listeners'
+  readonly unit:
+    | 'x'
+    | 'ops/s'
+    | 'runs'
+    | 'commands'
+    | 'keys'
+    | 'ms'
+    | 'MB'
+    | 'errors'
+    | 'listeners'
+    | 'calls'
+    | '%'
   /** Whether the target is met. */
   readonly pass: boolean
   /** The raw figures behind a ratio, for the reader. */

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { newReport, printTargets, type SuiteReport } from './harness.js'
 import { redisAnswers } from './redis-server.js'
 import { compressionSuite } from './suites/compression.js'
+import { failoverSuite } from './suites/failover.js'
 import { growthSuite } from './suites/growth.js'
 import { memorySuite } from './suites/memory.js'
 import { platformSuite, platformUnavailable } from './suites/platform.js'
@@ -72,6 +73,15 @@ const suites: Record<string, Suite> = {
         ? undefined
         : 'no Redis answers at 127.0.0.1:6379 (install and start Redis to run this suite)',
     run: soakSuite,
+  },
+  failover: {
+    title:
+      'failover — Redis Cluster (3 primaries + 3 replicas) failing over under 200 callers: calls over the bound, hit rate per shard, recovery',
+    unavailable: async () =>
+      (await redisAnswers('127.0.0.1', 6379))
+        ? undefined
+        : 'no Redis answers at 127.0.0.1:6379 (install and start Redis to run this suite)',
+    run: failoverSuite,
   },
   platform: {
     title: "platform — the example app's filter-counts endpoint, cache off vs warm",

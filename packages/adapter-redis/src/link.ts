@@ -4,10 +4,11 @@
  * during the very first connection attempt, which they wait for up to `commandTimeout`.
  */
 import { type AdapterStatus, type CacheError, redact } from '@cacheport/cache-core'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
+import { ClusterRoutes } from './cluster.js'
 import type { Connection, ResolvedOptions } from './connection.js'
 import { closedError, commandFailure, type Target } from './errors.js'
-import { TIMED_OUT } from './reply-watchdog.js'
+import { afterPendingIo, TIMED_OUT } from './reply-watchdog.js'
 import type { RedisClient } from './types.js'
 
 /** `ready`, `connecting` (never failed yet), or `unavailable`, from an ioredis client's own status. */
@@ -43,8 +44,14 @@ export class Link {
   readonly opts: ResolvedOptions
   /** A Redis Cluster rather than a single node (or Sentinel-managed one). */
   readonly isCluster: boolean
-  /** The client (one passed in) has no command timeout, so the adapter bounds each call itself. */
+  /**
+   * The adapter bounds each call with a timer of its own: the client (one passed in) has no command
+   * timeout, or it is a cluster, where ioredis sends a command again after a lost connection or a
+   * CLUSTERDOWN reply, each time with a new timeout, for as long as redirections are left.
+   */
   readonly ownTimeout: boolean
+  /** Redirects, key owners and slot map refreshes, on a cluster. */
+  readonly routes: ClusterRoutes | undefined
   /** The client auto-pipelines, so values wait for the end of the tick before being serialized. */
   readonly copyValues: boolean
   /** ioredis' `keyPrefix` of a single-node client, which commands built by hand must carry. */
@@ -73,8 +80,9 @@ export class Link {
     this.#owned = connection.owned
     this.endpoint = connection.endpoint
     this.opts = connection.resolved
-    this.ownTimeout = connection.needsOwnTimeout
     this.isCluster = (this.client as { isCluster?: boolean }).isCluster === true
+    this.ownTimeout = connection.needsOwnTimeout || this.isCluster
+    this.routes = this.isCluster ? new ClusterRoutes(this.client as Cluster) : undefined
     this.copyValues = this.client.options.enableAutoPipelining === true
     this.native = connection.native
     this.keyPrefix = this.isCluster ? undefined : (this.client as Redis).options.keyPrefix
@@ -105,6 +113,12 @@ export class Link {
    * CacheErrors naming `target`.
    */
   send<T>(command: string, target: Target, issue: () => Promise<T>): Promise<T> {
+    const routes = this.routes
+    // On a cluster, a redirect is followed within the same deadline, and never reported as a failure.
+    if (routes !== undefined) {
+      const direct = issue
+      issue = () => routes.follow(direct)
+    }
     let reply: Promise<T>
     if (this.isReady) {
       try {
@@ -185,13 +199,21 @@ export class Link {
   /** Rejects as a timed-out command when `work` has not settled within the command timeout. */
   deadline<T>(work: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(TIMED_OUT)), this.opts.commandTimeoutMs)
+      let settled = false
+      const timer = setTimeout(afterPendingIo, this.opts.commandTimeoutMs, () => {
+        if (settled) return
+        // On a cluster a node that does not answer may be failing over: watch the slot map.
+        this.routes?.suspect()
+        reject(new Error(TIMED_OUT))
+      })
       work.then(
         (value) => {
+          settled = true
           clearTimeout(timer)
           resolve(value)
         },
         (error: unknown) => {
+          settled = true
           clearTimeout(timer)
           reject(error)
         },
@@ -215,6 +237,7 @@ export class Link {
    */
   async close(): Promise<void> {
     this.#closed = true
+    this.routes?.close()
     if (!this.#owned) {
       this.client.off('error', this.#onError)
       this.client.off('ready', this.#onReady)

@@ -18,7 +18,11 @@ import type { RedisClient } from './types.js'
 export async function unlinkKeys(link: Link, target: RedisClient, keys: readonly string[]): Promise<number> {
   const groups = keyBatches(keys, link.opts.batchSize, link.isCluster)
   let removed = 0
-  for (const n of await Promise.all(groups.map((group) => link.bound(target.unlink(group))))) removed += n
+  // Through the cluster client, each UNLINK follows its own redirects; a node is asked directly.
+  const routes = target === link.client ? link.routes : undefined
+  const unlink = (group: string[]) =>
+    link.bound(routes === undefined ? target.unlink(group) : routes.follow(() => target.unlink(group)))
+  for (const n of await Promise.all(groups.map(unlink))) removed += n
   return removed
 }
 

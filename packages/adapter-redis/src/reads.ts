@@ -5,8 +5,8 @@
 import type { CacheError } from '@cacheport/cache-core'
 import type { Redis } from 'ioredis'
 import { chunk } from './batches.js'
+import { readBySlot } from './cluster.js'
 import { isForeignType } from './errors.js'
-import { groupBySlot } from './key-slot.js'
 import type { Link } from './link.js'
 import { type ReplyWatchdog, WatchedCommand, watchdogWorks } from './reply-watchdog.js'
 
@@ -136,6 +136,10 @@ export class Reads {
       this.#getOne(keys[0]!).then(resolves[0], rejects[0])
       return
     }
+    if (this.#link.isCluster) {
+      this.#readCluster(keys, resolves, rejects)
+      return
+    }
     this.#getsInFlight++
     this.#fetch(keys).then(
       (replies) => {
@@ -155,6 +159,7 @@ export class Reads {
    */
   #getOne(key: string): Promise<Uint8Array | undefined> {
     const link = this.#link
+    if (link.isCluster) return new Promise((resolve, reject) => this.#readCluster([key], [resolve], [reject]))
     if (!link.isReady || link.ownTimeout) {
       return link.send('GET', key, () => link.client.getBuffer(key).catch(foreignAsNotAnEntry)).then(toBytes)
     }
@@ -182,6 +187,31 @@ export class Reads {
     })
   }
 
+  /**
+   * Gets on a cluster: one MGET per hash slot, each settling its own callers, so that keys of a
+   * node that fails or times out fail alone and the others are answered.
+   */
+  #readCluster(
+    keys: readonly string[],
+    resolves: Array<Settle<Uint8Array | undefined>>,
+    rejects: Array<Settle<unknown>>,
+  ): void {
+    const link = this.#link
+    this.#getsInFlight++
+    readBySlot(
+      link,
+      keys,
+      (positions, replies, error) => {
+        for (let j = 0; j < positions.length; j++) {
+          const i = positions[j]!
+          if (replies === undefined) rejects[i]!(link.failure('GET', error, keys[i]!))
+          else resolves[i]!(toBytes(replies[j]))
+        }
+      },
+      () => this.#getsInFlight--,
+    )
+  }
+
   readonly #getFailed = (error: unknown, key: string): CacheError => this.#link.failure('GET', error, key)
 
   readonly #gotOne = (reply: Buffer | null): Uint8Array | undefined => {
@@ -191,6 +221,8 @@ export class Reads {
 
   /** MGET in batches; on a cluster one MGET per hash slot, all sent at once. Raw errors. */
   #fetch(keys: readonly string[]): Promise<Array<Buffer | null>> {
+    // A cluster read keeps its own deadline, the wait for the first connection included.
+    if (this.#link.isCluster) return this.#fetchNow(keys)
     return this.#link.whenReady(() => this.#fetchNow(keys))
   }
 
@@ -202,12 +234,16 @@ export class Reads {
       return (await Promise.all(parts.map((part) => link.bound(link.client.mgetBuffer(part))))).flat()
     }
     const out = new Array<Buffer | null>(keys.length)
-    await Promise.all(
-      groupBySlot(keys).map(async (positions) => {
-        const replies = await link.bound(link.client.mgetBuffer(positions.map((i) => keys[i]!)))
-        for (let j = 0; j < positions.length; j++) out[positions[j]!] = replies[j] ?? null
-      }),
+    return new Promise((resolve, reject) =>
+      readBySlot(
+        link,
+        keys,
+        (positions, replies, error) => {
+          if (replies === undefined) reject(error)
+          else for (let j = 0; j < positions.length; j++) out[positions[j]!] = replies[j] ?? null
+        },
+        () => resolve(out),
+      ),
     )
-    return out
   }
 }

@@ -91,7 +91,19 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     this.#pubsub = new PubSub(link)
     this.client = link.client
     this.endpoint = link.endpoint
-    this.capabilities = Object.freeze({ ...CAPABILITIES, operationTimeoutMs: link.opts.commandTimeoutMs })
+    this.capabilities = Object.freeze({
+      ...CAPABILITIES,
+      operationTimeoutMs: link.opts.commandTimeoutMs,
+      sharded: link.isCluster,
+    })
+  }
+
+  /**
+   * On a cluster, the `host:port` of the primary serving `key` as the client's slot map has it now,
+   * so the core keeps fail-open decisions per node; `undefined` on a single node or Sentinel.
+   */
+  nodeOf(key: string): string | undefined {
+    return this.#link.routes?.nodeOf(key)
   }
 
   /**
@@ -252,11 +264,15 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     const bytes = Buffer.from(value)
     const held = Buffer.from(token)
     const px = ttlMs === undefined ? '0' : String(pxOf(ttlMs))
-    if (link.isCluster) {
+    const routes = link.routes
+    if (routes !== undefined) {
+      // Both steps follow their own redirects: the two keys may live on different nodes.
       return link.send('set-if-holds', key, async () => {
-        const holder = await link.bound(link.client.getBuffer(leaseKey))
+        const holder = await routes.follow(() => link.client.getBuffer(leaseKey))
         if (holder === null || !holder.equals(held)) return false
-        await link.bound(px === '0' ? link.client.set(key, bytes) : link.client.set(key, bytes, 'PX', px))
+        await routes.follow(() =>
+          px === '0' ? link.client.set(key, bytes) : link.client.set(key, bytes, 'PX', px),
+        )
         return true
       })
     }

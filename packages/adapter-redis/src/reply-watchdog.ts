@@ -9,6 +9,15 @@ import { Command } from 'ioredis'
 /** The message of a command that got no reply in time, as ioredis words its own. */
 export const TIMED_OUT = 'Command timed out'
 
+/**
+ * Runs `expire` once the I/O that is already waiting has been read. After the event loop was held up
+ * (a busy machine, a long synchronous task), timers run before the sockets are read: a reply that
+ * arrived in time would otherwise be declared late. `setImmediate` runs after the poll phase.
+ */
+export function afterPendingIo(expire: () => void): void {
+  setImmediate(expire)
+}
+
 // Answered commands are dropped from the front as new ones arrive; the array is compacted once
 // the dropped part is this long and more than half of it.
 const COMPACT_AFTER = 1024

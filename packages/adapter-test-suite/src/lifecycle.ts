@@ -34,8 +34,16 @@ export function lifecycleTests(options: ResolvedSuiteOptions): void {
           'shared',
           'ttlPrecisionMs',
         ]
-        const optional = caps.operationTimeoutMs === undefined ? [] : ['operationTimeoutMs']
+        const optional = [
+          ...(caps.operationTimeoutMs === undefined ? [] : ['operationTimeoutMs']),
+          ...(caps.sharded === undefined ? [] : ['sharded']),
+        ]
         expect(Object.keys(caps).sort()).toEqual([...required, ...optional].sort())
+        if (caps.sharded !== undefined) {
+          expect(typeof caps.sharded, 'capabilities.sharded').toBe('boolean')
+          // A sharded store names each key's node, which the core keeps its health by.
+          if (caps.sharded) expect(typeof adapter.nodeOf, 'a sharded adapter has nodeOf').toBe('function')
+        }
         if (caps.operationTimeoutMs !== undefined) {
           expect(
             caps.operationTimeoutMs,

@@ -64,6 +64,12 @@ export interface AdapterCapabilities {
    * Bulk operations (`deleteByPattern`, `clear`) are exempt: they may legitimately take longer.
    */
   readonly operationTimeoutMs?: number
+  /**
+   * Keys live on several nodes (a Redis Cluster) and {@link CacheAdapter.nodeOf} names each key's
+   * node: the core then keeps its fail-open decisions (breaker, timeouts) per node, splits batches
+   * by node, and one dead node fails open for its own keys only.
+   */
+  readonly sharded?: boolean
 }
 
 /** The memory state of a store server, as {@link CacheAdapter.serverMemory} reports it. */
@@ -160,6 +166,13 @@ export interface CacheAdapter<Stored = Uint8Array> {
     onMessage: MessageHandler,
     onStatus?: (status: AdapterStatus) => void,
   ): MaybePromise<() => MaybePromise<void>>
+
+  /**
+   * The node that holds `key` now (any stable name, such as `host:port`), or `undefined` when the
+   * adapter cannot tell. Called per operation when `capabilities.sharded` is set, so it must be
+   * cheap; after a failover it names the new owner, whose health is tracked apart from the old one.
+   */
+  nodeOf?(key: string): string | undefined
 
   /** The adapter's current view of its store's health. */
   status?(): AdapterStatus

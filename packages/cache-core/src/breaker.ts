@@ -12,7 +12,7 @@ export type CircuitState = 'closed' | 'open' | 'half-open'
  * recovery once at its end, however many operations failed in between.
  */
 export class CircuitBreaker {
-  private failures = 0
+  private consecutive = 0
   private openUntil = 0
   private probing = false
   private burst = 0
@@ -22,11 +22,18 @@ export class CircuitBreaker {
     private readonly threshold: number,
     private readonly cooldownMs: number,
     private readonly logger: CacheLogger | undefined,
+    /** The store node this breaker covers, when the store has several; named in its log lines. */
+    private readonly node?: string,
   ) {}
+
+  /** Nothing is failing: no failure since the last success. */
+  get idle(): boolean {
+    return this.consecutive === 0
+  }
 
   /** Whether an operation may go to the store now. Claims the single probe when half-open. */
   allow(): boolean {
-    if (this.failures < this.threshold) return true
+    if (this.consecutive < this.threshold) return true
     if (this.probing || Date.now() < this.openUntil) return false
     this.probing = true
     return true
@@ -34,34 +41,40 @@ export class CircuitBreaker {
 
   /** The current state, for stats and health. */
   get state(): CircuitState {
-    if (this.failures < this.threshold) return 'closed'
+    if (this.consecutive < this.threshold) return 'closed'
     return this.probing || Date.now() >= this.openUntil ? 'half-open' : 'open'
   }
 
   /** Records a store operation that succeeded. */
   success(): void {
-    if (this.failures === 0) return
+    if (this.consecutive === 0) return
     if (this.burst > 0) {
       this.logger?.warn?.(
-        { cache: this.cache, failures: this.burst },
-        `cache "${this.cache}": store recovered after ${this.burst} failed operation(s)`,
+        this.node === undefined
+          ? { cache: this.cache, failures: this.burst }
+          : { cache: this.cache, failures: this.burst, node: this.node },
+        `cache "${this.cache}": store${this.node === undefined ? '' : ` node ${this.node}`} recovered after ${this.burst} failed operation(s)`,
       )
     }
-    this.failures = 0
+    this.consecutive = 0
     this.burst = 0
     this.probing = false
   }
 
   /** Records a store operation that failed or timed out. */
   failure(operation: string, error: Error): void {
-    this.failures++
+    this.consecutive++
     this.burst++
     this.probing = false
-    if (this.failures >= this.threshold) this.openUntil = Date.now() + this.cooldownMs
+    if (this.consecutive >= this.threshold) this.openUntil = Date.now() + this.cooldownMs
     if (this.burst === 1) {
       this.logger?.warn?.(
-        { cache: this.cache, operation, err: error },
-        `cache "${this.cache}": store ${operation} failed, serving without cache until it recovers: ${error.message}`,
+        this.node === undefined
+          ? { cache: this.cache, operation, err: error }
+          : { cache: this.cache, operation, err: error, node: this.node },
+        this.node === undefined
+          ? `cache "${this.cache}": store ${operation} failed, serving without cache until it recovers: ${error.message}`
+          : `cache "${this.cache}": store ${operation} on node ${this.node} failed, serving its keys without cache until it recovers: ${error.message}`,
       )
     }
   }

@@ -114,6 +114,7 @@ class CacheFacade implements Cache {
       (operation, key, error) => reporter.failed(operation, key, error),
       (options.adapter.capabilities.operationTimeoutMs ?? Number.POSITIVE_INFINITY) <= settings.timeoutMs,
     )
+    guard.useNodes(options.adapter)
     const tiers: Tiers = new Tiers(
       name,
       options.adapter,
@@ -463,6 +464,7 @@ class CacheFacade implements Cache {
       hitRate: reads === 0 ? 0 : total.hits / reads,
       undecodable: this.#reporter.recorder.undecodable,
       circuit: this.#guard.breaker.state,
+      nodeCircuits: this.#guard.nodeCircuits(),
       bus: this.#tiers.busState,
       invalidationBacklog: this.#tiers.backlog,
       byPrefix,

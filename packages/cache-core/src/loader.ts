@@ -321,9 +321,16 @@ export class Loader {
       const entry = await this.tiers.lookup(info)
       return entry !== undefined && isFresh(entry, Date.now()) ? { value: entry.value as T } : undefined
     }
+    // The lease key has a node of its own on a sharded store; its failures count there.
+    const node = this.guard.nodeOf?.(leaseKey)
     for (;;) {
-      const acquired = await this.guard.call('setIfAbsent', info.key, () =>
-        store.setIfAbsent!(leaseKey, token, lease.ttlMs),
+      const acquired = await this.guard.call(
+        'setIfAbsent',
+        info.key,
+        () => store.setIfAbsent!(leaseKey, token, lease.ttlMs),
+        undefined,
+        undefined,
+        node,
       )
       if (acquired === MISS) return this.load(info, loader, options, rules, stale)
       if (acquired) {
@@ -334,14 +341,28 @@ export class Loader {
           // Written only while the lease is still ours: an invalidation revokes it, in any process.
           return await this.load(info, loader, options, rules, stale, { key: leaseKey, token })
         } finally {
-          await this.guard.call('deleteIfEquals', info.key, () => store.deleteIfEquals!(leaseKey, token))
+          await this.guard.call(
+            'deleteIfEquals',
+            info.key,
+            () => store.deleteIfEquals!(leaseKey, token),
+            undefined,
+            undefined,
+            node,
+          )
         }
       }
       while (Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, lease.pollMs))
         const found = await freshValue()
         if (found !== undefined) return found.value
-        const holder = await this.guard.call('get', info.key, () => store.get(leaseKey))
+        const holder = await this.guard.call(
+          'get',
+          info.key,
+          () => store.get(leaseKey),
+          undefined,
+          undefined,
+          node,
+        )
         if (holder === undefined) break
       }
       if (Date.now() >= deadline) return this.load(info, loader, options, rules, stale)

@@ -140,14 +140,17 @@ export class TagEpochs {
       }
     }
     if (tagKeys.length === 0) return entries.map(() => true)
-    const judge = (raws: Array<Stored | undefined> | Miss): TagVerdict[] =>
+    // An epoch that could not be read (its node failed) leaves the entries carrying it unverified.
+    const judge = (raws: Array<Stored | undefined | Miss> | Miss): TagVerdict[] =>
       entries.map((entry) => {
         if (entry?.tags === undefined) return true
-        if (raws === MISS) return false
-        return this.combine(entry.tags, (tag) => raws[index.get(tag)!])
+        if (raws === MISS || entry.tags.some(([tag]) => raws[index.get(tag)!] === MISS)) return false
+        return this.combine(entry.tags, (tag) => raws[index.get(tag)!] as Stored | undefined)
       })
-    const raws = this.guard.call('getMany', undefined, () => this.store.getMany(tagKeys))
-    return raws instanceof Promise ? raws.then(judge) : judge(raws as Stored[] | Miss)
+    const raws = this.guard.readMany<Stored | undefined>('getMany', tagKeys, (keys) =>
+      this.store.getMany(keys),
+    )
+    return raws instanceof Promise ? raws.then(judge) : judge(raws)
   }
 
   /** Checks tag epochs fetched with the entry in one batch; undefined when a tag was not among them. */
@@ -163,30 +166,52 @@ export class TagEpochs {
   /** The current epoch of each tag, creating missing ones; undefined when the store failed. */
   async stamp(tags: readonly string[], entryTtlMs: number): Promise<TagStamp[] | undefined> {
     const keys = tags.map((tag) => this.keys.tagBase + tag)
-    const raws = await this.guard.call('getMany', undefined, () => this.store.getMany(keys))
-    if (raws === MISS) return undefined
+    const raws = await this.guard.readMany<Stored | undefined>('getMany', keys, (part) =>
+      this.store.getMany(part),
+    )
+    if (raws === MISS || raws.some((raw) => raw === MISS)) return undefined
     const stamps: TagStamp[] = []
     for (let i = 0; i < tags.length; i++) {
-      const raw = raws[i]
+      const raw = raws[i] as Stored | undefined
       if (raw !== undefined) {
         stamps.push([tags[i]!, this.epochOf(raw)])
         continue
       }
       const epoch = newEpoch()
       const stored = this.stored(epoch)
+      const node = this.guard.nodeOf?.(keys[i]!)
       const ttl = this.ttl(entryTtlMs)
       const created = this.store.setIfAbsent
-        ? await this.guard.call('setIfAbsent', undefined, () =>
-            this.store.setIfAbsent!(keys[i]!, stored, ttl),
+        ? await this.guard.call(
+            'setIfAbsent',
+            undefined,
+            () => this.store.setIfAbsent!(keys[i]!, stored, ttl),
+            undefined,
+            undefined,
+            node,
           )
-        : (await this.guard.call('set', undefined, () => this.store.set(keys[i]!, stored, ttl))) !== MISS
+        : (await this.guard.call(
+            'set',
+            undefined,
+            () => this.store.set(keys[i]!, stored, ttl),
+            undefined,
+            undefined,
+            node,
+          )) !== MISS
       if (created === MISS) return undefined
       if (created) {
         stamps.push([tags[i]!, epoch])
         continue
       }
       // Another writer created the tag first: use its epoch.
-      const again = await this.guard.call('get', undefined, () => this.store.get(keys[i]!))
+      const again = await this.guard.call(
+        'get',
+        undefined,
+        () => this.store.get(keys[i]!),
+        undefined,
+        undefined,
+        node,
+      )
       if (again === MISS || again === undefined) return undefined
       stamps.push([tags[i]!, this.epochOf(again)])
     }

@@ -168,8 +168,11 @@ export class Tiers {
           : this.fromStore(MISS, undefined, near, generation, trusted, info, fillNear, Date.now()),
       )
     }
-    // An open circuit skips the store; L1, trusted or not, is then the best there is.
-    if (!this.guard.breaker.allow()) {
+    // An open circuit (of the key's node, on a sharded store) skips the store; L1, trusted or not,
+    // is then the best there is.
+    const node = this.guard.nodeOf?.(info.full)
+    const breaker = this.guard.breakerOf(node)
+    if (!breaker.allow()) {
       return this.fromStore(MISS, undefined, near, this.#generation, trusted, info, fillNear, now)
     }
     const generation = this.#generation
@@ -178,7 +181,7 @@ export class Tiers {
     try {
       raw = batch === undefined ? this.store.get(info.full) : this.store.getMany(batch)
     } catch (error) {
-      this.guard.fail('get', info.key, error)
+      this.guard.fail('get', info.key, error, undefined, node)
       return near
     }
     if (raw instanceof Promise) {
@@ -187,22 +190,22 @@ export class Tiers {
         // The store times itself out: one promise step instead of a guarded wait and then a decode.
         return raw.then(
           (answer) => {
-            this.guard.breaker.success()
+            breaker.success()
             return this.fromStore(answer, batch, near, generation, trusted, info, fillNear, Date.now())
           },
           (error) => {
-            this.guard.fail(operation, info.key, error)
+            this.guard.fail(operation, info.key, error, undefined, node)
             return this.fromStore(MISS, batch, near, generation, trusted, info, fillNear, Date.now())
           },
         )
       }
       return this.guard
-        .settle(raw, operation, info.key)
+        .settle(raw, operation, info.key, undefined, undefined, node)
         .then((settled) =>
           this.fromStore(settled, batch, near, generation, trusted, info, fillNear, Date.now()),
         )
     }
-    this.guard.breaker.success()
+    breaker.success()
     return this.fromStore(raw, batch, near, generation, trusted, info, fillNear, now)
   }
 
@@ -285,9 +288,20 @@ export class Tiers {
       !this.#replayPending ||
       !fulls.some((full) => this.#covered(full)) ||
       (await this.#replayWithin(this.timeoutMs))
-    const raws = replayed
-      ? await this.guard.call('getMany', undefined, () => this.store.getMany(fulls))
-      : MISS
+    // One read per node on a sharded store: a node that fails leaves only its own keys unread (MISS).
+    // Keys a replay that did not finish still covers are not read; the others are.
+    const readable = replayed ? fulls : fulls.filter((full) => !this.#covered(full))
+    const read =
+      readable.length === 0
+        ? MISS
+        : await this.guard.readMany<Stored | undefined>('getMany', readable, (keys) =>
+            this.store.getMany(keys),
+          )
+    let raws: Array<Stored | undefined | Miss> | Miss = read
+    if (read !== MISS && readable !== fulls) {
+      let next = 0
+      raws = fulls.map((full) => (readable[next] === full ? read[next++] : MISS))
+    }
     // As in fromStore: L1 copies read before an invalidation are not to be served.
     const nearValid = generation === this.#generation
     if (raws === MISS) {
@@ -295,7 +309,9 @@ export class Tiers {
       return found
     }
     const entries = wanted.map((_, j) => {
-      const entry = this.decode(raws[j], this.storeByRef, this.#storeMemo)
+      const raw = raws[j]
+      if (raw === MISS) return undefined
+      const entry = this.decode(raw, this.storeByRef, this.#storeMemo)
       if (entry?.tags !== undefined && this.#replayPending && this.#tagsCovered(entry.tags)) return undefined
       return entry !== undefined && isUsable(entry, now) ? entry : undefined
     })
@@ -303,8 +319,10 @@ export class Tiers {
     wanted.forEach((i, j) => {
       const entry = entries[j]
       const verdict = valid[j]!
-      if (entry !== undefined && verdict === true)
-        found[i] = this.adopt(fulls[j]!, entry, raws[j]!, generation)
+      // The key's node failed: as when the whole store does, an L1 copy beats nothing.
+      if (raws[j] === MISS) found[i] = nearValid ? nearFound[i] : undefined
+      else if (entry !== undefined && verdict === true)
+        found[i] = this.adopt(fulls[j]!, entry, raws[j] as Stored, generation)
       else if (entry !== undefined && typeof verdict === 'number') found[i] = softened(entry, verdict, now)
       else found[i] = trusted && nearValid ? nearFound[i] : undefined
     })
@@ -374,11 +392,17 @@ export class Tiers {
       }
     }
     let ok: boolean
+    let failed: string[] = []
     if (single && puts[0]!.lease !== undefined && this.store.setIfHolds !== undefined) {
       const { info, entry, bytes, lifetimeMs, lease } = puts[0]!
       const stored = this.storeByRef ? entry : bytes
-      const written = await this.guard.call('setIfHolds', info.key, () =>
-        this.store.setIfHolds!(info.full, stored, lifetimeMs, lease!.key, lease!.token),
+      const written = await this.guard.call(
+        'setIfHolds',
+        info.key,
+        () => this.store.setIfHolds!(info.full, stored, lifetimeMs, lease!.key, lease!.token),
+        undefined,
+        undefined,
+        this.guard.nodeOf?.(info.full),
       )
       // The lease was revoked by an invalidation while the load ran: the store refused the older
       // result, so nothing is written anywhere.
@@ -387,23 +411,57 @@ export class Tiers {
     } else if (single) {
       const { info, entry, bytes, lifetimeMs } = puts[0]!
       const stored = this.storeByRef ? entry : bytes
+      const run = () => this.store.set(info.full, stored, lifetimeMs)
       ok =
-        (await this.guard.call('set', info.key, () => this.store.set(info.full, stored, lifetimeMs))) !== MISS
+        (await this.guard.call(
+          'set',
+          info.key,
+          run,
+          undefined,
+          undefined,
+          this.guard.nodeOf?.(info.full),
+        )) !== MISS
     } else {
-      const batch = puts.map((p) => ({
-        key: p.info.full,
-        value: this.storeByRef ? p.entry : p.bytes,
-        ttlMs: p.lifetimeMs,
-      }))
-      ok = (await this.guard.call('setMany', undefined, () => this.store.setMany(batch))) !== MISS
+      failed = await this.#writeMany(puts)
+      ok = failed.length === 0
     }
     this.#generation++
     for (const p of puts) this.nearPut(p.info.full, p.entry, p.bytes, p.lifetimeMs)
     const keys = puts.map((p) => p.info.full)
     // A write the store did not take leaves whatever it held before: that must go when it is back.
-    if (!ok) this.keep({ keys })
+    if (!ok) this.keep({ keys: single ? keys : failed })
     if (this.#bus !== undefined) await this.#bus.publish({ keys })
     return ok
+  }
+
+  /**
+   * `setMany` of `puts`, one call per node on a sharded store, each under its node's breaker; the
+   * full keys of the calls that failed.
+   */
+  async #writeMany(puts: readonly Put[]): Promise<string[]> {
+    const groups = new Map<string | undefined, Put[]>()
+    const nodeOf = this.guard.nodeOf
+    for (const p of puts) {
+      const node = nodeOf?.(p.info.full)
+      const group = groups.get(node)
+      if (group === undefined) groups.set(node, [p])
+      else group.push(p)
+    }
+    const failed: string[] = []
+    await Promise.all(
+      [...groups].map(async ([node, group]) => {
+        const batch = group.map((p) => ({
+          key: p.info.full,
+          value: this.storeByRef ? p.entry : p.bytes,
+          ttlMs: p.lifetimeMs,
+        }))
+        const run = () => this.store.setMany(batch)
+        if ((await this.guard.call('setMany', undefined, run, undefined, undefined, node)) === MISS) {
+          for (const p of group) failed.push(p.info.full)
+        }
+      }),
+    )
+    return failed
   }
 
   // ---------------------------------------------------------------- invalidation
@@ -423,6 +481,8 @@ export class Tiers {
     this.applyToNear(invalidation)
     // Older invalidations first; if the store is still down this fails fast and ours is kept too.
     let failure: Error | undefined
+    // One key's invalidation is its node's business; others span the store.
+    const only = invalidation.keys?.length === 1 ? invalidation.keys[0]! : undefined
     const result = await this.guard.call(
       operation,
       key,
@@ -431,6 +491,7 @@ export class Tiers {
         failure = error
       },
       deadlineMs,
+      only === undefined ? undefined : this.guard.nodeOf?.(only),
     )
     // Again: a read that started while the store operation ran (a pattern delete takes many round
     // trips) may have put an old value back into L1.
@@ -513,6 +574,17 @@ export class Tiers {
   async #replayTaken(pending: Invalidation[]): Promise<boolean> {
     for (let i = 0; i < pending.length; i++) {
       const invalidation = pending[i]!
+      if (invalidation.keys !== undefined && this.guard.nodeOf !== undefined) {
+        // Per node: the keys of a node that answers are deleted even while another is down.
+        const left = await this.#deleteByNode(invalidation.keys)
+        if (left.length > 0) {
+          this.#backlog.add({ keys: left })
+          for (const later of pending.slice(i + 1)) this.#backlog.add(later)
+          return false
+        }
+        if (this.#bus !== undefined) await this.#bus.publish(invalidation)
+        continue
+      }
       // Key deletes are single operations; patterns and clear walk the keyspace and get longer.
       const bulk = invalidation.keys === undefined && invalidation.tags === undefined
       const done = await this.guard.call(
@@ -541,6 +613,26 @@ export class Tiers {
       )
     }
     return !failedMeanwhile
+  }
+
+  /** Deletes `keys` one `deleteMany` per node, each under its node's breaker; the keys left. */
+  async #deleteByNode(keys: readonly string[]): Promise<string[]> {
+    const groups = new Map<string | undefined, string[]>()
+    for (const key of keys) {
+      const node = this.guard.nodeOf?.(key)
+      const group = groups.get(node)
+      if (group === undefined) groups.set(node, [key])
+      else group.push(key)
+    }
+    const left: string[] = []
+    await Promise.all(
+      [...groups].map(async ([node, group]) => {
+        const run = () => this.store.deleteMany(group)
+        if ((await this.guard.call('replay', undefined, run, undefined, undefined, node)) === MISS)
+          left.push(...group)
+      }),
+    )
+    return left
   }
 
   #replayOne(invalidation: Invalidation): unknown {

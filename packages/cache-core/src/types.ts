@@ -292,6 +292,11 @@ export interface CacheStats extends CacheCounters {
   undecodable: number
   /** Whether the circuit breaker currently skips the store. */
   circuit: 'closed' | 'open' | 'half-open'
+  /**
+   * On a sharded store (a Redis Cluster), the nodes whose own breaker is not closed, with its state:
+   * their keys fail open while the other nodes' keys are served. Empty otherwise.
+   */
+  nodeCircuits: Record<string, 'open' | 'half-open'>
   /** The invalidation bus of the in-process tier: `off` without an `l1` (or with `bus: false`). */
   bus: 'connecting' | 'connected' | 'disconnected' | 'off'
   /** Invalidations waiting for the store to answer again, to be replayed before it serves reads. */

@@ -168,18 +168,39 @@ export async function startRedis(args: string[] = [], port?: number): Promise<Re
   return processHandle(chosen, () => child, kill, launch, dir)
 }
 
-/** A local Redis Cluster of three primaries. */
+/** A local Redis Cluster: three primaries, each with `replicas` replicas. */
 export interface RedisCluster {
-  /** The primaries' ports. */
+  /** The ports of the nodes that were primaries when the cluster was created. */
   readonly ports: number[]
+  /** The ports of every node, primaries and replicas. */
+  readonly allPorts: number[]
   /** Runs `redis-cli -p <port> <args>` against one node and resolves with its output. */
   cli(port: number, ...args: string[]): Promise<string>
+  /** The server process on `port`, to kill or freeze it. */
+  node(port: number): RedisProcess
+  /** Each node's role as the node on `port` sees it: port → `master` or the port of its primary. */
+  topology(port: number): Promise<Map<number, 'master' | number>>
   /** Kills every node and removes their files. */
   stop(): Promise<void>
 }
 
-/** Starts three cluster-enabled servers, joins them with `redis-cli --cluster create`, waits for `cluster_state:ok`. */
-export async function startCluster(): Promise<RedisCluster> {
+/** How {@link startCluster} builds its cluster. */
+export interface ClusterSetup {
+  /** Replicas per primary. @default 0 */
+  replicas?: number
+  /** `cluster-node-timeout`: how long a node may be unreachable before it is failed over. @default 2000 */
+  nodeTimeoutMs?: number
+  /** More `--name value` pairs for every node. */
+  args?: string[]
+}
+
+/**
+ * Starts three cluster-enabled primaries (and their replicas), joins them with
+ * `redis-cli --cluster create`, and waits for `cluster_state:ok` on every node and, with replicas,
+ * for every replica to be in sync with its primary.
+ */
+export async function startCluster(setup: ClusterSetup = {}): Promise<RedisCluster> {
+  const replicas = setup.replicas ?? 0
   const dir = mkdtempSync(join(tmpdir(), 'cacheport-cluster-'))
   const nodes: RedisProcess[] = []
   const stop = async (): Promise<void> => {
@@ -188,8 +209,21 @@ export async function startCluster(): Promise<RedisCluster> {
   }
   const cli = async (port: number, ...args: string[]): Promise<string> =>
     (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 })).stdout
+  const topology = async (port: number): Promise<Map<number, 'master' | number>> => {
+    const lines = (await cli(port, 'cluster', 'nodes')).trim().split('\n')
+    const portOf = new Map(
+      lines.map((line) => [line.split(' ')[0]!, Number(line.split(' ')[1]!.split(/[:@]/)[1])]),
+    )
+    const roles = new Map<number, 'master' | number>()
+    for (const line of lines) {
+      const [id, , flags, primaryId] = line.split(' ')
+      if (flags!.includes('fail') && !flags!.includes('fail?')) continue
+      roles.set(portOf.get(id!)!, flags!.includes('master') ? 'master' : portOf.get(primaryId!)!)
+    }
+    return roles
+  }
   try {
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 3 * (1 + replicas); i++) {
       // The cluster bus listens on port + 10000, so both must be free.
       const port = await freePort(10_000)
       nodes.push(
@@ -200,33 +234,46 @@ export async function startCluster(): Promise<RedisCluster> {
             '--cluster-config-file',
             join(dir, `nodes-${port}.conf`),
             '--cluster-node-timeout',
-            '2000',
+            String(setup.nodeTimeoutMs ?? 2000),
+            ...(setup.args ?? []),
           ],
           port,
         ),
       )
     }
-    const ports = nodes.map((n) => n.port)
+    const allPorts = nodes.map((n) => n.port)
     await run(
       'redis-cli',
       [
         '--cluster',
         'create',
-        ...ports.map((p) => `127.0.0.1:${p}`),
+        ...allPorts.map((p) => `127.0.0.1:${p}`),
         '--cluster-replicas',
-        '0',
+        String(replicas),
         '--cluster-yes',
       ],
       { timeout: 20_000 },
     )
-    const deadline = Date.now() + 10_000
-    for (const port of ports) {
-      while (!(await cli(port, 'cluster', 'info')).includes('cluster_state:ok')) {
-        if (Date.now() > deadline) throw new Error(`cluster node ${port} never reached cluster_state:ok`)
+    const deadline = Date.now() + 15_000
+    const waitFor = async (port: number, check: (info: string) => boolean, what: string): Promise<void> => {
+      while (!check(await cli(port, ...what.split(' ')))) {
+        if (Date.now() > deadline) throw new Error(`cluster node ${port} never passed "${what}"`)
         await new Promise((r) => setTimeout(r, 50))
       }
     }
-    return { ports, cli, stop }
+    for (const port of allPorts)
+      await waitFor(port, (info) => info.includes('cluster_state:ok'), 'cluster info')
+    const roles = await topology(allPorts[0]!)
+    const ports = allPorts.filter((port) => roles.get(port) === 'master')
+    for (const port of allPorts.filter((p) => roles.get(p) !== 'master')) {
+      await waitFor(port, (info) => info.includes('master_link_status:up'), 'info replication')
+    }
+    const node = (port: number): RedisProcess => {
+      const found = nodes.find((n) => n.port === port)
+      if (found === undefined) throw new Error(`no cluster node on port ${port}`)
+      return found
+    }
+    return { ports, allPorts, cli, node, topology, stop }
   } catch (error) {
     await stop()
     throw error

@@ -258,3 +258,59 @@ for (const method of OPERATIONS) {
     return inherited.apply(this, args)
   }
 }
+
+/**
+ * A sharded store of two nodes, `a` and `b`, each a {@link BrokenAdapter} that can be taken down on
+ * its own: a key whose name ends in `@b` lives on `b`, every other key on `a`. It names each key's
+ * node as a Redis Cluster adapter does, so the core keeps its health per node.
+ */
+export class TwoNodeAdapter implements CacheAdapter {
+  readonly name = 'two-nodes'
+  readonly capabilities: AdapterCapabilities = { ...CAPABILITIES, shared: true, sharded: true }
+  readonly nodes = { a: new BrokenAdapter(), b: new BrokenAdapter() }
+
+  constructor() {
+    this.nodes.a.mode = 'ok'
+    this.nodes.b.mode = 'ok'
+  }
+
+  nodeOf(key: string): 'a' | 'b' {
+    return key.endsWith('@b') ? 'b' : 'a'
+  }
+
+  #on(key: string): BrokenAdapter {
+    return this.nodes[this.nodeOf(key)]
+  }
+
+  get(key: string) {
+    return this.#on(key).get(key)
+  }
+  // A batch must stay on one node, as a cluster's MGET must stay in one slot.
+  getMany(keys: readonly string[]) {
+    if (new Set(keys.map((key) => this.nodeOf(key))).size > 1) throw new Error('CROSSSLOT')
+    return keys.length === 0 ? [] : this.#on(keys[0]!).getMany(keys)
+  }
+  set(key: string, value: Uint8Array, ttlMs: number | undefined) {
+    return this.#on(key).set(key, value, ttlMs)
+  }
+  setMany(entries: ReadonlyArray<AdapterEntry>) {
+    if (new Set(entries.map((e) => this.nodeOf(e.key))).size > 1) throw new Error('CROSSSLOT')
+    return entries.length === 0 ? undefined : this.#on(entries[0]!.key).setMany(entries)
+  }
+  delete(key: string) {
+    return this.#on(key).delete(key)
+  }
+  async deleteMany(keys: readonly string[]) {
+    let removed = 0
+    for (const key of keys) if (await this.#on(key).delete(key)) removed++
+    return removed
+  }
+  async deleteByPattern(pattern: string) {
+    return (await this.nodes.a.deleteByPattern(pattern)) + (await this.nodes.b.deleteByPattern(pattern))
+  }
+  async clear(prefix: string) {
+    await this.nodes.a.clear(prefix)
+    await this.nodes.b.clear(prefix)
+  }
+  close() {}
+}
