@@ -1,6 +1,7 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { cached } from '../src/decorators.js'
-import { digestArgs } from '../src/digest.js'
+import { canonicalize, digestArgs } from '../src/digest.js'
 import { createCache } from '../src/index.js'
 import { MapAdapter } from './helpers/adapters.js'
 
@@ -95,5 +96,56 @@ describe('key format', () => {
 
   it('keeps the full stored key of a decorated call', () => {
     expect(cache.fullKey(filterCounts.key(42))).toBe('pin:1:filter_counts:42')
+  })
+})
+
+describe('digestArgs and canonicalize agree', () => {
+  // digestArgs writes common arguments by a shortcut; canonicalize always takes the full path. Any
+  // value both accept must get one text from both, or keys would depend on which path ran.
+  const leaf = fc.oneof(
+    fc.string(),
+    fc.string({ unit: 'binary' }),
+    fc.integer(),
+    fc.double(),
+    fc.bigInt(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.date(),
+  )
+  const value = fc.letrec((tie) => ({
+    any: fc.oneof({ depthSize: 'small' }, leaf, tie('array'), tie('object'), tie('map')),
+    array: fc.array(tie('any'), { maxLength: 4 }),
+    object: fc.dictionary(fc.oneof(fc.string(), fc.constantFrom('10', '9', 'a b', '__proto__')), tie('any'), {
+      maxKeys: 4,
+    }),
+    map: fc.array(fc.tuple(tie('any'), tie('any')), { maxLength: 3 }).map((pairs) => new Map(pairs)),
+  })).any
+
+  it('for any mix of primitives, arrays, plain objects, dates and maps', () => {
+    fc.assert(
+      fc.property(fc.array(value, { maxLength: 4 }), (args) => {
+        let count = args.length
+        while (count > 0 && args[count - 1] === undefined) count--
+        const expected =
+          count === 0
+            ? '()'
+            : args
+                .slice(0, count)
+                .map((arg) => canonicalize(arg))
+                .join(',')
+        expect(digestArgs(args, Number.MAX_SAFE_INTEGER)).toBe(expected)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it('names the same offending part whichever path finds it', () => {
+    const circular: Record<string, unknown> = { a: 1 }
+    circular.self = circular
+    expect(() => digestArgs([1, { deep: [circular] }])).toThrow(
+      /argument 2\.deep\[0\]\.self is a circular reference/,
+    )
+    expect(() => digestArgs([{ f: () => 1 }])).toThrow(/argument 1\.f is a function/)
   })
 })
