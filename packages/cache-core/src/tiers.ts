@@ -14,6 +14,9 @@ import type { Entry, TagStamp } from './types.js'
 export type Stored = Uint8Array | Entry
 // How often kept invalidations are retried while the store does not answer.
 const REPLAY_EVERY_MS = 1_000
+// Most L1 keys the tag index remembers. L1 evicts without telling, so the index keeps keys L1 may
+// have dropped; past this it forgets them all and the next tag invalidation empties L1 instead.
+const NEAR_TAG_INDEX_LIMIT = 200_000
 
 // What a read gets from the store: one entry, or the entry and its tag epochs from one batched call.
 type StoreAnswer = Stored | undefined | Array<Stored | undefined>
@@ -75,6 +78,12 @@ export class Tiers {
   // Bumped by every invalidation that reaches L1; an L2 read that started before a bump must not
   // fill L1, or it could put back a value the invalidation just removed.
   #generation = 0
+  // Which L1 keys hold an entry carrying each tag, so a tag invalidation drops just those. A key may
+  // be listed after L1 evicted or replaced its entry: dropping it again costs one miss at most.
+  readonly #nearTags = new Map<string, Set<string>>()
+  #nearTagged = 0
+  // The index lost track (it overflowed): a tag invalidation must empty the whole L1.
+  #nearTagsLost = false
   readonly #backlog: InvalidationBacklog
   // What a replay under way took out of the backlog: reads of those keys still wait for it.
   readonly #inFlight = new InvalidationBacklog(Number.POSITIVE_INFINITY)
@@ -331,6 +340,8 @@ export class Tiers {
     ttlMs: number | undefined,
   ): void {
     if (this.near === undefined || (ttlMs !== undefined && ttlMs <= 0)) return
+    // Indexed before it is stored: no tag invalidation may find it in L1 but not in the index.
+    if (entry.tags !== undefined) this.#indexTags(full, entry.tags)
     try {
       const stored = this.#nearByRef ? entry : (bytes ?? encodeEntry(entry, full, this.cache, this.codec))
       void this.near.set(full, stored, ttlMs === undefined ? undefined : Math.ceil(ttlMs))
@@ -558,13 +569,49 @@ export class Tiers {
     const near = this.near
     if (near === undefined) return
     try {
-      if (invalidation.all) void near.clear(this.keys.base)
+      if (invalidation.all && invalidation.tags !== undefined && !this.#nearTagsLost) {
+        // Only the entries that carry one of the tags; the rest of L1 stays warm.
+        const carrying: string[] = []
+        for (const tag of invalidation.tags) {
+          const fulls = this.#nearTags.get(tag)
+          if (fulls === undefined) continue
+          this.#nearTags.delete(tag)
+          this.#nearTagged -= fulls.size
+          for (const full of fulls) carrying.push(full)
+        }
+        if (carrying.length > 0) void near.deleteMany(carrying)
+      } else if (invalidation.all) {
+        this.#nearTags.clear()
+        this.#nearTagged = 0
+        this.#nearTagsLost = false
+        void near.clear(this.keys.base)
+      }
       if (invalidation.keys !== undefined && invalidation.keys.length > 0)
         void near.deleteMany(invalidation.keys)
       if (invalidation.pattern !== undefined) void near.deleteByPattern(invalidation.pattern)
     } catch {
       // An in-process store that throws on delete is broken beyond repair; stop trusting it.
       this.#nearTrusted = false
+    }
+  }
+
+  // Lists `full` under each of its entry's tags.
+  #indexTags(full: string, tags: readonly TagStamp[]): void {
+    if (this.#nearTagsLost) return
+    for (const [tag] of tags) {
+      let fulls = this.#nearTags.get(tag)
+      if (fulls === undefined) {
+        fulls = new Set()
+        this.#nearTags.set(tag, fulls)
+      }
+      const before = fulls.size
+      fulls.add(full)
+      this.#nearTagged += fulls.size - before
+    }
+    if (this.#nearTagged > NEAR_TAG_INDEX_LIMIT) {
+      this.#nearTags.clear()
+      this.#nearTagged = 0
+      this.#nearTagsLost = true
     }
   }
 
