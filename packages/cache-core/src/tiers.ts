@@ -565,6 +565,7 @@ export class Tiers {
   // cleans L1 (loads that started after the invalidation was issued read current data).
   private applyToNear(invalidation: Invalidation, announce = true): void {
     this.#generation++
+    if (invalidation.tags !== undefined) this.tags().forget(invalidation.tags)
     if (announce) this.onInvalidation(invalidation)
     const near = this.near
     if (near === undefined) return
