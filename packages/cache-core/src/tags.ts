@@ -205,6 +205,11 @@ export class TagEpochs {
   }
 
   /** The current epoch of each tag, creating missing ones; undefined when the store failed. */
+  /** The remembered epochs of every tag, when each was read lately; no store operation. */
+  recall(tags: readonly string[]): TagStamp[] | undefined {
+    return this.#known.size === 0 ? undefined : this.#recalled(tags, Date.now())
+  }
+
   async stamp(tags: readonly string[], entryTtlMs: number): Promise<TagStamp[] | undefined> {
     const now = Date.now()
     const recalled = this.#recalled(tags, now)
