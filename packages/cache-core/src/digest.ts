@@ -164,25 +164,60 @@ function fastArray(array: readonly unknown[], depth: number): string | undefined
 }
 
 function fastObject(object: Record<string, unknown>, depth: number): string | undefined {
-  const keys = Object.keys(object)
-  for (let i = 1; i < keys.length; i++) {
-    if (keys[i - 1]! > keys[i]!) {
-      keys.sort()
-      break
-    }
-  }
+  const { order, names } = shapeOf(Object.keys(object))
   let text = '{'
-  let first = true
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!
-    const item = object[key]
+  let separator = ''
+  for (let i = 0; i < order.length; i++) {
+    const item = object[order[i]!]
     if (item === undefined) continue
     const part = fast(item, depth)
     if (part === undefined) return undefined
-    text = first ? text + propertyName(key) + part : `${text},${propertyName(key)}${part}`
-    first = false
+    text += separator + names[i]! + part
+    separator = ','
   }
   return `${text}}`
+}
+
+/** The property names of an object as written (sorted), and each one quoted with its `:`. */
+interface Shape {
+  /** The names as `Object.keys` listed them. */
+  readonly keys: readonly string[]
+  /** The same names, sorted by code unit. */
+  readonly order: readonly string[]
+  /** `"name":` for each name of `order`. */
+  readonly names: readonly string[]
+}
+
+// Arguments are mostly built by the same few object literals, so the same few lists of property
+// names come back on every call: their sorted, quoted form is kept, found again by comparing the
+// names one by one (names from source code are interned, so each comparison is one pointer check).
+const SHAPE_MEMO_SIZE = 16
+const SHAPE_MEMO_MAX_KEYS = 32
+const shapes: Shape[] = []
+let nextShape = 0
+
+function shapeOf(keys: readonly string[]): Shape {
+  const count = keys.length
+  search: for (let s = 0; s < shapes.length; s++) {
+    const shape = shapes[s]!
+    const known = shape.keys
+    if (known.length !== count) continue
+    for (let i = 0; i < count; i++) if (known[i] !== keys[i]) continue search
+    return shape
+  }
+  let order = keys
+  for (let i = 1; i < count; i++) {
+    if (keys[i - 1]! > keys[i]!) {
+      order = [...keys].sort()
+      break
+    }
+  }
+  const shape: Shape = { keys, order, names: order.map(propertyName) }
+  if (count <= SHAPE_MEMO_MAX_KEYS && keys.every((key) => key.length <= 64)) {
+    shapes[nextShape] = shape
+    nextShape = (nextShape + 1) % SHAPE_MEMO_SIZE
+  }
+  return shape
 }
 
 // Property names repeat from call to call (the fields of a filter), so the quoted form of short ones
