@@ -265,7 +265,7 @@ function wrap<Args extends unknown[], R>(
     if (keyFn === undefined) return head + digestArgs(args)
     const picked =
       args.length === 1
-        ? (keyFn as (this: unknown, arg: unknown) => unknown).call(self, args[0])
+        ? (keyFn as unknown as (this: unknown, arg: unknown) => unknown).call(self, args[0])
         : keyFn.apply(self, args)
     return head + (typeof picked === 'string' && picked !== '' ? picked : pickedKey(picked, prefix))
   }
