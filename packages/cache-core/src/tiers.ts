@@ -85,6 +85,8 @@ export class Tiers {
   // The index lost track (it overflowed): a tag invalidation must empty the whole L1.
   #nearTagsLost = false
   readonly #backlog: InvalidationBacklog
+  // Whether anything was ever kept for replay: until then every read skips the backlog in one check.
+  #everKept = false
   // What a replay under way took out of the backlog: reads of those keys still wait for it.
   readonly #inFlight = new InvalidationBacklog(Number.POSITIVE_INFINITY)
   #replaying: Promise<boolean> | undefined
@@ -458,7 +460,7 @@ export class Tiers {
 
   // Kept invalidations, or a replay of them under way (it took them out of the backlog).
   get #replayPending(): boolean {
-    return this.#backlog.size > 0 || this.#replaying !== undefined
+    return this.#everKept && (this.#backlog.size > 0 || this.#replaying !== undefined)
   }
 
   // Whether a kept (or replaying) invalidation covers the entry under `full`. Only reads of such keys
@@ -479,6 +481,7 @@ export class Tiers {
 
   /** Keeps an invalidation the store did not take, and retries it until it does. */
   keep(invalidation: Invalidation): void {
+    this.#everKept = true
     this.#backlog.add(invalidation)
     if (this.#retry === undefined && !this.#closed) {
       this.#retry = setInterval(() => {
