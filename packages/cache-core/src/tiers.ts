@@ -171,7 +171,7 @@ export class Tiers {
     }
     // Invalidations the store missed go first: until they are replayed, what it holds under the keys
     // they cover may be stale. Other keys are read as usual while the replay runs.
-    if (this.#replayPending && this.#covered(info.full)) {
+    if (this.#everKept && this.#replayPending && this.#covered(info.full)) {
       const generation = this.#generation
       return this.#replayWithin(this.timeoutMs).then((done) =>
         done
@@ -240,7 +240,8 @@ export class Tiers {
     // The store has nothing: only an L1 copy trusted when it was read (a stale one kept for
     // stale-while-revalidate) may still answer.
     if (entry === undefined || !isUsable(entry, now)) return nearTrusted ? near : undefined
-    if (entry.tags !== undefined && this.#replayPending && this.#tagsCovered(entry.tags)) return undefined
+    if (entry.tags !== undefined && this.#everKept && this.#replayPending && this.#tagsCovered(entry.tags))
+      return undefined
     if (entry.tags === undefined) {
       if (batch !== undefined) info.batch = undefined
       return fillNear && this.near !== undefined
