@@ -19,6 +19,7 @@ import { memorySuite } from './suites/memory.js'
 import { platformSuite, platformUnavailable } from './suites/platform.js'
 import { redisSuite } from './suites/redis.js'
 import { soakSuite } from './suites/soak.js'
+import { tagsSuite } from './suites/tags.js'
 import { tieredSuite } from './suites/tiered.js'
 
 interface Suite {
@@ -65,6 +66,14 @@ const suites: Record<string, Suite> = {
         ? undefined
         : 'no Redis answers at 127.0.0.1:6379 (install and start Redis to run this suite)',
     run: compressionSuite,
+  },
+  tags: {
+    title: 'tags — a 100k-entry L1 under tag churn, and tagged writes on Redis, beside bentocache',
+    unavailable: async () =>
+      (await redisAnswers('127.0.0.1', 6379))
+        ? undefined
+        : 'no Redis answers at 127.0.0.1:6379 (install and start Redis to run this suite)',
+    run: tagsSuite,
   },
   soak: {
     title: 'soak — Redis and tiered caches under CLIENT KILL for minutes: errors, listeners, heap',

@@ -357,7 +357,7 @@ class CacheFacade implements Cache {
     const valid = this.#tags.valid(tags) ?? []
     if (valid.length === 0) return
     // A new epoch per tag: every entry stamped with an older one now reads as a miss, on every process.
-    // L1 copies are not checked against epochs on each hit, so every L1 drops its entries instead.
+    // L1 copies are not checked against epochs on each hit, so every L1 drops the entries carrying a tag.
     const run = options?.soft
       ? async () => this.#tiers.store.setMany(await this.#tags.softBumps(valid))
       : () => this.#tiers.store.setMany(this.#tags.bumps(valid))

@@ -258,10 +258,16 @@ function wrap<Args extends unknown[], R>(
   // The cache this function last declared its prefix to, so that stats count its keys apart.
   let declaredTo: Cache | undefined
 
+  // Joined once: every key is this and one more piece, a single concatenation per call.
+  const head = `${prefix}:`
+
   function keyOf(self: unknown, args: Args): string {
-    if (keyFn === undefined) return `${prefix}:${digestArgs(args)}`
-    const picked = keyFn.apply(self, args)
-    return `${prefix}:${pickedKey(picked, prefix)}`
+    if (keyFn === undefined) return head + digestArgs(args)
+    const picked =
+      args.length === 1
+        ? (keyFn as unknown as (this: unknown, arg: unknown) => unknown).call(self, args[0])
+        : keyFn.apply(self, args)
+    return head + (typeof picked === 'string' && picked !== '' ? picked : pickedKey(picked, prefix))
   }
 
   const wrapped = function (this: unknown, ...args: Args): Promise<R> {

@@ -85,6 +85,25 @@ export function digestArgs(args: readonly unknown[], maxLength: number = DEFAULT
   let count = args.length
   while (count > 0 && args[count - 1] === undefined) count--
   if (count === 0) return '()'
+  let text = fastArgs(args, count)
+  if (text === undefined) text = preciseArgs(args, count)
+  return text.length > maxLength ? `#${sha256(text)}` : text
+}
+
+// The common case first: arguments with a stable key, written without tracking where each part
+// sits. Anything it cannot write (a refusal, or a nesting deep enough to be a cycle) is written again
+// by the precise path below, which finds the same text or names the offending part.
+function fastArgs(args: readonly unknown[], count: number): string | undefined {
+  let text = ''
+  for (let i = 0; i < count; i++) {
+    const part = fast(args[i], 0)
+    if (part === undefined) return undefined
+    text = i === 0 ? part : `${text},${part}`
+  }
+  return text
+}
+
+function preciseArgs(args: readonly unknown[], count: number): string {
   const stack: object[] = []
   let text = ''
   let i = 0
@@ -96,7 +115,126 @@ export function digestArgs(args: readonly unknown[], maxLength: number = DEFAULT
   } catch (error) {
     throw error instanceof Unkeyable ? toCacheError(error, `argument ${i + 1}`) : error
   }
-  return text.length > maxLength ? `#${sha256(text)}` : text
+  return text
+}
+
+/**
+ * {@link write} for the values arguments are usually made of — primitives, arrays and plain
+ * objects — or undefined for anything else, which the precise path then writes or refuses. No
+ * stack: a cycle shows up as a nesting past {@link MAX_KEY_DEPTH} and goes to the precise path too.
+ */
+function fast(value: unknown, depth: number): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return quote(value)
+    case 'number':
+      return value === 0 && 1 / value < 0 ? '-0' : String(value)
+    case 'boolean':
+      return value ? 'true' : 'false'
+    case 'undefined':
+      return 'undefined'
+    case 'bigint':
+      return `${value}n`
+    case 'object': {
+      if (value === null) return 'null'
+      if (depth >= MAX_KEY_DEPTH) return undefined
+      if (Array.isArray(value)) return fastArray(value, depth + 1)
+      const proto = Object.getPrototypeOf(value)
+      if (proto === Object.prototype || proto === null) {
+        return fastObject(value as Record<string, unknown>, depth + 1)
+      }
+      // Dates, maps, sets, binary data and toJSON(): the precise path knows them all.
+      return undefined
+    }
+    default:
+      return undefined
+  }
+}
+
+function fastArray(array: readonly unknown[], depth: number): string | undefined {
+  const length = array.length
+  if (length === 0) return '[]'
+  let text = '['
+  for (let i = 0; i < length; i++) {
+    const part = fast(array[i], depth)
+    if (part === undefined) return undefined
+    text = i === 0 ? text + part : `${text},${part}`
+  }
+  return `${text}]`
+}
+
+function fastObject(object: Record<string, unknown>, depth: number): string | undefined {
+  const { order, names } = shapeOf(Object.keys(object))
+  let text = '{'
+  let separator = ''
+  for (let i = 0; i < order.length; i++) {
+    const item = object[order[i]!]
+    if (item === undefined) continue
+    const part = fast(item, depth)
+    if (part === undefined) return undefined
+    text += separator + names[i]! + part
+    separator = ','
+  }
+  return `${text}}`
+}
+
+/** The property names of an object as written (sorted), and each one quoted with its `:`. */
+interface Shape {
+  /** The names as `Object.keys` listed them. */
+  readonly keys: readonly string[]
+  /** The same names, sorted by code unit. */
+  readonly order: readonly string[]
+  /** `"name":` for each name of `order`. */
+  readonly names: readonly string[]
+}
+
+// Arguments are mostly built by the same few object literals, so the same few lists of property
+// names come back on every call: their sorted, quoted form is kept, found again by comparing the
+// names one by one (names from source code are interned, so each comparison is one pointer check).
+const SHAPE_MEMO_SIZE = 16
+const SHAPE_MEMO_MAX_KEYS = 32
+const shapes: Shape[] = []
+let nextShape = 0
+
+function shapeOf(keys: readonly string[]): Shape {
+  const count = keys.length
+  search: for (let s = 0; s < shapes.length; s++) {
+    const shape = shapes[s]!
+    const known = shape.keys
+    if (known.length !== count) continue
+    for (let i = 0; i < count; i++) if (known[i] !== keys[i]) continue search
+    return shape
+  }
+  let order = keys
+  for (let i = 1; i < count; i++) {
+    if (keys[i - 1]! > keys[i]!) {
+      order = [...keys].sort()
+      break
+    }
+  }
+  const shape: Shape = { keys, order, names: order.map(propertyName) }
+  if (count <= SHAPE_MEMO_MAX_KEYS && keys.every((key) => key.length <= 64)) {
+    shapes[nextShape] = shape
+    nextShape = (nextShape + 1) % SHAPE_MEMO_SIZE
+  }
+  return shape
+}
+
+// Property names repeat from call to call (the fields of a filter), so the quoted form of short ones
+// is kept; the memo starts over when full, as the key memo does.
+const PROPERTY_MEMO_LIMIT = 4096
+const propertyNames = new Map<string, string>()
+
+/** `"name":` for a property name. */
+function propertyName(key: string): string {
+  if (key.length > 64) return `${quote(key)}:`
+  let quoted = propertyNames.get(key)
+  if (quoted === undefined) {
+    quoted = `${quote(key)}:`
+    if (propertyNames.size >= PROPERTY_MEMO_LIMIT) propertyNames.clear()
+    propertyNames.set(key, quoted)
+  }
+  return quoted
 }
 
 /**

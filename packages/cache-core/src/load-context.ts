@@ -118,12 +118,43 @@ export class BatchLoadControl<T> implements BatchLoaderContext<T> {
 
 const current = new AsyncLocalStorage<LoadControl<unknown> | BatchLoadControl<unknown>>()
 
+// Loads running now. On Node 20 an enabled AsyncLocalStorage hooks every promise of the process, hits
+// included, so the storage is switched off whenever no load runs; the next load switches it on.
+let running = 0
+
+function settled(): void {
+  running--
+  if (running === 0) current.disable()
+}
+
 /** Runs `loader` with `control` as its context argument and as {@link loaderContext}'s answer. */
 export function runWithContext<C extends LoadControl<any> | BatchLoadControl<any>, R>(
   control: C,
   run: () => R,
 ): R {
-  return current.run(control, run)
+  running++
+  let result: R
+  try {
+    result = current.run(control, run)
+  } catch (error) {
+    settled()
+    throw error
+  }
+  const pending = result as { then?: unknown } | null | undefined
+  if (typeof pending?.then !== 'function') {
+    settled()
+    return result
+  }
+  return (result as PromiseLike<unknown>).then(
+    (value) => {
+      settled()
+      return value
+    },
+    (error: unknown) => {
+      settled()
+      throw error
+    },
+  ) as R
 }
 
 /**

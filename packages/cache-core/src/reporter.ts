@@ -35,7 +35,8 @@ export class Reporter {
     info.counters.hits++
     const near = info.nearHit
     info.nearHit = false
-    info.outcome = near ? 'l1' : 'hit'
+    // Only `operation` events read the outcome; a cache nobody times does not write it.
+    if (this.timing) info.outcome = near ? 'l1' : 'hit'
     if (this.debugOn())
       this.logger!.debug!({ cache: this.cache, key: info.key }, `cache hit ${this.cache}:${info.key}`)
     if (this.#listeners.hit !== undefined) {

@@ -8,6 +8,12 @@ import type { Entry, TagStamp } from './types.js'
 type Stored = Uint8Array | Entry | string
 
 const TAG_TTL_FLOOR = 30 * 24 * 60 * 60_000
+// How long an epoch this process read or created stamps its writes without being read again. A tag
+// invalidated meanwhile by a process this one does not hear from leaves such writes stamped with the
+// older epoch: read as misses everywhere, never as stale values, for this long at most.
+const EPOCH_MEMO_MS = 1_000
+// Most tags whose epochs are remembered; past this the memo starts over.
+const EPOCH_MEMO_LIMIT = 10_000
 const MAX_TTL = 10 * 365 * 24 * 60 * 60_000
 
 const latin1 = (bytes: Uint8Array): string =>
@@ -33,6 +39,12 @@ export const newEpoch = (): string => `${Date.now().toString(36)}.${Math.random(
  * tagged keys to maintain. A missing tag key (evicted, expired) invalidates its entries too.
  */
 export class TagEpochs {
+  // Epochs read or created lately, and when they were read: a tagged write then costs no round trip.
+  readonly #known = new Map<string, { epoch: string; at: number }>()
+  // Bumped by every invalidation this process hears of: a read that started before one must not put
+  // the epoch it read (perhaps the one just replaced) back into the memo.
+  #forgotten = 0
+
   constructor(
     private readonly cache: string,
     private readonly keys: KeySpace,
@@ -40,6 +52,30 @@ export class TagEpochs {
     private readonly guard: Guard,
     private readonly byRef: boolean,
   ) {}
+
+  /** Forgets the remembered epochs of tags that were (or are being) invalidated. */
+  forget(tags: readonly string[]): void {
+    this.#forgotten++
+    for (const tag of tags) this.#known.delete(tag)
+  }
+
+  // Remembers what a read that started while `since` was current found.
+  #remember(stamps: readonly TagStamp[], since: number, at: number): void {
+    if (since !== this.#forgotten) return
+    if (this.#known.size + stamps.length > EPOCH_MEMO_LIMIT) this.#known.clear()
+    for (const [tag, epoch] of stamps) this.#known.set(tag, { epoch, at })
+  }
+
+  // The remembered epochs of every tag, or undefined when one is missing or too old.
+  #recalled(tags: readonly string[], now: number): TagStamp[] | undefined {
+    const stamps: TagStamp[] = []
+    for (const tag of tags) {
+      const known = this.#known.get(tag)
+      if (known === undefined || now - known.at >= EPOCH_MEMO_MS) return undefined
+      stamps.push([tag, known.epoch])
+    }
+    return stamps
+  }
 
   /** The tags as given, de-duplicated; undefined for none; rejects anything but non-empty strings. */
   valid(tags: readonly string[] | undefined): string[] | undefined {
@@ -94,6 +130,7 @@ export class TagEpochs {
    * entries of that one expire into grace instead of going. Reads the current epochs first.
    */
   async softBumps(tags: readonly string[]): Promise<Array<{ key: string; value: Stored; ttlMs: number }>> {
+    this.forget(tags)
     const keys = tags.map((tag) => this.keys.tagBase + tag)
     const raws = await this.store.getMany(keys)
     const now = Date.now()
@@ -117,6 +154,7 @@ export class TagEpochs {
 
   /** The writes that give each tag a new epoch. */
   bumps(tags: readonly string[]): Array<{ key: string; value: Stored; ttlMs: number }> {
+    this.forget(tags)
     return tags.map((tag) => ({
       key: this.keys.tagBase + tag,
       value: this.stored(newEpoch()),
@@ -141,12 +179,14 @@ export class TagEpochs {
     }
     if (tagKeys.length === 0) return entries.map(() => true)
     // An epoch that could not be read (its node failed) leaves the entries carrying it unverified.
-    const judge = (raws: Array<Stored | undefined | Miss> | Miss): TagVerdict[] =>
-      entries.map((entry) => {
+    const judge = (raws: Array<Stored | undefined | Miss> | Miss): TagVerdict[] => {
+      if (raws !== MISS) this.#notice(index, raws)
+      return entries.map((entry) => {
         if (entry?.tags === undefined) return true
         if (raws === MISS || entry.tags.some(([tag]) => raws[index.get(tag)!] === MISS)) return false
         return this.combine(entry.tags, (tag) => raws[index.get(tag)!] as Stored | undefined)
       })
+    }
     const raws = this.guard.readMany<Stored | undefined>('getMany', tagKeys, (keys) =>
       this.store.getMany(keys),
     )
@@ -160,11 +200,49 @@ export class TagEpochs {
     answer: ReadonlyArray<Stored | undefined>,
   ): TagVerdict | undefined {
     for (const [tag] of tags) if (batch.indexOf(this.keys.tagBase + tag, 1) === -1) return undefined
-    return this.combine(tags, (tag) => answer[batch.indexOf(this.keys.tagBase + tag, 1)])
+    const current = (tag: string) => answer[batch.indexOf(this.keys.tagBase + tag, 1)]
+    if (this.#known.size > 0) {
+      for (const [tag] of tags) this.#noticeOne(tag, current(tag))
+    }
+    return this.combine(tags, current)
+  }
+
+  /** The remembered epochs of every tag, when each was read lately; no store operation. */
+  recall(tags: readonly string[]): TagStamp[] | undefined {
+    return this.#known.size === 0 ? undefined : this.#recalled(tags, Date.now())
   }
 
   /** The current epoch of each tag, creating missing ones; undefined when the store failed. */
   async stamp(tags: readonly string[], entryTtlMs: number): Promise<TagStamp[] | undefined> {
+    const now = Date.now()
+    const recalled = this.#recalled(tags, now)
+    if (recalled !== undefined) return recalled
+    const since = this.#forgotten
+    const stamps = await this.#read(tags, entryTtlMs)
+    if (stamps !== undefined) this.#remember(stamps, since, now)
+    return stamps
+  }
+
+  // A tag read by an entry check that no longer holds the remembered epoch (another process
+  // invalidated it, or it was evicted) is forgotten, so the next write reads it afresh.
+  // An epoch its node could not answer for is forgotten too: nothing vouches for it any more.
+  #notice(index: ReadonlyMap<string, number>, raws: ReadonlyArray<Stored | undefined | Miss>): void {
+    if (this.#known.size === 0) return
+    for (const [tag, i] of index) {
+      const raw = raws[i]
+      if (raw === MISS) this.#known.delete(tag)
+      else this.#noticeOne(tag, raw)
+    }
+  }
+
+  #noticeOne(tag: string, raw: Stored | undefined): void {
+    const known = this.#known.get(tag)
+    if (known !== undefined && (raw === undefined || this.epochOf(raw) !== known.epoch)) {
+      this.#known.delete(tag)
+    }
+  }
+
+  async #read(tags: readonly string[], entryTtlMs: number): Promise<TagStamp[] | undefined> {
     const keys = tags.map((tag) => this.keys.tagBase + tag)
     const raws = await this.guard.readMany<Stored | undefined>('getMany', keys, (part) =>
       this.store.getMany(part),

@@ -14,6 +14,9 @@ import type { Entry, TagStamp } from './types.js'
 export type Stored = Uint8Array | Entry
 // How often kept invalidations are retried while the store does not answer.
 const REPLAY_EVERY_MS = 1_000
+// Most L1 keys the tag index remembers. L1 evicts without telling, so the index keeps keys L1 may
+// have dropped; past this it forgets them all and the next tag invalidation empties L1 instead.
+const NEAR_TAG_INDEX_LIMIT = 200_000
 
 // What a read gets from the store: one entry, or the entry and its tag epochs from one batched call.
 type StoreAnswer = Stored | undefined | Array<Stored | undefined>
@@ -75,7 +78,15 @@ export class Tiers {
   // Bumped by every invalidation that reaches L1; an L2 read that started before a bump must not
   // fill L1, or it could put back a value the invalidation just removed.
   #generation = 0
+  // Which L1 keys hold an entry carrying each tag, so a tag invalidation drops just those. A key may
+  // be listed after L1 evicted or replaced its entry: dropping it again costs one miss at most.
+  readonly #nearTags = new Map<string, Set<string>>()
+  #nearTagged = 0
+  // The index lost track (it overflowed): a tag invalidation must empty the whole L1.
+  #nearTagsLost = false
   readonly #backlog: InvalidationBacklog
+  // Whether anything was ever kept for replay: until then every read skips the backlog in one check.
+  #everKept = false
   // What a replay under way took out of the backlog: reads of those keys still wait for it.
   readonly #inFlight = new InvalidationBacklog(Number.POSITIVE_INFINITY)
   #replaying: Promise<boolean> | undefined
@@ -160,7 +171,7 @@ export class Tiers {
     }
     // Invalidations the store missed go first: until they are replayed, what it holds under the keys
     // they cover may be stale. Other keys are read as usual while the replay runs.
-    if (this.#replayPending && this.#covered(info.full)) {
+    if (this.#everKept && this.#replayPending && this.#covered(info.full)) {
       const generation = this.#generation
       return this.#replayWithin(this.timeoutMs).then((done) =>
         done
@@ -232,7 +243,8 @@ export class Tiers {
     // The store has nothing: only an L1 copy trusted when it was read (a stale one kept for
     // stale-while-revalidate) may still answer.
     if (entry === undefined || !isUsable(entry, now)) return nearTrusted ? near : undefined
-    if (entry.tags !== undefined && this.#replayPending && this.#tagsCovered(entry.tags)) return undefined
+    if (entry.tags !== undefined && this.#everKept && this.#replayPending && this.#tagsCovered(entry.tags))
+      return undefined
     if (entry.tags === undefined) {
       if (batch !== undefined) info.batch = undefined
       return fillNear && this.near !== undefined
@@ -349,6 +361,8 @@ export class Tiers {
     ttlMs: number | undefined,
   ): void {
     if (this.near === undefined || (ttlMs !== undefined && ttlMs <= 0)) return
+    // Indexed before it is stored: no tag invalidation may find it in L1 but not in the index.
+    if (entry.tags !== undefined) this.#indexTags(full, entry.tags)
     try {
       const stored = this.#nearByRef ? entry : (bytes ?? encodeEntry(entry, full, this.cache, this.codec))
       void this.near.set(full, stored, ttlMs === undefined ? undefined : Math.ceil(ttlMs))
@@ -508,7 +522,7 @@ export class Tiers {
 
   // Kept invalidations, or a replay of them under way (it took them out of the backlog).
   get #replayPending(): boolean {
-    return this.#backlog.size > 0 || this.#replaying !== undefined
+    return this.#everKept && (this.#backlog.size > 0 || this.#replaying !== undefined)
   }
 
   // Whether a kept (or replaying) invalidation covers the entry under `full`. Only reads of such keys
@@ -529,6 +543,7 @@ export class Tiers {
 
   /** Keeps an invalidation the store did not take, and retries it until it does. */
   keep(invalidation: Invalidation): void {
+    this.#everKept = true
     this.#backlog.add(invalidation)
     if (this.#retry === undefined && !this.#closed) {
       this.#retry = setInterval(() => {
@@ -655,17 +670,54 @@ export class Tiers {
   // cleans L1 (loads that started after the invalidation was issued read current data).
   private applyToNear(invalidation: Invalidation, announce = true): void {
     this.#generation++
+    if (invalidation.tags !== undefined) this.tags().forget(invalidation.tags)
     if (announce) this.onInvalidation(invalidation)
     const near = this.near
     if (near === undefined) return
     try {
-      if (invalidation.all) void near.clear(this.keys.base)
+      if (invalidation.all && invalidation.tags !== undefined && !this.#nearTagsLost) {
+        // Only the entries that carry one of the tags; the rest of L1 stays warm.
+        const carrying: string[] = []
+        for (const tag of invalidation.tags) {
+          const fulls = this.#nearTags.get(tag)
+          if (fulls === undefined) continue
+          this.#nearTags.delete(tag)
+          this.#nearTagged -= fulls.size
+          for (const full of fulls) carrying.push(full)
+        }
+        if (carrying.length > 0) void near.deleteMany(carrying)
+      } else if (invalidation.all) {
+        this.#nearTags.clear()
+        this.#nearTagged = 0
+        this.#nearTagsLost = false
+        void near.clear(this.keys.base)
+      }
       if (invalidation.keys !== undefined && invalidation.keys.length > 0)
         void near.deleteMany(invalidation.keys)
       if (invalidation.pattern !== undefined) void near.deleteByPattern(invalidation.pattern)
     } catch {
       // An in-process store that throws on delete is broken beyond repair; stop trusting it.
       this.#nearTrusted = false
+    }
+  }
+
+  // Lists `full` under each of its entry's tags.
+  #indexTags(full: string, tags: readonly TagStamp[]): void {
+    if (this.#nearTagsLost) return
+    for (const [tag] of tags) {
+      let fulls = this.#nearTags.get(tag)
+      if (fulls === undefined) {
+        fulls = new Set()
+        this.#nearTags.set(tag, fulls)
+      }
+      const before = fulls.size
+      fulls.add(full)
+      this.#nearTagged += fulls.size - before
+    }
+    if (this.#nearTagged > NEAR_TAG_INDEX_LIMIT) {
+      this.#nearTags.clear()
+      this.#nearTagged = 0
+      this.#nearTagsLost = true
     }
   }
 

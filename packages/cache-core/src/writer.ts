@@ -81,31 +81,32 @@ export class Writer {
         item.graceMs === undefined ? rules : { ...rules, graceMs: item.graceMs },
       )
       const tags = this.tags.valid(item.tags)
-      // A tagged entry is encoded again once stamped: compress and encrypt only that final form.
-      const codec = tags === undefined ? this.settings.codec : undefined
+      // Epochs read before a load started are the ones to stamp its result with: an invalidation of a
+      // tag during the load then leaves the result stamped with the older epoch, read as a miss
+      // everywhere. Epochs read lately stamp it at once, so it is encoded once, in its final form.
+      const stamps = tags === undefined ? undefined : (item.stamps ?? this.tags.recall(tags))
+      if (tags !== undefined && stamps !== undefined) entry.tags = stampsOf(tags, stamps)
+      // A tagged entry not stamped yet is encoded again once it is: compress and encrypt only that form.
+      const final = tags === undefined || entry.tags !== undefined
+      const codec = final ? this.settings.codec : undefined
       const bytes = this.tiers.needsBytes ? encodeEntry(entry, item.key, this.cache, codec) : undefined
       if (single) info.batch = undefined
-      return { key: item.key, info, ttlMs, entry, bytes, tags, item }
+      if (entry.tags !== undefined) this.keys.hintTags(info, entry.tags)
+      return { key: item.key, info, ttlMs, entry, bytes, tags, item, final }
     })
-    // Epochs read before a load started are the ones to stamp its result with: an invalidation of a
-    // tag during the load then leaves the result stamped with the older epoch, read as a miss everywhere.
-    const unstamped = [
-      ...new Set(prepared.flatMap((p) => (p.item.stamps === undefined ? (p.tags ?? []) : []))),
-    ]
-    let current: Map<string, string> | undefined
+    const unstamped = [...new Set(prepared.flatMap((p) => (p.final ? [] : (p.tags ?? []))))]
+    let current: readonly TagStamp[] | undefined
     if (unstamped.length > 0) {
-      const stamps = await this.tags.stamp(unstamped, Math.max(...prepared.map((p) => p.ttlMs)))
-      if (stamps === undefined) {
+      current = await this.tags.stamp(unstamped, Math.max(...prepared.map((p) => p.ttlMs)))
+      if (current === undefined) {
         // Nothing was written, so the store keeps its older values: they go when it is back.
         this.tiers.keep({ keys: prepared.map((p) => p.info.full) })
         return false
       }
-      current = new Map(stamps)
     }
     for (const p of prepared) {
-      if (p.tags === undefined) continue
-      const epochs = p.item.stamps === undefined ? current! : new Map(p.item.stamps)
-      p.entry.tags = p.tags.map((tag): TagStamp => [tag, epochs.get(tag)!])
+      if (p.final) continue
+      p.entry.tags = stampsOf(p.tags!, current!)!
       this.keys.hintTags(p.info, p.entry.tags)
       if (p.bytes !== undefined) p.bytes = encodeEntry(p.entry, p.key, this.cache, this.settings.codec)
     }
@@ -145,4 +146,15 @@ export class Writer {
     const staleUntil = expiresAt === 0 ? 0 : expiresAt + Math.max(rules.staleMs, rules.graceMs)
     return { value, createdAt: now, expiresAt, staleUntil, tags: undefined }
   }
+}
+
+/** Each tag with its epoch among `stamps`, or undefined when one of them has none. */
+function stampsOf(tags: readonly string[], stamps: readonly TagStamp[]): TagStamp[] | undefined {
+  const out: TagStamp[] = []
+  for (const tag of tags) {
+    const found = stamps.find(([stamped]) => stamped === tag)
+    if (found === undefined) return undefined
+    out.push([tag, found[1]])
+  }
+  return out
 }

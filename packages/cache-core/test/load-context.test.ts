@@ -221,6 +221,39 @@ describe('cached and @Cached: loaderContext()', () => {
     expect(loaderContext()).toBeUndefined()
   })
 
+  it('keeps each load its own context while others start and finish around it', async () => {
+    const cache = newCache()
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const seen: Array<[string, boolean]> = []
+    const fetchCourse = cached(
+      async (id: string) => {
+        if (id === 'slow') await gate
+        await Promise.resolve()
+        const ctx = loaderContext<string>()
+        seen.push([id, ctx !== undefined])
+        ctx?.ttl('1m')
+        return `course ${id}`
+      },
+      { cache, keyPrefix: 'course' },
+    )
+    const slow = fetchCourse('slow')
+    // Another load starts and finishes while the slow one waits: the slow one must keep its context.
+    expect(await fetchCourse('fast')).toBe('course fast')
+    release()
+    expect(await slow).toBe('course slow')
+    expect(seen).toEqual([
+      ['fast', true],
+      ['slow', true],
+    ])
+    // Outside any load there is none, also once every load has finished.
+    expect(loaderContext()).toBeUndefined()
+    vi.advanceTimersByTime(2 * 60_000)
+    expect(await cache.has('course:"slow"')).toBe(false)
+  })
+
   it('an @Cached method sees ctx.stale through loaderContext()', async () => {
     const cache = newCache({ grace: '1h' })
     const stale: unknown[] = []

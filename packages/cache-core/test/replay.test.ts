@@ -120,6 +120,36 @@ describe('invalidations lost in an outage are replayed when the store answers ag
     await cache.close()
   })
 
+  it('drops only tagged L1 copies while a tag invalidation waits, and never refills them from the store', async () => {
+    const store = outageStore()
+    const l1 = new MapAdapter({ shared: false })
+    const cache = createCache({ adapter: store, l1, keyPrefix: 'rp', breaker: false })
+    await cache.setMany([
+      { key: 'course:7', value: 'old course', tags: ['courses'] },
+      { key: 'keep', value: 'kept' },
+    ])
+    store.mode = 'reject'
+    await expect(cache.invalidateTags(['courses'])).rejects.toThrow()
+    expect(cache.stats().invalidationBacklog).toBe(1)
+    // The store is down: the untagged entry still answers from L1, the tagged one is gone from it.
+    expect(l1.data.has('rp:1:keep')).toBe(true)
+    expect(l1.data.has('rp:1:course:7')).toBe(false)
+    expect(await cache.get('keep')).toBe('kept')
+    expect(await cache.get('course:7')).toBeUndefined()
+    // A read-only replica: it answers reads with the old, still-stamped entry, but cannot take the replay.
+    store.mode = 'ok'
+    const writes = { set: store.set, setMany: store.setMany }
+    store.set = () => Promise.reject(new Error('READONLY')) as never
+    store.setMany = () => Promise.reject(new Error('READONLY')) as never
+    expect(await cache.get('course:7')).toBeUndefined()
+    expect(l1.data.has('rp:1:course:7')).toBe(false)
+    expect(await cache.get('keep')).toBe('kept')
+    store.set = writes.set
+    store.setMany = writes.setMany
+    expect(await cache.get('course:7')).toBeUndefined()
+    await cache.close()
+  })
+
   it('tells other instances again on replay, so their L1 copies go too', async () => {
     const shared = new SharedStore()
     const make = () => {

@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createCache } from '../src/index.js'
 import { AsyncMapAdapter, MapAdapter } from './helpers/adapters.js'
+import { tick, twoInstances } from './helpers/instances.js'
 
 describe('tags', () => {
   it('invalidates exactly the entries with the tag, on every reader of the store', async () => {
@@ -69,5 +70,64 @@ describe('tags', () => {
       field: 'tags',
     })
     expect(adapter.data.size).toBe(0)
+  })
+})
+
+describe('tag epochs remembered for writes', () => {
+  it('stamps repeated tagged writes without reading the tag again', async () => {
+    const adapter = new AsyncMapAdapter()
+    const cache = createCache({ adapter, keyPrefix: 'mem' })
+    await cache.set('a', 1, { tags: ['faculty:EEMCS'] })
+    const reads = adapter.ops.getMany ?? 0
+    for (let i = 0; i < 5; i++) await cache.set(`b${i}`, i, { tags: ['faculty:EEMCS'] })
+    expect(adapter.ops.getMany ?? 0).toBe(reads)
+    expect(await cache.getMany(['a', 'b4'])).toEqual([1, 4])
+  })
+
+  it('reads the tag afresh after this process invalidated it, so the next write is served', async () => {
+    const adapter = new AsyncMapAdapter()
+    const cache = createCache({ adapter, keyPrefix: 'mem' })
+    await cache.set('a', 1, { tags: ['faculty:EEMCS'] })
+    await cache.invalidateTags(['faculty:EEMCS'])
+    await cache.set('a', 2, { tags: ['faculty:EEMCS'] })
+    expect(await cache.get('a')).toBe(2)
+  })
+
+  it('never serves a write stamped with an epoch another process replaced; reads learn the new one', async () => {
+    vi.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') })
+    try {
+      const adapter = new AsyncMapAdapter()
+      const writer = createCache({ adapter, keyPrefix: 'mem' })
+      const other = createCache({ adapter, keyPrefix: 'mem' })
+      await writer.set('a', 'old', { tags: ['t'] })
+      // Another process, which this one does not hear from (no bus), invalidates the tag.
+      await other.invalidateTags(['t'])
+      // The remembered epoch is the replaced one: the write reads as a miss, never as a stale value.
+      await writer.set('a', 'new', { tags: ['t'] })
+      expect(await other.get('a')).toBeUndefined()
+      // Reading the tag showed the writer the new epoch: its next write stands.
+      expect(await writer.get('a')).toBeUndefined()
+      await writer.set('a', 'newer', { tags: ['t'] })
+      expect(await other.get('a')).toBe('newer')
+      // Without a read in between, the remembered epoch is read again after a second at most.
+      await other.invalidateTags(['t'])
+      await writer.set('b', 'lost', { tags: ['t'] })
+      expect(await other.get('b')).toBeUndefined()
+      vi.advanceTimersByTime(1_000)
+      await writer.set('b', 'kept', { tags: ['t'] })
+      expect(await other.get('b')).toBe('kept')
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('forgets a tag when the bus delivers its invalidation', async () => {
+    const { a, b } = twoInstances()
+    await tick()
+    await a.cache.set('x', 1, { tags: ['t'] })
+    await b.cache.invalidateTags(['t'])
+    await tick()
+    await a.cache.set('x', 2, { tags: ['t'] })
+    expect(await b.cache.get('x')).toBe(2)
   })
 })

@@ -76,6 +76,60 @@ describe('invalidation bus', () => {
     expect(await b.cache.get('filter_counts:2')).toBe(2)
   })
 
+  it('drops only the L1 entries that carry the tag, here and on the other instance', async () => {
+    await a.cache.invalidateTags(['items'])
+    await tick()
+    for (const x of [a, b]) {
+      expect(inL1(x, 'filter_counts:1')).toBe(false)
+      expect(inL1(x, 'filter_counts:2')).toBe(true)
+      expect(inL1(x, 'faculties')).toBe(true)
+    }
+    // The untagged entries still answer from L1, without asking L2.
+    const reads = (b.l2.ops.get ?? 0) + (b.l2.ops.getMany ?? 0)
+    expect(await b.cache.get('filter_counts:2')).toBe(2)
+    expect(await b.cache.get('faculties')).toEqual(['BMS'])
+    expect((b.l2.ops.get ?? 0) + (b.l2.ops.getMany ?? 0)).toBe(reads)
+    expect(await b.cache.get('filter_counts:1')).toBeUndefined()
+  })
+
+  it('drops L1 entries whose tags the loader computed, on every instance', async () => {
+    const load = (ctxTag: string) => async (ctx: { tags(tags: readonly string[]): void }) => {
+      ctx.tags([ctxTag])
+      return 'course 7'
+    }
+    expect(await a.cache.getOrSet('course:7', load('course:7'))).toBe('course 7')
+    expect(
+      await a.cache.getOrSet('course:8', async () => ({ id: 8 }), {
+        tags: (value: { id: number }) => [`course:${value.id}`],
+      }),
+    ).toEqual({ id: 8 })
+    await tick()
+    // B reads them from L2 into its L1, stamped with the tags the loader chose.
+    expect(await b.cache.getMany(['course:7', 'course:8'])).toEqual(['course 7', { id: 8 }])
+    await tick()
+    expect(inL1(b, 'course:7') && inL1(b, 'course:8')).toBe(true)
+    await a.cache.invalidateTags(['course:8'])
+    await tick()
+    for (const x of [a, b]) {
+      expect(inL1(x, 'course:8')).toBe(false)
+      expect(inL1(x, 'course:7')).toBe(true)
+      expect(inL1(x, 'faculties')).toBe(true)
+    }
+    expect(await b.cache.get('course:8')).toBeUndefined()
+    expect(await b.cache.get('course:7')).toBe('course 7')
+  })
+
+  it('keeps an entry that lost its tag when rewritten out of a later invalidation of that tag', async () => {
+    await a.cache.set('filter_counts:1', 'untagged now')
+    await tick()
+    expect(await b.cache.get('filter_counts:1')).toBe('untagged now')
+    await a.cache.invalidateTags(['items'])
+    await tick()
+    // Still listed under the tag from before, so L1 dropped it; L2 still answers with the new value.
+    expect(await b.cache.get('filter_counts:1')).toBe('untagged now')
+    expect(await a.cache.get('filter_counts:1')).toBe('untagged now')
+  })
+
   it('replaces the other instance L1 copy when a value is overwritten', async () => {
     await a.cache.set('faculties', ['BMS', 'ET'])
     await tick()
