@@ -14,6 +14,8 @@ import type { Entry, TagStamp } from './types.js'
 export type Stored = Uint8Array | Entry
 // How often kept invalidations are retried while the store does not answer.
 const REPLAY_EVERY_MS = 1_000
+// The first retry of a replay that failed as the bus came back.
+const REPLAY_SOON_MS = 20
 // Most L1 keys the tag index remembers. L1 evicts without telling, so the index keeps keys L1 may
 // have dropped; past this it forgets them all and the next tag invalidation empties L1 instead.
 const NEAR_TAG_INDEX_LIMIT = 200_000
@@ -566,6 +568,16 @@ export class Tiers {
     return this.#replaying
   }
 
+  // Retries a replay that failed right after the bus came back, doubling the wait up to the timer's
+  // period, so a command connection that reconnects later than the subscriber is caught within
+  // milliseconds instead of a whole period (other instances read the store meanwhile).
+  #replayOnReconnect(waitMs: number): void {
+    void this.replay().then((done) => {
+      if (done || this.#closed || this.#busState !== 'connected' || waitMs >= REPLAY_EVERY_MS) return
+      setTimeout(() => this.#replayOnReconnect(waitMs * 2), waitMs).unref?.()
+    })
+  }
+
   /** {@link replay}, waited for at most `ms`: a read is bounded by its deadline, replay or not. */
   #replayWithin(ms: number): Promise<boolean> {
     const replaying = this.replay()
@@ -729,8 +741,9 @@ export class Tiers {
     // loads started then are as safe as on a cache without a bus (start-up keeps its first results).
     if (trusted) this.applyToNear({ all: true }, this.#busState !== 'connecting')
     else this.#generation++
-    // The bus answering again means the store does: replay what it missed without waiting for the timer.
-    if (trusted && this.#replayPending) void this.replay()
+    // The bus answering again means the store does, or will in a moment (its command connection
+    // reconnects on its own schedule): replay what it missed without waiting for the timer.
+    if (trusted && this.#replayPending) this.#replayOnReconnect(REPLAY_SOON_MS)
     const was = this.#busState
     this.#busState = trusted ? 'connected' : 'disconnected'
     // The first answer of the bus, either way, ends start-up: callers of ready() stop waiting.

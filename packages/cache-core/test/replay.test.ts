@@ -171,6 +171,34 @@ describe('invalidations lost in an outage are replayed when the store answers ag
     await tick()
     expect(await b.cache.get('k')).toBeUndefined()
   })
+
+  it('replays within moments when the store answers a little after the bus, without a read', async () => {
+    vi.useFakeTimers()
+    const shared = new SharedStore()
+    const make = () => {
+      const l2 = shared.connect()
+      const l1 = new MapAdapter({ shared: false })
+      return { l2, cache: createCache({ adapter: l2, l1, keyPrefix: 'rp', breaker: false }) }
+    }
+    const a = make()
+    const b = make()
+    await vi.advanceTimersByTimeAsync(5)
+    await a.cache.set('k', 'old')
+    expect(await b.cache.get('k')).toBe('old')
+    a.l2.cutOff()
+    await expect(a.cache.delete('k')).rejects.toThrow()
+    // The subscriber reconnects first; the command connection follows 30 ms later (as two Redis
+    // connections with their own retry schedules do). The replay the bus triggered fails.
+    a.l2.restoreBus()
+    await vi.advanceTimersByTimeAsync(30)
+    a.l2.storeUp = true
+    // Nobody reads on A: the replay must not wait for the once-a-second timer, or B (which reads
+    // the store, not A's backlog) serves the deleted value for up to a second.
+    await vi.advanceTimersByTimeAsync(200)
+    expect(a.cache.stats().invalidationBacklog).toBe(0)
+    expect(await b.cache.get('k')).toBeUndefined()
+    await Promise.all([a.cache.close(), b.cache.close()])
+  })
 })
 
 describe('a soft invalidation lost in an outage is replayed soft', () => {
