@@ -117,6 +117,13 @@ async function redisWorld(): Promise<World> {
     async recover() {
       await server.restart()
       await until(() => busOf(0) === 'connected' && busOf(1) === 'connected', 'both buses to come back')
+      // Each instance's command connection reconnects on its own schedule, after its subscriber or
+      // before it; what an instance kept reaches the other once its replay has gone through (retried
+      // within milliseconds of the bus coming back). Recovered means that has happened.
+      await until(
+        () => caches.every((cache) => cache.stats().invalidationBacklog === 0),
+        'the kept invalidations to be replayed',
+      )
     },
     settled: (op) => Promise.race([op.then(() => undefined), sleep(CALL_MS)]),
     async plantForeign() {
