@@ -1,6 +1,6 @@
 /**
- * Reads: `get` (a lone GET, or the gets of a tick coalesced into one MGET) and `getMany` (MGET in
- * batches, per hash slot on a cluster).
+ * Reads: `get` (a lone GET, or the gets of a tick coalesced into one MGET; a get of a key already
+ * being read shares that read) and `getMany` (MGET in batches, per hash slot on a cluster).
  */
 import type { CacheError } from '@cacheport/cache-core'
 import type { Redis } from 'ioredis'
@@ -11,6 +11,22 @@ import type { Link } from './link.js'
 import { type ReplyWatchdog, WatchedCommand, watchdogWorks } from './reply-watchdog.js'
 
 type Settle<T> = (value: T) => void
+
+type Read = Promise<Uint8Array | undefined>
+
+// Bumped by every write or invalidation an adapter of this process sends, and by every pub/sub
+// message one receives. A read sent before either may answer with what they replaced, so a get
+// made after them must not share it: it could know of the change (it may even have made it, or
+// been told of it by the bus or by another cache of this process).
+let changes = 0
+
+/**
+ * Marks that this process changed (or heard of a change to) what Redis holds: gets made from now on
+ * send reads of their own instead of sharing those already on their way.
+ */
+export function changed(): void {
+  changes++
+}
 
 /** Single `get`s waiting for the end of the tick, to go out together as one MGET. */
 interface PendingGets {
@@ -55,18 +71,24 @@ class SingleGet extends WatchedCommand {
 
   constructor(
     watchdog: ReplyWatchdog,
-    key: string,
+    private readonly key: string,
     keyPrefix: string | undefined,
     explain: (error: unknown, key: string) => Error,
+    private readonly done: (key: string, read: Read) => void,
   ) {
     super(watchdog, 'get', [key], { replyEncoding: null, keyPrefix })
     const { resolve, reject } = this
-    this.reject = (error: Error) =>
-      isForeignType(error) ? resolve(notAnEntry() as Buffer) : reject(explain(error, key))
+    this.reject = (error: Error) => {
+      done(key, this.promise)
+      if (isForeignType(error)) resolve(notAnEntry() as Buffer)
+      else reject(explain(error, key))
+    }
   }
 
   // ioredis passes every reply through here; a missing key is null in RESP, undefined in the contract.
+  // It is also the first moment the reply is known: later gets of the key no longer share this one.
   override transformReply(reply: Buffer | Buffer[]): Buffer {
+    this.done(this.key, this.promise)
     return (reply ?? undefined) as Buffer
   }
 }
@@ -83,6 +105,10 @@ export class Reads {
   #pending: PendingGets | undefined
   /** GETs and coalesced MGETs sent by `get` and not answered yet. */
   #getsInFlight = 0
+  // The read each key's gets share while it is on its way, as long as nothing changed since it
+  // was sent (see `changes`): a thousand gets of a hot key cost one GET.
+  readonly #reading = new Map<string, Read>()
+  #readingSince = changes
 
   /** Reads through `link`, the timeouts of direct GETs kept by `watchdog`. */
   constructor(link: Link, watchdog: ReplyWatchdog) {
@@ -96,25 +122,53 @@ export class Reads {
   }
 
   /**
-   * The entry under `key`, or `undefined`. A get made while other gets are waiting for Redis waits
-   * for the end of the tick, and all such gets of the tick share one `MGET`.
+   * The entry under `key`, or `undefined`. A get of a key whose read is on its way, sent since this
+   * process last changed anything in Redis or heard of a change, shares that read. Otherwise a get
+   * made while other gets are waiting for Redis waits for the end of the tick, and all such gets of
+   * the tick share one `MGET`.
    */
-  get(key: string): Promise<Uint8Array | undefined> {
+  get(key: string): Read {
+    const reading = this.#reading
+    if (this.#readingSince !== changes) {
+      reading.clear()
+      this.#readingSince = changes
+    } else {
+      const shared = reading.get(key)
+      if (shared !== undefined) return shared
+    }
+    let read: Read
     // Batching pays only when several gets share the round trip; a lone get goes out at once, and
     // the gets that follow it in the same tick still travel together.
     if (!this.#link.opts.coalesceGets || (this.#getsInFlight === 0 && (this.#lastGet?.isSettled ?? true))) {
-      return this.#getOne(key)
-    }
-    return new Promise((resolve, reject) => {
-      let batch = this.#pending
-      if (batch === undefined) {
-        batch = this.#pending = { keys: [], resolves: [], rejects: [] }
-        process.nextTick(this.#flushGets)
+      read = this.#getOne(key)
+      // A direct GET leaves `reading` itself when its reply comes (one that failed to go out has
+      // already settled); any other read, when it settles.
+      const direct = this.#lastGet
+      if (read === direct?.promise) {
+        if (!direct.isSettled) reading.set(key, read)
+        return read
       }
-      batch.keys.push(key)
-      batch.resolves.push(resolve)
-      batch.rejects.push(reject)
-    })
+    } else {
+      read = new Promise((resolve, reject) => {
+        let batch = this.#pending
+        if (batch === undefined) {
+          batch = this.#pending = { keys: [], resolves: [], rejects: [] }
+          process.nextTick(this.#flushGets)
+        }
+        batch.keys.push(key)
+        batch.resolves.push(resolve)
+        batch.rejects.push(reject)
+      })
+    }
+    reading.set(key, read)
+    const done = (): void => this.#done(key, read)
+    read.then(done, done)
+    return read
+  }
+
+  /** `read` of `key` is answered: later gets of the key send a read of their own. */
+  readonly #done = (key: string, read: Read): void => {
+    if (this.#reading.get(key) === read) this.#reading.delete(key)
   }
 
   /** Entries for `keys`, aligned with them: one `MGET` (one per hash slot on a cluster). */
@@ -159,7 +213,7 @@ export class Reads {
       return link.send('GET', key, () => link.client.getBuffer(key).catch(foreignAsNotAnEntry)).then(toBytes)
     }
     if (this.#directGets) {
-      const command = new SingleGet(this.#watchdog, key, link.keyPrefix, this.#getFailed)
+      const command = new SingleGet(this.#watchdog, key, link.keyPrefix, this.#getFailed, this.#done)
       this.#lastGet = command
       try {
         ;(link.client as Redis).sendCommand(command)
