@@ -12,6 +12,7 @@ import { type ReplyWatchdog, WatchedCommand, watchdogWorks } from './reply-watch
 
 type Settle<T> = (value: T) => void
 
+/** What a get resolves with: the entry's bytes, or `undefined` for a miss. */
 type Read = Promise<Uint8Array | undefined>
 
 // Bumped by every write or invalidation an adapter of this process sends, and by every pub/sub
@@ -71,24 +72,21 @@ class SingleGet extends WatchedCommand {
 
   constructor(
     watchdog: ReplyWatchdog,
-    private readonly key: string,
+    /** The key read, for gets of the same key that come while it is on its way. */
+    readonly key: string,
     keyPrefix: string | undefined,
     explain: (error: unknown, key: string) => Error,
-    private readonly done: (key: string, read: Read) => void,
+    /** The value of `changes` when it was sent: gets may share it while that is still current. */
+    readonly since: number,
   ) {
     super(watchdog, 'get', [key], { replyEncoding: null, keyPrefix })
     const { resolve, reject } = this
-    this.reject = (error: Error) => {
-      done(key, this.promise)
-      if (isForeignType(error)) resolve(notAnEntry() as Buffer)
-      else reject(explain(error, key))
-    }
+    this.reject = (error: Error) =>
+      isForeignType(error) ? resolve(notAnEntry() as Buffer) : reject(explain(error, key))
   }
 
   // ioredis passes every reply through here; a missing key is null in RESP, undefined in the contract.
-  // It is also the first moment the reply is known: later gets of the key no longer share this one.
   override transformReply(reply: Buffer | Buffer[]): Buffer {
-    this.done(this.key, this.promise)
     return (reply ?? undefined) as Buffer
   }
 }
@@ -106,7 +104,8 @@ export class Reads {
   /** GETs and coalesced MGETs sent by `get` and not answered yet. */
   #getsInFlight = 0
   // The read each key's gets share while it is on its way, as long as nothing changed since it
-  // was sent (see `changes`): a thousand gets of a hot key cost one GET.
+  // was sent (see `changes`): a thousand gets of a hot key cost one GET. A direct GET on its way
+  // is not in here: it is `#lastGet`, which knows its key.
   readonly #reading = new Map<string, Read>()
   #readingSince = changes
 
@@ -128,47 +127,51 @@ export class Reads {
    * the tick share one `MGET`.
    */
   get(key: string): Read {
-    const reading = this.#reading
+    if (!this.#link.opts.coalesceGets) return this.#getOne(key)
+    const last = this.#lastGet
+    // Batching pays only when several gets share the round trip; a lone get goes out at once, and
+    // the gets that follow it in the same tick still travel together. Nothing is on its way then,
+    // so there is nothing to share either: a single get pays for no bookkeeping.
+    if (this.#getsInFlight === 0 && (last === undefined || last.isSettled)) {
+      const read = this.#getOne(key)
+      // Any read but a direct GET (which `#lastGet` keeps) is found by later gets in `#reading`.
+      if (read !== this.#lastGet?.promise) this.#share(key, read)
+      return read
+    }
     if (this.#readingSince !== changes) {
-      reading.clear()
+      this.#reading.clear()
       this.#readingSince = changes
     } else {
-      const shared = reading.get(key)
+      const shared = this.#reading.get(key)
       if (shared !== undefined) return shared
     }
-    let read: Read
-    // Batching pays only when several gets share the round trip; a lone get goes out at once, and
-    // the gets that follow it in the same tick still travel together.
-    if (!this.#link.opts.coalesceGets || (this.#getsInFlight === 0 && (this.#lastGet?.isSettled ?? true))) {
-      read = this.#getOne(key)
-      // A direct GET leaves `reading` itself when its reply comes (one that failed to go out has
-      // already settled); any other read, when it settles.
-      const direct = this.#lastGet
-      if (read === direct?.promise) {
-        if (!direct.isSettled) reading.set(key, read)
-        return read
+    if (last !== undefined && !last.isSettled && last.key === key && last.since === changes)
+      return last.promise
+    const read = new Promise<Uint8Array | undefined>((resolve, reject) => {
+      let batch = this.#pending
+      if (batch === undefined) {
+        batch = this.#pending = { keys: [], resolves: [], rejects: [] }
+        process.nextTick(this.#flushGets)
       }
-    } else {
-      read = new Promise((resolve, reject) => {
-        let batch = this.#pending
-        if (batch === undefined) {
-          batch = this.#pending = { keys: [], resolves: [], rejects: [] }
-          process.nextTick(this.#flushGets)
-        }
-        batch.keys.push(key)
-        batch.resolves.push(resolve)
-        batch.rejects.push(reject)
-      })
-    }
-    reading.set(key, read)
-    const done = (): void => this.#done(key, read)
-    read.then(done, done)
+      batch.keys.push(key)
+      batch.resolves.push(resolve)
+      batch.rejects.push(reject)
+    })
+    this.#share(key, read)
     return read
   }
 
-  /** `read` of `key` is answered: later gets of the key send a read of their own. */
-  readonly #done = (key: string, read: Read): void => {
-    if (this.#reading.get(key) === read) this.#reading.delete(key)
+  /** Lets later gets of `key` share `read` until it settles (or something changes). */
+  #share(key: string, read: Read): void {
+    if (this.#readingSince !== changes) {
+      this.#reading.clear()
+      this.#readingSince = changes
+    }
+    this.#reading.set(key, read)
+    const done = (): void => {
+      if (this.#reading.get(key) === read) this.#reading.delete(key)
+    }
+    read.then(done, done)
   }
 
   /** Entries for `keys`, aligned with them: one `MGET` (one per hash slot on a cluster). */
@@ -213,7 +216,7 @@ export class Reads {
       return link.send('GET', key, () => link.client.getBuffer(key).catch(foreignAsNotAnEntry)).then(toBytes)
     }
     if (this.#directGets) {
-      const command = new SingleGet(this.#watchdog, key, link.keyPrefix, this.#getFailed, this.#done)
+      const command = new SingleGet(this.#watchdog, key, link.keyPrefix, this.#getFailed, changes)
       this.#lastGet = command
       try {
         ;(link.client as Redis).sendCommand(command)

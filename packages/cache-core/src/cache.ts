@@ -182,12 +182,8 @@ class CacheFacade implements Cache {
     try {
       this.#assertOpen()
       const info = this.#keys.info(key)
-      const now = Date.now()
-      const found = this.#tiers.lookup(info, true, now)
-      if (found instanceof Promise) {
-        return found.then((entry) => this.#served(info, entry, Date.now()) as T | undefined)
-      }
-      return Promise.resolve(this.#served(info, found, now) as T | undefined)
+      const served = this.#tiers.lookupThen(info, Date.now(), (entry, now) => this.#served(info, entry, now))
+      return (served instanceof Promise ? served : Promise.resolve(served)) as Promise<T | undefined>
     } catch (error) {
       return Promise.reject(error)
     }

@@ -18,6 +18,9 @@ const REPLAY_EVERY_MS = 1_000
 // What a read gets from the store: one entry, or the entry and its tag epochs from one batched call.
 type StoreAnswer = Stored | undefined | Array<Stored | undefined>
 
+/** What a read does with the entry it found (or `undefined`), at `now`. */
+export type Finish<R> = (entry: Entry | undefined, now: number) => R
+
 /** The state of the invalidation bus, as `stats().bus` shows it. */
 export type BusState = 'connecting' | 'connected' | 'disconnected' | 'off'
 
@@ -172,6 +175,34 @@ export class Tiers {
     if (!this.guard.breaker.allow()) {
       return this.fromStore(MISS, undefined, near, this.#generation, trusted, info, fillNear, now)
     }
+    return this.fromStoreRead<Entry | undefined>(info, near, trusted, fillNear, now, undefined)
+  }
+
+  /**
+   * {@link lookup}, then `finish` applied to what it found. Without an L1 and with nothing to
+   * replay, `finish` runs in the same promise step as the one that decodes the store's reply: a
+   * single get then costs one promise step on top of the store's own, not two.
+   */
+  lookupThen<R>(info: KeyInfo, now: number, finish: Finish<R>): R | Promise<R> {
+    if (this.near !== undefined || this.#replayPending) {
+      const found = this.lookup(info, true, now)
+      return found instanceof Promise ? found.then((entry) => finish(entry, Date.now())) : finish(found, now)
+    }
+    // As in lookup: an open circuit skips the store, and there is no L1 to fall back on.
+    if (!this.guard.breaker.allow()) return finish(undefined, now)
+    return this.fromStoreRead(info, undefined, this.#nearTrusted, true, now, finish)
+  }
+
+  /** The store read of {@link lookup} (the circuit allowed it), its answer finished by `finish` if given. */
+  private fromStoreRead<R>(
+    info: KeyInfo,
+    near: Entry | undefined,
+    trusted: boolean,
+    fillNear: boolean,
+    now: number,
+    // Undefined only where R is what was found (lookup's own read).
+    finish: Finish<R> | undefined,
+  ): R | Promise<R> {
     const generation = this.#generation
     const batch = info.batch
     let raw: StoreAnswer | Promise<StoreAnswer>
@@ -179,7 +210,12 @@ export class Tiers {
       raw = batch === undefined ? this.store.get(info.full) : this.store.getMany(batch)
     } catch (error) {
       this.guard.fail('get', info.key, error)
-      return near
+      return finish === undefined ? (near as R) : finish(near, now)
+    }
+    const found = (answer: StoreAnswer | Miss, at: number): R | Promise<R> => {
+      const entry = this.fromStore(answer, batch, near, generation, trusted, info, fillNear, at)
+      if (finish === undefined) return entry as R | Promise<R>
+      return entry instanceof Promise ? entry.then((e) => finish(e, Date.now())) : finish(entry, at)
     }
     if (raw instanceof Promise) {
       const operation = batch === undefined ? 'get' : 'getMany'
@@ -188,22 +224,18 @@ export class Tiers {
         return raw.then(
           (answer) => {
             this.guard.breaker.success()
-            return this.fromStore(answer, batch, near, generation, trusted, info, fillNear, Date.now())
+            return found(answer, Date.now())
           },
           (error) => {
             this.guard.fail(operation, info.key, error)
-            return this.fromStore(MISS, batch, near, generation, trusted, info, fillNear, Date.now())
+            return found(MISS, Date.now())
           },
         )
       }
-      return this.guard
-        .settle(raw, operation, info.key)
-        .then((settled) =>
-          this.fromStore(settled, batch, near, generation, trusted, info, fillNear, Date.now()),
-        )
+      return this.guard.settle(raw, operation, info.key).then((settled) => found(settled, Date.now()))
     }
     this.guard.breaker.success()
-    return this.fromStore(raw, batch, near, generation, trusted, info, fillNear, now)
+    return found(raw, now)
   }
 
   private fromStore(
