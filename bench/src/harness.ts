@@ -370,10 +370,12 @@ function median(sorted: readonly number[]): number {
 
 /**
  * Times contenders operation by operation, in turn: operation `i` of every contender runs before
- * operation `i + 1` of any, the one that goes first rotating, and each is timed on its own. Where a
+ * operation `i + 1` of any, in a new random order each time, and each is timed on its own. Where a
  * round trip dominates, a busy machine slows whoever is running at that moment; taking turns at
  * this grain spreads such moments evenly, so the ratio of two contenders within a round is steady
- * even when the absolute figures are not. Each round's figure is a contender's median operation.
+ * even when the absolute figures are not. The order is shuffled rather than rotated so that no
+ * contender always runs right after the same other one and pays for what that one left behind
+ * (timers, garbage, queued work). Each round's figure is a contender's median operation.
  */
 export async function interleave(
   cases: readonly OpCase[],
@@ -383,8 +385,21 @@ export async function interleave(
   const perRound = Math.max(1, options.opsPerRound ?? 2000)
   const warmup = options.warmupOps ?? 500
   const n = cases.length
+  const order = cases.map((_, k) => k)
+  // A fixed seed: the same run order every time, yet no contender has a fixed neighbour.
+  let seed = 0x2545f491
+  const shuffle = (): void => {
+    for (let k = n - 1; k > 0; k--) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+      const other = seed % (k + 1)
+      const swap = order[k]!
+      order[k] = order[other]!
+      order[other] = swap
+    }
+  }
   for (let i = 0; i < warmup; i++) {
-    for (let k = 0; k < n; k++) sink = await cases[(i + k) % n]!.op(i)
+    shuffle()
+    for (let k = 0; k < n; k++) sink = await cases[order[k]!]!.op(i)
   }
   const times = cases.map(() => new Float64Array(perRound))
   const byRound: Array<Record<string, number>> = []
@@ -392,8 +407,9 @@ export async function interleave(
   let i = warmup
   for (let round = 0; round < rounds; round++) {
     for (let j = 0; j < perRound; j++, i++) {
+      shuffle()
       for (let k = 0; k < n; k++) {
-        const c = (j + k) % n
+        const c = order[k]!
         const op = cases[c]!.op
         const started = performance.now()
         sink = await op(i)
