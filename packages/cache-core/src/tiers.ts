@@ -18,8 +18,8 @@ const REPLAY_EVERY_MS = 1_000
 // What a read gets from the store: one entry, or the entry and its tag epochs from one batched call.
 type StoreAnswer = Stored | undefined | Array<Stored | undefined>
 
-/** What a read does with the entry it found (or `undefined`), at `now`. */
-export type Finish<R> = (entry: Entry | undefined, now: number) => R
+/** What a read of `info` does with the entry it found (or `undefined`), at `now`. */
+export type Finish<R> = (entry: Entry | undefined, now: number, info: KeyInfo) => R
 
 /** The state of the invalidation bus, as `stats().bus` shows it. */
 export type BusState = 'connecting' | 'connected' | 'disconnected' | 'off'
@@ -186,10 +186,12 @@ export class Tiers {
   lookupThen<R>(info: KeyInfo, now: number, finish: Finish<R>): R | Promise<R> {
     if (this.near !== undefined || this.#replayPending) {
       const found = this.lookup(info, true, now)
-      return found instanceof Promise ? found.then((entry) => finish(entry, Date.now())) : finish(found, now)
+      return found instanceof Promise
+        ? found.then((entry) => finish(entry, Date.now(), info))
+        : finish(found, now, info)
     }
     // As in lookup: an open circuit skips the store, and there is no L1 to fall back on.
-    if (!this.guard.breaker.allow()) return finish(undefined, now)
+    if (!this.guard.breaker.allow()) return finish(undefined, now, info)
     return this.fromStoreRead(info, undefined, this.#nearTrusted, true, now, finish)
   }
 
@@ -210,12 +212,7 @@ export class Tiers {
       raw = batch === undefined ? this.store.get(info.full) : this.store.getMany(batch)
     } catch (error) {
       this.guard.fail('get', info.key, error)
-      return finish === undefined ? (near as R) : finish(near, now)
-    }
-    const found = (answer: StoreAnswer | Miss, at: number): R | Promise<R> => {
-      const entry = this.fromStore(answer, batch, near, generation, trusted, info, fillNear, at)
-      if (finish === undefined) return entry as R | Promise<R>
-      return entry instanceof Promise ? entry.then((e) => finish(e, Date.now())) : finish(entry, at)
+      return finish === undefined ? (near as R) : finish(near, now, info)
     }
     if (raw instanceof Promise) {
       const operation = batch === undefined ? 'get' : 'getMany'
@@ -224,18 +221,41 @@ export class Tiers {
         return raw.then(
           (answer) => {
             this.guard.breaker.success()
-            return found(answer, Date.now())
+            return this.finished(answer, batch, near, generation, trusted, info, fillNear, Date.now(), finish)
           },
           (error) => {
             this.guard.fail(operation, info.key, error)
-            return found(MISS, Date.now())
+            return this.finished(MISS, batch, near, generation, trusted, info, fillNear, Date.now(), finish)
           },
         )
       }
-      return this.guard.settle(raw, operation, info.key).then((settled) => found(settled, Date.now()))
+      return this.guard
+        .settle(raw, operation, info.key)
+        .then((settled) =>
+          this.finished(settled, batch, near, generation, trusted, info, fillNear, Date.now(), finish),
+        )
     }
     this.guard.breaker.success()
-    return found(raw, now)
+    return this.finished(raw, batch, near, generation, trusted, info, fillNear, now, finish)
+  }
+
+  /** {@link fromStore}, then `finish` when given (in the same step when the answer needs no tag check). */
+  private finished<R>(
+    answer: StoreAnswer | Miss,
+    batch: string[] | undefined,
+    near: Entry | undefined,
+    generation: number,
+    trusted: boolean,
+    info: KeyInfo,
+    fillNear: boolean,
+    now: number,
+    finish: Finish<R> | undefined,
+  ): R | Promise<R> {
+    const entry = this.fromStore(answer, batch, near, generation, trusted, info, fillNear, now)
+    if (finish === undefined) return entry as R | Promise<R>
+    return entry instanceof Promise
+      ? entry.then((e) => finish(e, Date.now(), info))
+      : finish(entry, now, info)
   }
 
   private fromStore(
