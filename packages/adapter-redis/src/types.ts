@@ -141,7 +141,10 @@ export interface RedisAdapterOptions {
   /**
    * A socket that receives no data for this long while replies are pending is destroyed and
    * reconnected, so a server that stopped answering (but kept its TCP connection) is detected and
-   * `status()` leaves `ready`. `0` turns the check off.
+   * `status()` leaves `ready`. On a single node or Sentinel the adapter keeps this watch itself with
+   * one timer that looks at the socket four times per timeout (a silence is noticed between one
+   * timeout and a quarter more after it began), instead of ioredis' timer and listener per command;
+   * on a cluster ioredis keeps it. `0` turns the check off.
    * @default '5s'
    */
   socketTimeout?: Duration
