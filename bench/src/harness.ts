@@ -338,3 +338,177 @@ export async function part(report: SuiteReport, title: string, run: () => Promis
     console.log(`  ERROR in ${title}: ${message}`)
   }
 }
+
+/** One contender of an interleaved comparison: a single operation, awaited when it returns a promise. */
+export interface OpCase {
+  /** Row label, unique within the comparison. */
+  readonly name: string
+  /** Performs operation number `i`. */
+  readonly op: (i: number) => unknown
+}
+
+/** How an interleaved comparison is run. */
+export interface InterleaveOptions {
+  /**
+   * Rounds; each yields one figure per contender and one ratio per pair.
+   * @default 7
+   */
+  readonly rounds?: number
+  /**
+   * Timed operations of each contender per round.
+   * @default 2000
+   */
+  readonly opsPerRound?: number
+  /**
+   * Untimed operations of each contender before the first round (JIT, connections, caches).
+   * @default 500
+   */
+  readonly warmupOps?: number
+}
+
+/** What an interleaved comparison found: a table row per contender and every round's figures. */
+export interface Interleaved {
+  /** Per contender: the median over rounds of each round's median time per operation. */
+  readonly measurements: Measurement[]
+  /** Per round, per contender: the median time of one operation in that round, in nanoseconds. */
+  readonly rounds: Array<Record<string, number>>
+}
+
+function median(sorted: readonly number[]): number {
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/**
+ * Times contenders operation by operation, in turn: operation `i` of every contender runs before
+ * operation `i + 1` of any, in a new random order each time, and each is timed on its own. Where a
+ * round trip dominates, a busy machine slows whoever is running at that moment; taking turns at
+ * this grain spreads such moments evenly, so the ratio of two contenders within a round is steady
+ * even when the absolute figures are not. The order is shuffled rather than rotated so that no
+ * contender always runs right after the same other one and pays for what that one left behind
+ * (timers, garbage, queued work). Each round's figure is a contender's median operation.
+ */
+export async function interleave(
+  cases: readonly OpCase[],
+  options: InterleaveOptions = {},
+): Promise<Interleaved> {
+  const rounds = Math.max(1, options.rounds ?? 7)
+  const perRound = Math.max(1, options.opsPerRound ?? 2000)
+  const warmup = options.warmupOps ?? 500
+  const n = cases.length
+  const order = cases.map((_, k) => k)
+  // A fixed seed: the same run order every time, yet no contender has a fixed neighbour.
+  let seed = 0x2545f491
+  const shuffle = (): void => {
+    for (let k = n - 1; k > 0; k--) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+      const other = seed % (k + 1)
+      const swap = order[k]!
+      order[k] = order[other]!
+      order[other] = swap
+    }
+  }
+  for (let i = 0; i < warmup; i++) {
+    shuffle()
+    for (let k = 0; k < n; k++) sink = await cases[order[k]!]!.op(i)
+  }
+  const times = cases.map(() => new Float64Array(perRound))
+  const byRound: Array<Record<string, number>> = []
+  const rmeOf: Array<number[]> = cases.map(() => [])
+  let i = warmup
+  for (let round = 0; round < rounds; round++) {
+    for (let j = 0; j < perRound; j++, i++) {
+      shuffle()
+      for (let k = 0; k < n; k++) {
+        const c = order[k]!
+        const op = cases[c]!.op
+        const started = performance.now()
+        sink = await op(i)
+        times[c]![j] = performance.now() - started
+      }
+    }
+    const figures: Record<string, number> = {}
+    for (let c = 0; c < n; c++) {
+      const sorted = Array.from(times[c]!).sort((a, b) => a - b)
+      figures[cases[c]!.name] = median(sorted) * 1e6
+      let sum = 0
+      for (const t of sorted) sum += t
+      const mean = sum / sorted.length
+      let squares = 0
+      for (const t of sorted) squares += (t - mean) ** 2
+      const sd = Math.sqrt(squares / Math.max(1, sorted.length - 1))
+      rmeOf[c]!.push(((1.96 * sd) / Math.sqrt(sorted.length) / mean) * 100)
+    }
+    byRound.push(figures)
+  }
+  const measurements = cases.map((c, index) => {
+    const ns = median(byRound.map((r) => r[c.name]!).sort((a, b) => a - b))
+    return {
+      name: c.name,
+      opsPerSec: 1e9 / ns,
+      nsPerOp: ns,
+      rmePercent: median([...rmeOf[index]!].sort((a, b) => a - b)),
+      samples: rounds * perRound,
+      opsPerCall: 1,
+    }
+  })
+  return { measurements, rounds: byRound }
+}
+
+/** Per round, how many times as fast `a` ran as `b` (the inverse of their times), sorted. */
+export function roundRatios(result: Interleaved, a: string, b: string): number[] {
+  return result.rounds
+    .filter((r) => r[a] !== undefined && r[b] !== undefined)
+    .map((r) => r[b]! / r[a]!)
+    .sort((x, y) => x - y)
+}
+
+/**
+ * Target "`a` runs at least `threshold` times as fast as `b`" on an interleaved comparison: the
+ * median of the per-round ratios, with their min–max beside it.
+ */
+export function interleavedTarget(
+  label: string,
+  result: Interleaved,
+  a: string,
+  b: string,
+  threshold: number,
+): TargetResult | undefined {
+  const ratios = roundRatios(result, a, b)
+  if (ratios.length === 0) return undefined
+  const measured = median(ratios)
+  const ma = find(result.measurements, a)!
+  const mb = find(result.measurements, b)!
+  return {
+    label,
+    measured,
+    comparator: '>=',
+    threshold,
+    unit: 'x',
+    pass: measured >= threshold,
+    basis: `median of ${ratios.length} rounds; min–max ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}×; ${formatOps(ma.opsPerSec)} vs ${formatOps(mb.opsPerSec)} ops/s`,
+  }
+}
+
+/**
+ * Records an interleaved table in the report and prints it, then each contender's per-round ratio
+ * to `baseline` as median and min–max.
+ */
+export function interleavedSection(
+  report: SuiteReport,
+  title: string,
+  result: Interleaved,
+  baseline: string,
+): void {
+  section(report, title, result.measurements, baseline)
+  const spans: Record<string, { median: number; min: number; max: number }> = {}
+  for (const m of result.measurements) {
+    if (m.name === baseline) continue
+    const ratios = roundRatios(result, m.name, baseline)
+    spans[m.name] = { median: median(ratios), min: ratios[0]!, max: ratios.at(-1)! }
+    console.log(
+      `    ${m.name}: ${median(ratios).toFixed(2)}× per round (min–max ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}× over ${ratios.length} rounds)`,
+    )
+  }
+  report.data[title] = { rounds: result.rounds, ratiosTo: baseline, spans }
+}

@@ -1,21 +1,31 @@
 import { isDeepStrictEqual } from 'node:util'
 import { redisAdapter } from '@cacheport/adapter-redis'
-import { type Cache, createCache } from '@cacheport/cache-core'
+import { type Cache, cached, createCache } from '@cacheport/cache-core'
 import KeyvRedis from '@keyv/redis'
 import { BentoCache, bentostore } from 'bentocache'
 import { redisDriver } from 'bentocache/drivers/redis'
 import { createCache as createCacheManager } from 'cache-manager'
 import type { Redis } from 'ioredis'
 import { Keyv } from 'keyv'
-import { KEY_COUNT, KEY_MASK, keys, largeValue, sampleValue } from '../fixtures.js'
+import {
+  decoratedValue,
+  digestSample,
+  KEY_COUNT,
+  KEY_MASK,
+  keys,
+  largeValue,
+  sampleValue,
+} from '../fixtures.js'
 import {
   addTargets,
-  awaitedLoop,
   type Case,
   expectValue,
   find,
   formatDuration,
   inFlight,
+  interleave,
+  interleavedSection,
+  interleavedTarget,
   measure,
   note,
   part,
@@ -26,8 +36,6 @@ import {
 } from '../harness.js'
 import { commandsDuring, type DedicatedRedis, withDedicatedRedis } from '../redis-server.js'
 
-/** Sequential reads per timed call: a few milliseconds of round trips per sample. */
-const SEQUENTIAL = 200
 /** Reads started together in the "in flight" comparison. */
 const IN_FLIGHT = 1000
 /** Concurrent callers of the stampede. */
@@ -41,10 +49,11 @@ const PATTERN_ROUNDS = 5
 const TIMING = { time: 1800, rounds: 3, warmupTime: 200 } as const
 /**
  * Round trips one at a time are the figures a busy machine disturbs most (the client waits on a
- * server that shares its two cores); more, shorter rounds give each contender more chances of a
- * quiet one.
+ * server that shares its two cores), so those tables take turns operation by operation.
  */
-const SEQUENTIAL_TIMING = { time: 2500, rounds: 5, warmupTime: 200 } as const
+const SEQUENTIAL_ROUNDS = { rounds: 9, opsPerRound: 1500, warmupOps: 500 } as const
+/** Concurrent gets of one warm key whose Redis commands are counted. */
+const HOT_KEY_READERS = 1000
 
 const names = {
   cacheport: 'cacheport get (redis adapter)',
@@ -124,27 +133,32 @@ async function runAll(report: SuiteReport, server: DedicatedRedis, closers: Arra
   for (const reader of readers) await expectValue(reader.name, reader.get(keys[7]!), sampleValue)
 
   note(report, `${KEY_COUNT} warm keys per contender, the same ~200-byte value; raw clients store it as JSON`)
-  const sequential = await measure(
-    readers.map((r) => ({
-      name: r.name,
-      ops: SEQUENTIAL,
-      run: awaitedLoop(SEQUENTIAL, (i) => r.get(keys[i & KEY_MASK]!)),
-    })),
-    SEQUENTIAL_TIMING,
+  note(
+    report,
+    `one-at-a-time tables take turns operation by operation (${SEQUENTIAL_ROUNDS.rounds} rounds of ${SEQUENTIAL_ROUNDS.opsPerRound} reads each); a row is the median over rounds of each round's median read, a ratio the median of the per-round ratios`,
   )
-  section(report, 'get hit — one at a time (each read awaited)', sequential, names.rawOff)
-  const rawBest = [find(sequential, names.rawOff), find(sequential, names.rawOn)]
+  const sequential = await interleave(
+    readers.map((r) => ({ name: r.name, op: (i: number) => r.get(keys[i & KEY_MASK]!) })),
+    SEQUENTIAL_ROUNDS,
+  )
+  interleavedSection(report, 'get hit — one at a time (each read awaited)', sequential, names.rawOff)
+  const rawBest = [find(sequential.measurements, names.rawOff), find(sequential.measurements, names.rawOn)]
     .filter((m) => m !== undefined)
     .sort((a, b) => b.opsPerSec - a.opsPerSec)[0]
-  addTargets(
-    report,
-    ratioTarget(
-      `get hit one at a time vs raw ioredis GET + decode (${rawBest?.name.includes('on)') ? 'pipelining on' : 'pipelining off'}, the faster)`,
-      find(sequential, names.cacheport),
-      rawBest,
-      0.95,
-    ),
-  )
+  if (rawBest) {
+    addTargets(
+      report,
+      interleavedTarget(
+        `get hit one at a time vs raw ioredis GET + decode (${rawBest.name.includes('on)') ? 'pipelining on' : 'pipelining off'}, the faster)`,
+        sequential,
+        names.cacheport,
+        rawBest.name,
+        1,
+      ),
+    )
+  }
+  await part(report, 'cached() one at a time', () => decoratedCalls(report, cache, rawOff))
+  await part(report, 'hot key', () => hotKey(report, server, cache))
 
   const parallel = await measure(
     readers.map((r) => ({
@@ -181,31 +195,101 @@ async function runAll(report: SuiteReport, server: DedicatedRedis, closers: Arra
   await part(report, '1 MB value', () => largeValues(report, rawOff, cache))
 }
 
+/**
+ * A decorated call that hits, one at a time, beside what an application writes by hand over raw
+ * ioredis: build a key, `GET`, `JSON.parse`; on a miss call the function and `SET` its result.
+ */
+async function decoratedCalls(report: SuiteReport, cache: Cache, raw: Redis): Promise<void> {
+  const filterCounts = async (_id: number, _filter: unknown) => decoratedValue
+  const decorated = cached(filterCounts, { cache, keyPrefix: 'filter_counts', ttl: '1h' })
+  const memo = async (id: number, filter: unknown): Promise<typeof decoratedValue> => {
+    const key = `memo:filter_counts:${id}:${JSON.stringify(filter)}`
+    const hit = await raw.get(key)
+    if (hit !== null) return JSON.parse(hit)
+    const value = await filterCounts(id, filter)
+    await raw.set(key, JSON.stringify(value), 'PX', 3_600_000)
+    return value
+  }
+  const cachedName = 'cacheport cached(fn) hit (redis adapter)'
+  const memoName = 'hand-written memo over ioredis (GET + JSON.parse)'
+  const id = digestSample[0] as number
+  const filter = digestSample[1]
+  for (const [name, call] of [
+    [cachedName, () => decorated(id, filter)],
+    [memoName, () => memo(id, filter)],
+  ] as const) {
+    await call() // the miss that fills the cache
+    await expectValue(name, call(), decoratedValue)
+  }
+  const measured = await interleave(
+    [
+      { name: cachedName, op: () => decorated(id, filter) },
+      { name: memoName, op: () => memo(id, filter) },
+    ],
+    SEQUENTIAL_ROUNDS,
+  )
+  interleavedSection(report, 'decorated call hit — one at a time, same arguments', measured, memoName)
+  addTargets(
+    report,
+    interleavedTarget(
+      'cached() hit one at a time vs a hand-written memo over ioredis',
+      measured,
+      cachedName,
+      memoName,
+      0.95,
+    ),
+  )
+}
+
+/** Redis commands when {@link HOT_KEY_READERS} callers get one warm key at once. */
+async function hotKey(report: SuiteReport, server: DedicatedRedis, cache: Cache): Promise<void> {
+  const admin = server.client()
+  try {
+    const key = keys[11]!
+    const { total, byCommand } = await commandsDuring(admin, async () => {
+      const values = await Promise.all(Array.from({ length: HOT_KEY_READERS }, () => cache.get(key)))
+      if (!values.every((v) => isDeepStrictEqual(v, sampleValue))) {
+        throw new Error('hot key: some readers did not get the stored value')
+      }
+    })
+    const breakdown = Object.entries(byCommand)
+      .map(([command, calls]) => `${command}×${calls}`)
+      .join(' ')
+    note(
+      report,
+      `hot key: ${HOT_KEY_READERS} concurrent gets of one warm key sent ${total} command(s): ${breakdown}`,
+    )
+    report.data.hotKey = { readers: HOT_KEY_READERS, commands: total, byCommand }
+    addTargets(
+      report,
+      valueTarget(
+        `hot key: Redis commands for ${HOT_KEY_READERS} concurrent gets`,
+        total,
+        '<=',
+        1,
+        'commands',
+        breakdown,
+      ),
+    )
+  } finally {
+    await admin.quit()
+  }
+}
+
 /** A tagged entry also needs its tags' current epochs: the cost of that check, one read at a time. */
 async function tagged(report: SuiteReport, cache: Cache): Promise<void> {
   const untaggedName = 'cacheport get, untagged entry'
   const taggedName = 'cacheport get, entry tagged faculty:EEMCS'
   await expectValue(taggedName, cache.get(`tagged:${keys[3]}`), sampleValue)
-  const measured = await measure(
+  const measured = await interleave(
     [
-      {
-        name: untaggedName,
-        ops: SEQUENTIAL,
-        run: awaitedLoop(SEQUENTIAL, (i) => cache.get(keys[i & KEY_MASK]!)),
-      },
-      {
-        name: taggedName,
-        ops: SEQUENTIAL,
-        run: awaitedLoop(SEQUENTIAL, (i) => cache.get(`tagged:${keys[i & KEY_MASK]}`)),
-      },
+      { name: untaggedName, op: (i) => cache.get(keys[i & KEY_MASK]!) },
+      { name: taggedName, op: (i) => cache.get(`tagged:${keys[i & KEY_MASK]}`) },
     ],
-    SEQUENTIAL_TIMING,
+    SEQUENTIAL_ROUNDS,
   )
-  section(report, 'tagged vs untagged get — one at a time', measured, untaggedName)
-  addTargets(
-    report,
-    ratioTarget('tagged get vs untagged get', find(measured, taggedName), find(measured, untaggedName), 0.8),
-  )
+  interleavedSection(report, 'tagged vs untagged get — one at a time', measured, untaggedName)
+  addTargets(report, interleavedTarget('tagged get vs untagged get', measured, taggedName, untaggedName, 0.8))
 }
 
 /** Loader runs and Redis commands when {@link STAMPEDE} callers miss the same cold key at once. */

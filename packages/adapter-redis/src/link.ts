@@ -9,6 +9,7 @@ import { ClusterRoutes } from './cluster.js'
 import type { Connection, ResolvedOptions } from './connection.js'
 import { closedError, commandFailure, type Target } from './errors.js'
 import { afterPendingIo, TIMED_OUT } from './reply-watchdog.js'
+import { SilenceWatch } from './silence-watch.js'
 import type { RedisClient } from './types.js'
 
 /** `ready`, `connecting` (never failed yet), or `unavailable`, from an ioredis client's own status. */
@@ -59,6 +60,7 @@ export class Link {
   /** The client comes from the ioredis this package loaded, so commands built here fit it. */
   readonly native: boolean
   readonly #owned: boolean
+  readonly #silence: SilenceWatch | undefined
   #closed = false
   #everReady: boolean
   #lastError: string | undefined
@@ -87,6 +89,8 @@ export class Link {
     this.native = connection.native
     this.keyPrefix = this.isCluster ? undefined : (this.client as Redis).options.keyPrefix
     this.#everReady = this.client.status === 'ready'
+    this.#silence =
+      connection.silenceMs > 0 ? new SilenceWatch(this.client as Redis, connection.silenceMs) : undefined
     this.client.on('error', this.#onError)
     this.client.on('ready', this.#onReady)
   }
@@ -238,6 +242,7 @@ export class Link {
   async close(): Promise<void> {
     this.#closed = true
     this.routes?.close()
+    this.#silence?.stop()
     if (!this.#owned) {
       this.client.off('error', this.#onError)
       this.client.off('ready', this.#onReady)

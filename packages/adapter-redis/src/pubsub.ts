@@ -5,6 +5,7 @@
 import type { AdapterStatus, MessageHandler } from '@cacheport/cache-core'
 import type { Cluster, Redis } from 'ioredis'
 import { type Link, statusOf } from './link.js'
+import { changed } from './reads.js'
 import type { RedisClient } from './types.js'
 
 interface Subscription {
@@ -111,6 +112,8 @@ export class PubSub {
       : (link.client as Redis).duplicate({ autoResubscribe: false, enableOfflineQueue: false })
     subscriber.on('error', () => undefined) // the state is read from `status`, like the main client
     subscriber.on('message', (channel: string, message: string) => {
+      // A message may announce a change (an invalidation): reads sent before it must not be shared.
+      changed()
       const handlers = this.#channels.get(channel)
       if (handlers === undefined) return
       for (const handler of handlers) {

@@ -1,6 +1,6 @@
 /**
- * Reads: `get` (a lone GET, or the gets of a tick coalesced into one MGET) and `getMany` (MGET in
- * batches, per hash slot on a cluster).
+ * Reads: `get` (a lone GET, or the gets of a tick coalesced into one MGET; a get of a key already
+ * being read shares that read) and `getMany` (MGET in batches, per hash slot on a cluster).
  */
 import type { CacheError } from '@cacheport/cache-core'
 import type { Redis } from 'ioredis'
@@ -11,6 +11,23 @@ import type { Link } from './link.js'
 import { type ReplyWatchdog, WatchedCommand, watchdogWorks } from './reply-watchdog.js'
 
 type Settle<T> = (value: T) => void
+
+/** What a get resolves with: the entry's bytes, or `undefined` for a miss. */
+type Read = Promise<Uint8Array | undefined>
+
+// Bumped by every write or invalidation an adapter of this process sends, and by every pub/sub
+// message one receives. A read sent before either may answer with what they replaced, so a get
+// made after them must not share it: it could know of the change (it may even have made it, or
+// been told of it by the bus or by another cache of this process).
+let changes = 0
+
+/**
+ * Marks that this process changed (or heard of a change to) what Redis holds: gets made from now on
+ * send reads of their own instead of sharing those already on their way.
+ */
+export function changed(): void {
+  changes++
+}
 
 /** Single `get`s waiting for the end of the tick, to go out together as one MGET. */
 interface PendingGets {
@@ -55,9 +72,12 @@ class SingleGet extends WatchedCommand {
 
   constructor(
     watchdog: ReplyWatchdog,
-    key: string,
+    /** The key read, for gets of the same key that come while it is on its way. */
+    readonly key: string,
     keyPrefix: string | undefined,
     explain: (error: unknown, key: string) => Error,
+    /** The value of `changes` when it was sent: gets may share it while that is still current. */
+    readonly since: number,
   ) {
     super(watchdog, 'get', [key], { replyEncoding: null, keyPrefix })
     const { resolve, reject } = this
@@ -83,6 +103,11 @@ export class Reads {
   #pending: PendingGets | undefined
   /** GETs and coalesced MGETs sent by `get` and not answered yet. */
   #getsInFlight = 0
+  // The read each key's gets share while it is on its way, as long as nothing changed since it
+  // was sent (see `changes`): a thousand gets of a hot key cost one GET. A direct GET on its way
+  // is not in here: it is `#lastGet`, which knows its key.
+  readonly #reading = new Map<string, Read>()
+  #readingSince = changes
 
   /** Reads through `link`, the timeouts of direct GETs kept by `watchdog`. */
   constructor(link: Link, watchdog: ReplyWatchdog) {
@@ -96,16 +121,33 @@ export class Reads {
   }
 
   /**
-   * The entry under `key`, or `undefined`. A get made while other gets are waiting for Redis waits
-   * for the end of the tick, and all such gets of the tick share one `MGET`.
+   * The entry under `key`, or `undefined`. A get of a key whose read is on its way, sent since this
+   * process last changed anything in Redis or heard of a change, shares that read. Otherwise a get
+   * made while other gets are waiting for Redis waits for the end of the tick, and all such gets of
+   * the tick share one `MGET`.
    */
-  get(key: string): Promise<Uint8Array | undefined> {
+  get(key: string): Read {
+    if (!this.#link.opts.coalesceGets) return this.#getOne(key)
+    const last = this.#lastGet
     // Batching pays only when several gets share the round trip; a lone get goes out at once, and
-    // the gets that follow it in the same tick still travel together.
-    if (!this.#link.opts.coalesceGets || (this.#getsInFlight === 0 && (this.#lastGet?.isSettled ?? true))) {
-      return this.#getOne(key)
+    // the gets that follow it in the same tick still travel together. Nothing is on its way then,
+    // so there is nothing to share either: a single get pays for no bookkeeping.
+    if (this.#getsInFlight === 0 && (last === undefined || last.isSettled)) {
+      const read = this.#getOne(key)
+      // Any read but a direct GET (which `#lastGet` keeps) is found by later gets in `#reading`.
+      if (read !== this.#lastGet?.promise) this.#share(key, read)
+      return read
     }
-    return new Promise((resolve, reject) => {
+    if (this.#readingSince !== changes) {
+      this.#reading.clear()
+      this.#readingSince = changes
+    } else {
+      const shared = this.#reading.get(key)
+      if (shared !== undefined) return shared
+    }
+    if (last !== undefined && !last.isSettled && last.key === key && last.since === changes)
+      return last.promise
+    const read = new Promise<Uint8Array | undefined>((resolve, reject) => {
       let batch = this.#pending
       if (batch === undefined) {
         batch = this.#pending = { keys: [], resolves: [], rejects: [] }
@@ -115,6 +157,21 @@ export class Reads {
       batch.resolves.push(resolve)
       batch.rejects.push(reject)
     })
+    this.#share(key, read)
+    return read
+  }
+
+  /** Lets later gets of `key` share `read` until it settles (or something changes). */
+  #share(key: string, read: Read): void {
+    if (this.#readingSince !== changes) {
+      this.#reading.clear()
+      this.#readingSince = changes
+    }
+    this.#reading.set(key, read)
+    const done = (): void => {
+      if (this.#reading.get(key) === read) this.#reading.delete(key)
+    }
+    read.then(done, done)
   }
 
   /** Entries for `keys`, aligned with them: one `MGET` (one per hash slot on a cluster). */
@@ -164,7 +221,7 @@ export class Reads {
       return link.send('GET', key, () => link.client.getBuffer(key).catch(foreignAsNotAnEntry)).then(toBytes)
     }
     if (this.#directGets) {
-      const command = new SingleGet(this.#watchdog, key, link.keyPrefix, this.#getFailed)
+      const command = new SingleGet(this.#watchdog, key, link.keyPrefix, this.#getFailed, changes)
       this.#lastGet = command
       try {
         ;(link.client as Redis).sendCommand(command)

@@ -19,7 +19,7 @@ import { isForeignType } from './errors.js'
 import { Link } from './link.js'
 import { deleteByPattern, unlinkKeys } from './pattern-delete.js'
 import { PubSub } from './pubsub.js'
-import { Reads } from './reads.js'
+import { changed, Reads } from './reads.js'
 import { ReplyWatchdog } from './reply-watchdog.js'
 import { DELETE_IF_EQUALS, runScript, SET_IF_HOLDS } from './scripts.js'
 import { ServerMemorySampler } from './server-memory.js'
@@ -51,7 +51,8 @@ function foreignIsNotEqual(error: unknown): number {
  * The Redis adapter: stores the core's encoded entries as binary strings in Redis (single node,
  * Sentinel or Cluster) through ioredis, and fails fast so the cache can fail open.
  *
- * - `get` → `GET` (the gets made while one is waiting for Redis: one `MGET`), `getMany` → `MGET`
+ * - `get` → `GET` (the gets made while one is waiting for Redis: one `MGET`; gets of a key being
+ *   read share that read), `getMany` → `MGET`
  *   (per slot on a cluster), `set` → `SET key value PX ttl`, `setMany` → one pipeline, deletes →
  *   `UNLINK`.
  * - `deleteByPattern`/`clear` → a script scanning `SCAN MATCH` pages and unlinking them on the
@@ -107,8 +108,10 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   }
 
   /**
-   * The entry under `key`, or `undefined`. A get made while other gets are waiting for Redis waits
-   * for the end of the tick, and all such gets of the tick share one `MGET`.
+   * The entry under `key`, or `undefined`. A get of a key whose read is already on its way shares
+   * it, unless an adapter of this process has written or deleted anything, or received a pub/sub
+   * message, since that read was sent. Other gets made while gets are waiting for Redis wait for the
+   * end of the tick, and all such gets of the tick share one `MGET`.
    */
   get(key: string): Promise<Uint8Array | undefined> {
     return this.#reads.get(key)
@@ -121,6 +124,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
 
   /** `SET key value [PX ttl]`: the value and its expiry are written atomically. */
   set(key: string, value: Uint8Array, ttlMs: number | undefined): Promise<void> {
+    changed()
     const link = this.#link
     const bytes = link.bytes(value)
     return link
@@ -133,6 +137,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   /** Every entry in one pipeline (per node on a cluster); rejects naming the first key that failed. */
   setMany(entries: ReadonlyArray<AdapterEntry<Uint8Array>>): Promise<void> {
     if (entries.length === 0) return Promise.resolve()
+    changed()
     const link = this.#link
     if (link.isCluster) {
       // A cluster pipeline must stay on one node; auto-pipelining groups these per node instead.
@@ -161,6 +166,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
 
   /** `UNLINK key` (the memory is reclaimed in the background); `true` when the key existed. */
   delete(key: string): Promise<boolean> {
+    changed()
     const link = this.#link
     return link.send('UNLINK', key, () => link.client.unlink(key)).then((removed) => removed > 0)
   }
@@ -168,6 +174,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   /** `UNLINK` of every key, in batches (per hash slot on a cluster); resolves with how many existed. */
   async deleteMany(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return 0
+    changed()
     const link = this.#link
     try {
       return await link.whenReady(() => unlinkKeys(link, link.client, keys))
@@ -183,6 +190,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
    * itself matched against `pattern` are removed.
    */
   deleteByPattern(pattern: string): Promise<number> {
+    changed()
     return deleteByPattern(this.#link, pattern)
   }
 
@@ -236,11 +244,13 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
         `redis ${this.endpoint}: clear needs a non-empty key prefix`,
       )
     }
+    changed()
     await deleteByPattern(this.#link, `${escapeGlob(prefix)}*`)
   }
 
   /** `SET key value NX PX ttl`: `true` when this call created the key (a lease was taken). */
   setIfAbsent(key: string, value: Uint8Array, ttlMs: number): Promise<boolean> {
+    changed()
     const link = this.#link
     const bytes = link.bytes(value)
     return link
@@ -260,6 +270,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     leaseKey: string,
     token: Uint8Array,
   ): Promise<boolean> {
+    changed()
     const link = this.#link
     const bytes = Buffer.from(value)
     const held = Buffer.from(token)
@@ -285,6 +296,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
 
   /** Removes `key` only while it holds exactly `value`, atomically (a script run with EVALSHA). */
   deleteIfEquals(key: string, value: Uint8Array): Promise<boolean> {
+    changed()
     const link = this.#link
     // Copied: the script may have to be sent again after a NOSCRIPT reply, a round trip later.
     const bytes = Buffer.from(value)

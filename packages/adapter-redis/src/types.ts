@@ -141,7 +141,10 @@ export interface RedisAdapterOptions {
   /**
    * A socket that receives no data for this long while replies are pending is destroyed and
    * reconnected, so a server that stopped answering (but kept its TCP connection) is detected and
-   * `status()` leaves `ready`. `0` turns the check off.
+   * `status()` leaves `ready`. On a single node or Sentinel the adapter keeps this watch itself with
+   * one timer that looks at the socket four times per timeout (a silence is noticed between one
+   * timeout and a quarter more after it began), instead of ioredis' timer and listener per command;
+   * on a cluster ioredis keeps it. `0` turns the check off.
    * @default '5s'
    */
   socketTimeout?: Duration
@@ -161,7 +164,10 @@ export interface RedisAdapterOptions {
    * Batch concurrent single `get`s: a `get` made while none is waiting for Redis goes out at once
    * as `GET`; those made while one is waiting are held to the end of the tick and go out as one
    * `MGET` (per hash slot on a cluster). Measured on a local Redis 7: ~4–7x more reads per second
-   * with 100 concurrent readers, ~2x with 10, and nothing lost with one reader.
+   * with 100 concurrent readers, ~2x with 10, and nothing lost with one reader. A `get` of a key
+   * whose read is already on its way shares it (1,000 concurrent gets of a hot key are one `GET`),
+   * unless an adapter of this process has written or deleted anything, or received a pub/sub
+   * message, since that read was sent. `false` sends one `GET` per `get`.
    * @default true
    */
   coalesceGets?: boolean

@@ -1,9 +1,9 @@
-import { escapeGlob, globToRegExp } from '@cacheport/cache-core'
+import { createCache, escapeGlob, globToRegExp } from '@cacheport/cache-core'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type RedisAdapter, redisAdapter } from '../src/index.js'
 import { type RedisProcess, rawCommand, startRedis } from './helpers/redis-server.js'
-import { bytes, untilStatus } from './helpers/shared.js'
+import { bytes, until, untilStatus } from './helpers/shared.js'
 
 // Which commands reach the server, read from its own INFO commandstats: a server of this file's own,
 // so nobody else's traffic is counted.
@@ -65,7 +65,83 @@ describe('commands sent', () => {
     await rawCommand(server.port, 'CONFIG RESETSTAT')
     const many = await Promise.all(Array.from({ length: 1000 }, (_, i) => adapter.get(i % 2 ? 'a' : 'b')))
     expect(many.filter((v) => v !== undefined)).toHaveLength(500)
-    expect(await commandCalls()).toEqual({ get: 1, mget: 1 })
+    // "b" goes out at once and its other gets share it; the gets of "a" share the one read held
+    // to the end of the tick, which, with a single key left, is a GET.
+    expect(await commandCalls()).toEqual({ get: 2 })
+  })
+
+  it('sends one GET for 1,000 concurrent gets of one key, through the cache too', async () => {
+    await adapter.set('hot', bytes('H'), 10_000)
+    await rawCommand(server.port, 'CONFIG RESETSTAT')
+    const values = await Promise.all(Array.from({ length: 1000 }, () => adapter.get('hot')))
+    expect(values.every((v) => v !== undefined && new TextDecoder().decode(v) === 'H')).toBe(true)
+    expect(await commandCalls()).toEqual({ get: 1 })
+
+    const cache = createCache({ adapter: redisAdapter(server.url), keyPrefix: 'hot', ttl: '1m' })
+    try {
+      await cache.set('filter', { counts: { ToDo: 3 } })
+      await rawCommand(server.port, 'CONFIG RESETSTAT')
+      const read = await Promise.all(Array.from({ length: 1000 }, () => cache.get<any>('filter')))
+      expect(await commandCalls()).toEqual({ get: 1 })
+      // One reply, yet every caller owns its value: changing one changes no other.
+      expect(read.every((v) => v.counts.ToDo === 3)).toBe(true)
+      read[0].counts.ToDo = 99
+      expect(read[1].counts.ToDo).toBe(3)
+    } finally {
+      await cache.close()
+    }
+  })
+
+  it('gives a get made after a write a read of its own, even while an older read of the key is out', async () => {
+    await adapter.set('w', bytes('old'), 10_000)
+    const other = redisAdapter(server.url)
+    try {
+      await untilStatus(other, 'ready')
+      const text = (v: Uint8Array | undefined) => v && new TextDecoder().decode(v)
+      // All in one tick, on one connection: Redis runs them in this order.
+      const before = adapter.get('w')
+      const write = adapter.set('w', bytes('new'), 10_000)
+      const after = adapter.get('w')
+      expect([text(await before), text(await after)]).toEqual(['old', 'new'])
+      await write
+
+      // A write by another adapter of the process counts as well.
+      const first = adapter.get('w')
+      const written = other.set('w', bytes('newer'), 10_000)
+      await written
+      // The first read may have been answered by now; either way the next one must see the write.
+      expect(text(await adapter.get('w'))).toBe('newer')
+      expect(text(await first)).toMatch(/^(new|newer)$/)
+    } finally {
+      await other.close()
+    }
+  })
+
+  it('stops sharing a read that is out once a pub/sub message arrives', async () => {
+    await adapter.set('m', bytes('M'), 10_000)
+    let heard = 0
+    const unsubscribe = await adapter.subscribe('news', () => {
+      heard++
+    })
+    // A BLPOP holds the adapter's connection, so the GETs sent after it wait in line: they stay on
+    // their way for as long as this test needs, with no timing involved.
+    const holder = adapter.client.blpop('hold', 5)
+    try {
+      const reads = [adapter.get('m'), adapter.get('m')]
+      await rawCommand(server.port, 'PUBLISH news changed')
+      await until(() => heard === 1, 'the message')
+      reads.push(adapter.get('m'))
+      await rawCommand(server.port, 'CONFIG RESETSTAT')
+      await rawCommand(server.port, 'LPUSH hold go')
+      expect((await Promise.all(reads)).map((v) => v && new TextDecoder().decode(v))).toEqual(['M', 'M', 'M'])
+      await holder
+      // The two gets before the message shared one GET; the one after it sent its own.
+      const calls = await commandCalls()
+      expect(calls.get).toBe(2)
+      expect(calls.mget).toBeUndefined()
+    } finally {
+      await unsubscribe()
+    }
   })
 
   it('sends gets awaited one at a time as GETs, and every get as GET when coalescing is off', async () => {

@@ -117,6 +117,41 @@ describe('a server that goes away', () => {
     await until(async () => (await cache.get('k')) === 'v', 'reads after the server thawed', 3000)
   })
 
+  it('drops a connection that stays silent for socketTimeout while replies are due, and connects again', async () => {
+    const socketTimeoutMs = 400
+    const watched = redisAdapter({ url: server.url, commandTimeout: 200, socketTimeout: socketTimeoutMs })
+    const idle = redisAdapter({ url: server.url, commandTimeout: 200, socketTimeout: 0 })
+    try {
+      await untilStatus(watched, 'ready')
+      await untilStatus(idle, 'ready')
+      // No reply is due: however long the server stays quiet, a connection with nothing pending stays.
+      await new Promise((resolve) => setTimeout(resolve, socketTimeoutMs * 2))
+      expect(watched.status()).toBe('ready')
+
+      server.signal('SIGSTOP')
+      const frozenAt = performance.now()
+      const reads = [watched.get('silent:1:k'), idle.get('silent:1:k')].map((read) =>
+        read.catch((error: unknown) => error),
+      )
+      await until(() => watched.status() !== 'ready', 'the silent connection to be dropped', 5000)
+      const droppedAfter = performance.now() - frozenAt
+      expect(droppedAfter).toBeGreaterThanOrEqual(socketTimeoutMs - 5)
+      // The adapter without a socket timeout keeps its connection, however long the silence.
+      expect(idle.status()).toBe('ready')
+      expect(await reads[0]).toMatchObject({ code: ErrorCodes.TIMEOUT })
+    } finally {
+      server.signal('SIGCONT')
+    }
+    try {
+      await untilStatus(watched, 'ready', 5000)
+      await watched.set('silent:1:k', bytes('back'), 10_000)
+      expect(new TextDecoder().decode(await watched.get('silent:1:k'))).toBe('back')
+    } finally {
+      await watched.close()
+      await idle.close()
+    }
+  })
+
   it('counts the wait for the first connection against the same command timeout', async () => {
     // The adapter declares its command timeout as the bound of every operation, and the core then
     // arms no timer of its own: a call that first waits for the connection may not get a second one.

@@ -78,7 +78,10 @@ export class Loader {
   getOrSet<T>(key: string, loader: Load<T>, options: GetOrSetOptions<T> | undefined): Promise<T> {
     // Not an async function: a hit, the common case, then costs one resolved promise and nothing more.
     let info: KeyInfo
-    let first: Entry | undefined | Promise<Entry | undefined>
+    let first: T | Promise<T>
+    // The flight concurrent callers join; set once the read is on its way (it never is for a read
+    // answered at once, whose miss, if any, then forgets a flight that was never registered).
+    let run: Promise<T> | undefined
     try {
       if (typeof loader !== 'function') {
         throw new CacheError(
@@ -94,29 +97,33 @@ export class Loader {
       info = this.keys.info(key)
       const joined = this.inflight.get(info.full)
       if (joined !== undefined) return joined as Promise<T>
-      const now = Date.now()
-      first = this.tiers.lookup(info, true, now)
-      if (!(first instanceof Promise) && first !== undefined && isFresh(first, now)) {
-        return Promise.resolve(this.reporter.hit(info, first.value) as T)
-      }
+      const found = info
+      // A hit, or the miss resolved; on a store read, in the same promise step that decodes the reply.
+      first = this.tiers.lookupThen<T | Promise<T>>(info, Date.now(), (entry, now) => {
+        if (entry !== undefined && isFresh(entry, now)) {
+          // The read is answered: callers from now on read for themselves.
+          this.#forget(found.full, run)
+          return this.reporter.hit(found, entry.value) as T
+        }
+        const loading = this.resolveMiss(found, entry, loader, options)
+        const forget = () => this.#forget(found.full, run)
+        loading.then(forget, forget)
+        return loading
+      }) as T | Promise<T>
+      // An in-process hit: nothing to share with other callers.
+      if (!(first instanceof Promise)) return Promise.resolve(first)
     } catch (error) {
       return Promise.reject(error)
     }
     // From here on, concurrent callers for this key share one read and at most one loader run.
-    const found = first
-    const run = (async () => {
-      const entry = found instanceof Promise ? await found : found
-      if (entry !== undefined && isFresh(entry, Date.now())) return this.reporter.hit(info, entry.value) as T
-      return this.resolveMiss(info, entry, loader, options)
-    })()
-    const full = info.full
-    this.inflight.set(full, run)
-    // Only this flight: an invalidation may have dropped it and a newer one taken its place.
-    const forget = () => {
-      if (this.inflight.get(full) === run) this.inflight.delete(full)
-    }
-    run.then(forget, forget)
+    run = first
+    this.inflight.set(info.full, run)
     return run
+  }
+
+  /** Ends the flight `run` of `full`; only this one: an invalidation may have put a newer one there. */
+  #forget(full: string, run: Promise<unknown> | undefined): void {
+    if (run !== undefined && this.inflight.get(full) === run) this.inflight.delete(full)
   }
 
   /**
