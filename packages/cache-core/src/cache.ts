@@ -187,8 +187,15 @@ class CacheFacade implements Cache {
     try {
       this.#assertOpen()
       const info = this.#keys.info(key)
-      const served = this.#tiers.lookupThen(info, Date.now(), this.#serve)
-      return (served instanceof Promise ? served : Promise.resolve(served)) as Promise<T | undefined>
+      const now = Date.now()
+      if (this.#tiers.remote) {
+        const served = this.#tiers.lookupThen(info, now, this.#serve)
+        return (served instanceof Promise ? served : Promise.resolve(served)) as Promise<T | undefined>
+      }
+      // A store in this process mostly answers at once: the shortest path is the plain lookup.
+      const found = this.#tiers.lookup(info, true, now)
+      if (found instanceof Promise) return found.then((entry) => this.#served(info, entry, Date.now()) as T)
+      return Promise.resolve(this.#served(info, found, now) as T | undefined)
     } catch (error) {
       return Promise.reject(error)
     }

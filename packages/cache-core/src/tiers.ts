@@ -69,6 +69,8 @@ export class Tiers {
   readonly near: CacheAdapter<any> | undefined
   /** The store keeps entries as objects, not bytes. */
   readonly storeByRef: boolean
+  /** Whether the store is reached over the network (other processes share it): its reads answer later. */
+  readonly remote: boolean
   /** Some tier needs the entry encoded. */
   readonly needsBytes: boolean
   readonly #nearByRef: boolean
@@ -123,6 +125,7 @@ export class Tiers {
     this.store = store as CacheAdapter<any>
     this.near = near as CacheAdapter<any> | undefined
     this.storeByRef = this.store.capabilities.byReference === true
+    this.remote = this.store.capabilities.shared === true
     this.#nearByRef = this.near?.capabilities.byReference === true
     this.needsBytes = !this.storeByRef || (this.near !== undefined && !this.#nearByRef)
     this.#storeMemo = this.storeByRef || this.store.capabilities.shared ? undefined : new DecodeMemo(codec)
@@ -192,7 +195,22 @@ export class Tiers {
     if (!breaker.allow()) {
       return this.fromStore(MISS, undefined, near, this.#generation, trusted, info, fillNear, now)
     }
-    return this.fromStoreRead<Entry | undefined>(info, near, trusted, fillNear, now, undefined, node, breaker)
+    // The store read of a hit, written out here rather than shared with lookupThen: the hot path of
+    // a store in this process stays short enough for V8 to inline the adapter's get into it.
+    const generation = this.#generation
+    const batch = info.batch
+    let raw: StoreAnswer | Promise<StoreAnswer>
+    try {
+      raw = batch === undefined ? this.store.get(info.full) : this.store.getMany(batch)
+    } catch (error) {
+      this.guard.fail('get', info.key, error, undefined, node)
+      return near
+    }
+    if (raw instanceof Promise) {
+      return this.awaitRead(raw, info, near, generation, trusted, fillNear, undefined, node, breaker)
+    }
+    breaker.success()
+    return this.fromStore(raw, batch, near, generation, trusted, info, fillNear, now)
   }
 
   /**
@@ -201,7 +219,9 @@ export class Tiers {
    * single get then costs one promise step on top of the store's own, not two.
    */
   lookupThen<R>(info: KeyInfo, now: number, finish: Finish<R>): R | Promise<R> {
-    if (this.near !== undefined || this.#replayPending) {
+    // A store in this process answers at once, with no promise step to save: the plain lookup is
+    // the shorter path there (measured: about a sixth of a memory hit).
+    if (this.near !== undefined || this.#replayPending || !this.remote) {
       const found = this.lookup(info, true, now)
       return found instanceof Promise
         ? found.then((entry) => finish(entry, Date.now(), info))
@@ -214,15 +234,14 @@ export class Tiers {
     return this.fromStoreRead(info, undefined, this.#nearTrusted, true, now, finish, node, breaker)
   }
 
-  /** The store read of {@link lookup} (the circuit allowed it), its answer finished by `finish` if given. */
+  /** The store read of {@link lookupThen} (the circuit allowed it), its answer finished by `finish`. */
   private fromStoreRead<R>(
     info: KeyInfo,
     near: Entry | undefined,
     trusted: boolean,
     fillNear: boolean,
     now: number,
-    // Undefined only where R is what was found (lookup's own read).
-    finish: Finish<R> | undefined,
+    finish: Finish<R>,
     node: string | undefined,
     breaker: CircuitBreaker,
   ): R | Promise<R> {
@@ -233,31 +252,48 @@ export class Tiers {
       raw = batch === undefined ? this.store.get(info.full) : this.store.getMany(batch)
     } catch (error) {
       this.guard.fail('get', info.key, error, undefined, node)
-      return finish === undefined ? (near as R) : finish(near, now, info)
+      return finish(near, now, info)
     }
     if (raw instanceof Promise) {
-      const operation = batch === undefined ? 'get' : 'getMany'
-      if (this.guard.selfBounded) {
-        // The store times itself out: one promise step instead of a guarded wait and then a decode.
-        return raw.then(
-          (answer) => {
-            breaker.success()
-            return this.finished(answer, batch, near, generation, trusted, info, fillNear, Date.now(), finish)
-          },
-          (error) => {
-            this.guard.fail(operation, info.key, error, undefined, node)
-            return this.finished(MISS, batch, near, generation, trusted, info, fillNear, Date.now(), finish)
-          },
-        )
-      }
-      return this.guard
-        .settle(raw, operation, info.key, undefined, undefined, node)
-        .then((settled) =>
-          this.finished(settled, batch, near, generation, trusted, info, fillNear, Date.now(), finish),
-        )
+      return this.awaitRead(raw, info, near, generation, trusted, fillNear, finish, node, breaker)
     }
     breaker.success()
     return this.finished(raw, batch, near, generation, trusted, info, fillNear, now, finish)
+  }
+
+  /** A store read that answers later: its answer, then `finish` when given, in one promise step. */
+  private awaitRead<R>(
+    raw: Promise<StoreAnswer>,
+    info: KeyInfo,
+    near: Entry | undefined,
+    generation: number,
+    trusted: boolean,
+    fillNear: boolean,
+    // Undefined where R is what was found (lookup's own read).
+    finish: Finish<R> | undefined,
+    node: string | undefined,
+    breaker: CircuitBreaker,
+  ): Promise<R> {
+    const batch = info.batch
+    const operation = batch === undefined ? 'get' : 'getMany'
+    if (this.guard.selfBounded) {
+      // The store times itself out: one promise step instead of a guarded wait and then a decode.
+      return raw.then(
+        (answer) => {
+          breaker.success()
+          return this.finished(answer, batch, near, generation, trusted, info, fillNear, Date.now(), finish)
+        },
+        (error) => {
+          this.guard.fail(operation, info.key, error, undefined, node)
+          return this.finished(MISS, batch, near, generation, trusted, info, fillNear, Date.now(), finish)
+        },
+      )
+    }
+    return this.guard
+      .settle(raw, operation, info.key, undefined, undefined, node)
+      .then((settled) =>
+        this.finished(settled, batch, near, generation, trusted, info, fillNear, Date.now(), finish),
+      )
   }
 
   /** {@link fromStore}, then `finish` when given (in the same step when the answer needs no tag check). */
