@@ -189,9 +189,11 @@ export class Tiers {
       )
     }
     // An open circuit (of the key's node, on a sharded store) skips the store; L1, trusted or not,
-    // is then the best there is.
-    const node = this.guard.nodeOf?.(info.full)
-    const breaker = this.guard.breakerOf(node)
+    // is then the best there is. (Written out: an optional call and a breakerOf call per hit cost a
+    // memory get about a tenth.)
+    const nodeOf = this.guard.nodeOf
+    const node = nodeOf === undefined ? undefined : nodeOf(info.full)
+    const breaker = node === undefined ? this.guard.breaker : this.guard.breakerOf(node)
     if (!breaker.allow()) {
       return this.fromStore(MISS, undefined, near, this.#generation, trusted, info, fillNear, now)
     }
@@ -228,8 +230,9 @@ export class Tiers {
         : finish(found, now, info)
     }
     // As in lookup: an open circuit skips the store, and there is no L1 to fall back on.
-    const node = this.guard.nodeOf?.(info.full)
-    const breaker = this.guard.breakerOf(node)
+    const nodeOf = this.guard.nodeOf
+    const node = nodeOf === undefined ? undefined : nodeOf(info.full)
+    const breaker = node === undefined ? this.guard.breaker : this.guard.breakerOf(node)
     if (!breaker.allow()) return finish(undefined, now, info)
     return this.fromStoreRead(info, undefined, this.#nearTrusted, true, now, finish, node, breaker)
   }
