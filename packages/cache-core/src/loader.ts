@@ -98,9 +98,18 @@ export class Loader {
       const joined = this.inflight.get(info.full)
       if (joined !== undefined) return joined as Promise<T>
       const found = info
+      const now = Date.now()
+      // A store in this process answers a hit at once: served without a finisher made for it.
+      let read: Entry | undefined | Promise<Entry | undefined>
+      if (!this.tiers.remote) {
+        read = this.tiers.lookup(info, true, now)
+        if (read !== undefined && !(read instanceof Promise) && isFresh(read, now)) {
+          return Promise.resolve(this.reporter.hit(info, read.value) as T)
+        }
+      }
       // A hit, or the miss resolved; on a store read, in the same promise step that decodes the reply.
-      first = this.tiers.lookupThen<T | Promise<T>>(info, Date.now(), (entry, now) => {
-        if (entry !== undefined && isFresh(entry, now)) {
+      const finish = (entry: Entry | undefined, at: number): T | Promise<T> => {
+        if (entry !== undefined && isFresh(entry, at)) {
           // The read is answered: callers from now on read for themselves.
           this.#forget(found.full, run)
           return this.reporter.hit(found, entry.value) as T
@@ -109,7 +118,11 @@ export class Loader {
         const forget = () => this.#forget(found.full, run)
         loading.then(forget, forget)
         return loading
-      }) as T | Promise<T>
+      }
+      if (this.tiers.remote)
+        first = this.tiers.lookupThen<T | Promise<T>>(info, now, finish) as T | Promise<T>
+      else if (read instanceof Promise) first = read.then((entry) => finish(entry, Date.now())) as Promise<T>
+      else first = finish(read, now)
       // An in-process hit: nothing to share with other callers.
       if (!(first instanceof Promise)) return Promise.resolve(first)
     } catch (error) {
