@@ -7,6 +7,10 @@
  * a failover, a pipeline of commands for several slots gets a different MOVED for each, and ioredis
  * rejects them all and keeps its old slot map. Here each command that got a redirect is sent again
  * after one shared refresh of the slot map, on its own, where ioredis follows any further redirect.
+ *
+ * Auto-pipelining also groups a tick's commands by the slot map of the moment they were queued; when a
+ * refresh lands before the group is sent and splits it, ioredis rejects the whole group without
+ * sending it. Those commands are sent again on their own too, and count as no failure of the store.
  */
 import type { Cluster } from 'ioredis'
 import { chunk } from './batches.js'
@@ -15,10 +19,18 @@ import { groupBySlot, keySlot } from './key-slot.js'
 import type { Link } from './link.js'
 import { afterPendingIo, TIMED_OUT } from './reply-watchdog.js'
 
-/** `MOVED` or `ASK` when `error` is a cluster redirect, else `undefined`. */
-export function redirectOf(error: unknown): 'MOVED' | 'ASK' | undefined {
-  if (!isReplyError(error)) return undefined
-  const message = (error as Error).message
+// What ioredis says, without sending anything, of an auto-pipeline whose slots the slot map no longer
+// puts on one node: a refresh landed between queueing the commands and sending them.
+const REGROUPED = 'All keys in the pipeline should belong to the same slots allocation group'
+
+/**
+ * `MOVED` or `ASK` when `error` is a cluster redirect, `REGROUPED` when ioredis refused to send an
+ * auto-pipeline that a slot map refresh split across nodes, else `undefined`.
+ */
+export function redirectOf(error: unknown): 'MOVED' | 'ASK' | 'REGROUPED' | undefined {
+  if (!(error instanceof Error)) return undefined
+  const message = error.message
+  if (!isReplyError(error)) return message === REGROUPED ? 'REGROUPED' : undefined
   if (message.startsWith('MOVED ')) return 'MOVED'
   if (message.startsWith('ASK ')) return 'ASK'
   return undefined
@@ -55,7 +67,8 @@ export class ClusterRoutes {
   /**
    * Runs `issue` (which must send its command synchronously) and, when the reply is a redirect,
    * sends it again: after one shared refresh of the slot map for MOVED, and outside any pipeline, so
-   * that ioredis itself follows a further MOVED or the ASK of a slot being migrated. A failure that
+   * that ioredis itself follows a further MOVED or the ASK of a slot being migrated. A command whose
+   * pipeline a refresh split is sent again at once, on its own, under the new map. A failure that
    * is not a reply of the server (a lost connection, a timeout) starts watching the slot map.
    */
   follow<T>(issue: () => Promise<T>): Promise<T> {
@@ -65,7 +78,7 @@ export class ClusterRoutes {
         if (!isReplyError(error)) this.suspect()
         throw error
       }
-      if (redirect === 'ASK') return this.#alone(issue)
+      if (redirect !== 'MOVED') return this.#alone(issue)
       return this.refresh().then(() => this.#alone(issue))
     })
   }

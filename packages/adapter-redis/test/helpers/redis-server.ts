@@ -197,7 +197,7 @@ export interface ClusterSetup {
 /**
  * Starts three cluster-enabled primaries (and their replicas), joins them with
  * `redis-cli --cluster create`, and waits for `cluster_state:ok` on every node and, with replicas,
- * for every replica to be in sync with its primary.
+ * for every replica to be in sync with its primary and known as one by every node.
  */
 export async function startCluster(setup: ClusterSetup = {}): Promise<RedisCluster> {
   const replicas = setup.replicas ?? 0
@@ -268,6 +268,17 @@ export async function startCluster(setup: ClusterSetup = {}): Promise<RedisClust
     for (const port of allPorts.filter((p) => roles.get(p) !== 'master')) {
       await waitFor(port, (info) => info.includes('master_link_status:up'), 'info replication')
     }
+    // A replica can be in sync before every node has heard that it is one, and a manual failover
+    // needs its primary to know it: wait until every node sees every node, each in its final role.
+    const settled = (nodes: string): boolean => {
+      const lines = nodes.trim().split('\n')
+      return (
+        lines.length === allPorts.length &&
+        lines.every((line) => !/handshake|fail|noaddr/.test(line.split(' ')[2]!)) &&
+        lines.filter((line) => line.split(' ')[2]!.includes('slave')).length === 3 * replicas
+      )
+    }
+    for (const port of allPorts) await waitFor(port, settled, 'cluster nodes')
     const node = (port: number): RedisProcess => {
       const found = nodes.find((n) => n.port === port)
       if (found === undefined) throw new Error(`no cluster node on port ${port}`)
