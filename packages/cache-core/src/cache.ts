@@ -260,15 +260,28 @@ class CacheFacade implements Cache {
   // ---------------------------------------------------------------- writes
 
   set<T>(key: string, value: T, options?: SetOptions): Promise<boolean> {
-    return this.#call('set', key, 1, undefined, async () => {
-      this.#assertOpen()
-      const tags = this.#tags.valid(options?.tags)
-      // An explicit write wins over a load of the same key that is still running.
-      const info = this.#keys.info(key)
-      this.#invalidated({ keys: [info.full] })
-      if (this.#leasesInUse()) await this.#guarded(() => this.#tiers.store.delete(this.#keys.leaseOf(info)))
-      return this.#writer.write([{ key, value, ttl: options?.ttl, tags }], this.#settings, true)
+    return this.#call('set', key, 1, undefined, () => {
+      try {
+        return this.#set(key, value, options)
+      } catch (error) {
+        return Promise.reject(error)
+      }
     })
+  }
+
+  #set(key: string, value: unknown, options: SetOptions | undefined): Promise<boolean> {
+    this.#assertOpen()
+    const tags = this.#tags.valid(options?.tags)
+    const ttl = options?.ttl
+    // An explicit write wins over a load of the same key that is still running.
+    const info = this.#keys.info(key)
+    this.#invalidated({ keys: [info.full] })
+    if (this.#leasesInUse()) {
+      return this.#guarded(() => this.#tiers.store.delete(this.#keys.leaseOf(info))).then(() =>
+        this.#writer.writeOne(key, info, value, ttl, tags, this.#settings),
+      )
+    }
+    return this.#writer.writeOne(key, info, value, ttl, tags, this.#settings)
   }
 
   setMany(entries: readonly SetManyEntry[]): Promise<boolean> {

@@ -111,8 +111,13 @@ export class KeySpace {
 
   /** Remembers the tags an entry was seen with, so the next read fetches their epochs with it. */
   hintTags(info: KeyInfo, tags: ReadonlyArray<readonly [string, string]>): void {
-    info.batch =
-      tags.length <= MAX_HINTED_TAGS ? [info.full, ...tags.map(([tag]) => this.tagBase + tag)] : undefined
+    if (tags.length > MAX_HINTED_TAGS) {
+      info.batch = undefined
+      return
+    }
+    const batch = [info.full]
+    for (const [tag] of tags) batch.push(this.tagBase + tag)
+    info.batch = batch
   }
 }
 

@@ -4,6 +4,9 @@ import { type Guard, MISS, type Miss } from './guard.js'
 import { type KeySpace, loneSurrogateAt } from './keys.js'
 import type { Entry, TagStamp } from './types.js'
 
+// Tag lists up to this long are checked for repeats pairwise.
+const SMALL_TAG_LIST = 8
+
 // Stored form of an entry or epoch: bytes for ordinary adapters, the value itself for by-reference ones.
 type Stored = Uint8Array | Entry | string
 
@@ -80,17 +83,28 @@ export class TagEpochs {
   /** The tags as given, de-duplicated; undefined for none; rejects anything but non-empty strings. */
   valid(tags: readonly string[] | undefined): string[] | undefined {
     if (tags === undefined) return undefined
-    if (
-      !Array.isArray(tags) ||
-      tags.some((tag) => typeof tag !== 'string' || tag.length === 0 || loneSurrogateAt(tag) !== -1)
-    ) {
-      throw new CacheError(
-        ErrorCodes.INVALID_CONFIG,
-        `cache "${this.cache}": tags must be an array of non-empty strings of well-formed Unicode (no lone surrogates)`,
-        { cache: this.cache, field: 'tags' },
-      )
+    if (!Array.isArray(tags)) throw this.#badTags()
+    const count = tags.length
+    for (let i = 0; i < count; i++) {
+      const tag: unknown = tags[i]
+      if (typeof tag !== 'string' || tag.length === 0 || loneSurrogateAt(tag) !== -1) throw this.#badTags()
     }
-    return tags.length === 0 ? undefined : [...new Set(tags)]
+    if (count === 0) return undefined
+    // A write names a few tags, on every call: comparing them beats building a Set.
+    if (count <= SMALL_TAG_LIST) {
+      for (let i = 1; i < count; i++)
+        for (let j = 0; j < i; j++) if (tags[i] === tags[j]) return [...new Set(tags)]
+      return tags.slice()
+    }
+    return [...new Set(tags)]
+  }
+
+  #badTags(): CacheError {
+    return new CacheError(
+      ErrorCodes.INVALID_CONFIG,
+      `cache "${this.cache}": tags must be an array of non-empty strings of well-formed Unicode (no lone surrogates)`,
+      { cache: this.cache, field: 'tags' },
+    )
   }
 
   /** The epoch held in a stored tag key. */

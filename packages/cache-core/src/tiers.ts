@@ -481,6 +481,37 @@ export class Tiers {
   // ---------------------------------------------------------------- writes
 
   /** Writes entries to the store, then L1, then tells other instances; false when the store failed. */
+  /**
+   * {@link put} of one entry with no lease (a `set`): the same steps, with no batch to build and no
+   * more promise steps than the store's own write, since `set` is the write most callers make.
+   */
+  putOne(p: Put): Promise<boolean> {
+    if (this.#replayPending || p.lease !== undefined) return this.put([p], true)
+    const { info, lifetimeMs } = p
+    const stored = this.storeByRef ? p.entry : p.bytes
+    const nodeOf = this.guard.nodeOf
+    const written = this.guard.call(
+      'set',
+      info.key,
+      () => this.store.set(info.full, stored, lifetimeMs),
+      undefined,
+      undefined,
+      nodeOf === undefined ? undefined : nodeOf(info.full),
+    )
+    return written instanceof Promise
+      ? written.then((result) => this.#putDone(p, result !== MISS))
+      : Promise.resolve(this.#putDone(p, written !== MISS))
+  }
+
+  /** What follows a single write the store answered: L1, the backlog when it failed, the bus. */
+  #putDone(p: Put, ok: boolean): boolean | Promise<boolean> {
+    this.#generation++
+    this.nearPut(p.info.full, p.entry, p.bytes, p.lifetimeMs)
+    if (!ok) this.keep({ keys: [p.info.full] })
+    if (this.#bus !== undefined) return this.#bus.publish({ keys: [p.info.full] }).then(() => ok)
+    return ok
+  }
+
   async put(puts: readonly Put[], single: boolean): Promise<boolean> {
     if (this.#replayPending) {
       // This write supersedes kept deletes of its keys (if it fails, they are kept again below); a

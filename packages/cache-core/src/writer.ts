@@ -69,6 +69,38 @@ export class Writer {
     return this.writePrepared(prepared, rules, single)
   }
 
+  /**
+   * An explicit write of one value (`set`, tags already checked): {@link write} without its arrays
+   * and awaits while the tags' epochs are known; when they must be read first, the batch path.
+   */
+  writeOne(
+    key: string,
+    info: KeyInfo,
+    value: unknown,
+    ttl: Duration | undefined,
+    tags: readonly string[] | undefined,
+    rules: StaleRules,
+  ): Promise<boolean> {
+    const ttlMs = this.ttlOf(ttl)
+    // A TTL of 0 stores nothing, so there is nothing to encode either.
+    if (ttlMs === 0) return Promise.resolve(true)
+    const stamps = tags === undefined ? undefined : this.tags.recall(tags)
+    if (tags !== undefined && stamps === undefined) {
+      return this.writePrepared([{ item: { key, value, ttl, tags }, info, ttlMs }], rules, true)
+    }
+    const entry = this.entryOf(value, ttlMs, rules)
+    // Recalled epochs come in the order of the tags: already the entry's stamps.
+    entry.tags = stamps
+    const bytes = this.tiers.needsBytes ? encodeEntry(entry, key, this.cache, this.settings.codec) : undefined
+    info.batch = undefined
+    if (stamps !== undefined) this.keys.hintTags(info, stamps)
+    const lifetimeMs = entry.staleUntil === 0 ? undefined : entry.staleUntil - entry.createdAt
+    return this.tiers.putOne({ info, entry, bytes, lifetimeMs }).then((ok) => {
+      if (ok) this.reporter.counted('sets', info)
+      return ok
+    })
+  }
+
   private async writePrepared(
     items: ReadonlyArray<{ item: Write; info: KeyInfo; ttlMs: number }>,
     rules: StaleRules,

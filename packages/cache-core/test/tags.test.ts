@@ -20,6 +20,33 @@ describe('tags', () => {
     expect(await otherProcess.get('a')).toBe(10)
   })
 
+  it('refuses tags that are not non-empty strings, naming the option, and keeps what was stored', async () => {
+    const adapter = new AsyncMapAdapter()
+    const cache = createCache({ adapter, keyPrefix: 'badtags' })
+    await cache.set('a', 'kept', { tags: ['t'] })
+    const bad: unknown[] = [['t', ''], ['t', 7], 't', ['t', 'x\uD800']]
+    for (const tags of bad) {
+      await expect(cache.set('a', 'other', { tags: tags as string[] })).rejects.toMatchObject({
+        code: 'E_INVALID_CONFIG',
+        field: 'tags',
+        message: expect.stringContaining('tags must be an array of non-empty strings'),
+      })
+    }
+    expect(await cache.get('a')).toBe('kept')
+  })
+
+  it('stores a tag named twice once: the entry goes with either invalidation', async () => {
+    const adapter = new AsyncMapAdapter()
+    const cache = createCache({ adapter, keyPrefix: 'twice' })
+    await cache.set('a', 1, { tags: ['x', 'y', 'x'] })
+    await cache.set('b', 2, { tags: ['y', 'y'] })
+    expect(await cache.getMany(['a', 'b'])).toEqual([1, 2])
+    await cache.invalidateTags(['x'])
+    expect(await cache.getMany(['a', 'b'])).toEqual([undefined, 2])
+    await cache.invalidateTags(['y'])
+    expect(await cache.get('b')).toBeUndefined()
+  })
+
   it('reads a tagged entry and its tag epochs in one batched call', async () => {
     const adapter = new AsyncMapAdapter()
     const cache = createCache({ adapter, keyPrefix: 'one' })
