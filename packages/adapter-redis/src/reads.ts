@@ -8,7 +8,7 @@ import { chunk } from './batches.js'
 import { readBySlot } from './cluster.js'
 import { isForeignType } from './errors.js'
 import type { Link } from './link.js'
-import { type ReplyWatchdog, WatchedCommand, watchdogWorks } from './reply-watchdog.js'
+import { directCommands, type ReplyWatchdog, WatchedCommand } from './reply-watchdog.js'
 
 type Settle<T> = (value: T) => void
 
@@ -113,11 +113,7 @@ export class Reads {
   constructor(link: Link, watchdog: ReplyWatchdog) {
     this.#link = link
     this.#watchdog = watchdog
-    // Auto-pipelined clients keep ioredis' own path, which batches the commands of a tick. Commands
-    // built here subclass ioredis' internal Command: only for a client of the same ioredis, and
-    // only when that ioredis' Command behaves as the watchdog expects.
-    this.#directGets =
-      !link.isCluster && !link.ownTimeout && !link.copyValues && link.native && watchdogWorks()
+    this.#directGets = directCommands(link)
   }
 
   /**

@@ -20,7 +20,7 @@ import { Link } from './link.js'
 import { deleteByPattern, unlinkKeys } from './pattern-delete.js'
 import { PubSub } from './pubsub.js'
 import { changed, Reads } from './reads.js'
-import { ReplyWatchdog } from './reply-watchdog.js'
+import { directCommands, ReplyWatchdog, WatchedCommand } from './reply-watchdog.js'
 import { DELETE_IF_EQUALS, runScript, SET_IF_HOLDS } from './scripts.js'
 import { ServerMemorySampler } from './server-memory.js'
 import type { RedisAdapterOptions, RedisClient } from './types.js'
@@ -45,6 +45,32 @@ function noop(): void {}
 function foreignIsNotEqual(error: unknown): number {
   if (isForeignType(error)) return 0
   throw error
+}
+
+/**
+ * A `SET` on a ready single node whose own promise is what the caller gets: it resolves with nothing
+ * and rejects with the adapter's error naming the key, with no promise step of the adapter's in
+ * between, and its timeout is kept by the adapter's {@link ReplyWatchdog} instead of a timer of its
+ * own (as single GETs are).
+ */
+class SingleSet extends WatchedCommand {
+  declare promise: Promise<void>
+
+  constructor(
+    watchdog: ReplyWatchdog,
+    args: Array<string | Buffer | number>,
+    keyPrefix: string | undefined,
+    explain: (error: unknown) => Error,
+  ) {
+    super(watchdog, 'set', args, { keyPrefix })
+    const { reject } = this
+    this.reject = (error: Error) => reject(explain(error))
+  }
+
+  // The reply is always OK; the contract's set resolves with nothing.
+  override transformReply(): Buffer {
+    return undefined as unknown as Buffer
+  }
 }
 
 /**
@@ -81,6 +107,9 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
 
   readonly #link: Link
   readonly #reads: Reads
+  readonly #watchdog = new ReplyWatchdog()
+  // Single SETs on a ready single node go out as commands whose timeout the watchdog keeps.
+  readonly #directSets: boolean
   readonly #pubsub: PubSub
   #memory: ServerMemorySampler | undefined
 
@@ -88,7 +117,8 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
   constructor(options: RedisAdapterOptions | string = {}) {
     const link = new Link(connect(typeof options === 'string' ? { url: options } : options))
     this.#link = link
-    this.#reads = new Reads(link, new ReplyWatchdog())
+    this.#reads = new Reads(link, this.#watchdog)
+    this.#directSets = directCommands(link)
     this.#pubsub = new PubSub(link)
     this.client = link.client
     this.endpoint = link.endpoint
@@ -127,6 +157,20 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
     changed()
     const link = this.#link
     const bytes = link.bytes(value)
+    if (this.#directSets && link.isReady) {
+      const command = new SingleSet(
+        this.#watchdog,
+        ttlMs === undefined ? [key, bytes] : [key, bytes, 'PX', pxOf(ttlMs)],
+        link.keyPrefix,
+        (error) => link.failure('SET', error, key),
+      )
+      try {
+        ;(link.client as Redis).sendCommand(command)
+      } catch (error) {
+        command.reject(error instanceof Error ? error : new Error(String(error)))
+      }
+      return command.promise
+    }
     return link
       .send('SET', key, () =>
         ttlMs === undefined ? link.client.set(key, bytes) : link.client.set(key, bytes, 'PX', pxOf(ttlMs)),

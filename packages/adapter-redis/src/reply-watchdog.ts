@@ -35,7 +35,7 @@ export class WatchedCommand extends Command {
   constructor(
     private readonly watchdog: ReplyWatchdog,
     name: string,
-    args: string[],
+    args: Array<string | Buffer | number>,
     options: ConstructorParameters<typeof Command>[2],
   ) {
     super(name, args, options)
@@ -72,6 +72,21 @@ export function watchdogWorks(): boolean {
     works = false
   }
   return works
+}
+
+/**
+ * Whether commands can go out as {@link WatchedCommand}s on `link`'s client: a single node whose
+ * timeout the adapter keeps (not one passed in with its own), sending each command as it is made
+ * (no auto-pipelining, which batches a tick's commands on ioredis' own path), with the ioredis the
+ * adapter was built against, whose Command behaves as the watchdog expects.
+ */
+export function directCommands(link: {
+  isCluster: boolean
+  ownTimeout: boolean
+  copyValues: boolean
+  native: boolean
+}): boolean {
+  return !link.isCluster && !link.ownTimeout && !link.copyValues && link.native && watchdogWorks()
 }
 
 /** Rejects watched commands that outlive their timeout, with the error ioredis would give. */

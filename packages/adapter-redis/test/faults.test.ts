@@ -103,6 +103,15 @@ describe('a server that goes away', () => {
       expect((direct.value as Error).message).toContain(`no reply within ${COMMAND_TIMEOUT_MS}ms`)
       expect(direct.ms).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 5)
       expect(direct.ms).toBeLessThan(COMMAND_TIMEOUT_MS + SLACK_MS)
+      const write = await timed(() =>
+        adapter.set('frozen:1:w', bytes('w'), 60_000).catch((error: unknown) => error),
+      )
+      expect(write.value).toMatchObject({ code: ErrorCodes.TIMEOUT })
+      expect((write.value as Error).message).toContain(
+        `SET "frozen:1:w" got no reply within ${COMMAND_TIMEOUT_MS}ms`,
+      )
+      expect(write.ms).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 5)
+      expect(write.ms).toBeLessThan(COMMAND_TIMEOUT_MS + SLACK_MS)
 
       const loaded = await timed(() => cache.getOrSet('cold', () => 'from loader'))
       expect(loaded.value).toBe('from loader')
