@@ -164,6 +164,7 @@ export class RedisAdapter implements CacheAdapter<Uint8Array> {
         link.keyPrefix,
         (error) => link.failure('SET', error, key),
       )
+      link.corkTick()
       try {
         ;(link.client as Redis).sendCommand(command)
       } catch (error) {
