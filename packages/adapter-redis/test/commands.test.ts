@@ -163,7 +163,7 @@ describe('commands sent', () => {
   it.skipIf(!watchdogWorks())(
     'writes a burst of SETs made while replies are due in one go, in order with other commands',
     async () => {
-      const stream = adapter.client.stream as unknown as Record<
+      const stream = (adapter.client as Redis).stream as unknown as Record<
         '_write' | '_writev',
         (...args: unknown[]) => void
       >
