@@ -389,12 +389,13 @@ export class Tiers {
     // One read per node on a sharded store: a node that fails leaves only its own keys unread (MISS).
     // Keys a replay that did not finish still covers are not read; the others are.
     const readable = replayed ? fulls : fulls.filter((full) => !this.#covered(full))
-    const read =
+    // Awaited only when pending: a store in this process answers at once, and each await of a value
+    // already there would still cost a promise step.
+    const pending =
       readable.length === 0
         ? MISS
-        : await this.guard.readMany<Stored | undefined>('getMany', readable, (keys) =>
-            this.store.getMany(keys),
-          )
+        : this.guard.readMany<Stored | undefined>('getMany', readable, (keys) => this.store.getMany(keys))
+    const read: Array<Stored | undefined | Miss> | Miss = pending instanceof Promise ? await pending : pending
     let raws: Array<Stored | undefined | Miss> | Miss = read
     if (read !== MISS && readable !== fulls) {
       let next = 0
@@ -413,10 +414,12 @@ export class Tiers {
       if (entry?.tags !== undefined && this.#replayPending && this.#tagsCovered(entry.tags)) return undefined
       return entry !== undefined && isUsable(entry, now) ? entry : undefined
     })
-    const valid = await this.tags().check(entries)
+    let valid = this.tags().check(entries)
+    if (valid instanceof Promise) valid = await valid
+    const verdicts = valid
     wanted.forEach((i, j) => {
       const entry = entries[j]
-      const verdict = valid[j]!
+      const verdict = verdicts[j]!
       // The key's node failed: as when the whole store does, an L1 copy beats nothing.
       if (raws[j] === MISS) found[i] = nearValid ? nearFound[i] : undefined
       else if (entry !== undefined && verdict === true)
