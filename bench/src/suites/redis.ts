@@ -188,6 +188,7 @@ async function runAll(report: SuiteReport, server: DedicatedRedis, closers: Arra
     ),
   )
 
+  await part(report, 'writes in flight', () => writesInFlight(report, server, rawOff, rawOn))
   await part(report, 'tagged get', () => tagged(report, cache))
 
   await part(report, 'stampede', () => stampede(report, rawOff, { cache, bento, cacheManager, rawOn }))
@@ -273,6 +274,57 @@ async function hotKey(report: SuiteReport, server: DedicatedRedis, cache: Cache)
     )
   } finally {
     await admin.quit()
+  }
+}
+
+/** Writers that run at once ({@link WRITERS} of them): the adapter's `set` beside a bare ioredis `SET`. */
+const WRITERS = 200
+
+/**
+ * The adapter's `set` with {@link WRITERS} writes in flight, with its defaults (a burst of writes made while
+ * replies are due leaves in one write) and with ioredis auto-pipelining, beside a bare ioredis client's
+ * `SET` of the same bytes, with and without auto-pipelining.
+ */
+async function writesInFlight(report: SuiteReport, server: DedicatedRedis, rawOff: Redis, rawOn: Redis) {
+  const plain = redisAdapter({ url: server.url() })
+  const piped = redisAdapter({ url: server.url(), autoPipelining: true })
+  try {
+    const bytes = Buffer.from(JSON.stringify(sampleValue))
+    const ours = 'redis adapter set (defaults)'
+    const ourPiped = 'redis adapter set (autoPipelining: true)'
+    const theirsOff = 'ioredis SET (auto-pipelining off)'
+    const theirsOn = 'ioredis SET (auto-pipelining on)'
+    const writers: Array<[string, (i: number) => Promise<unknown>]> = [
+      [ours, (i) => plain.set(`w:${keys[i & KEY_MASK]}`, bytes, 3_600_000)],
+      [ourPiped, (i) => piped.set(`wp:${keys[i & KEY_MASK]}`, bytes, 3_600_000)],
+      [theirsOff, (i) => rawOff.set(`wr:${keys[i & KEY_MASK]}`, bytes, 'PX', 3_600_000)],
+      [theirsOn, (i) => rawOn.set(`wo:${keys[i & KEY_MASK]}`, bytes, 'PX', 3_600_000)],
+    ]
+    const measured = await measure(
+      writers.map(([name, write]) => ({ name, ops: WRITERS, run: inFlight(WRITERS, write) })),
+      TIMING,
+    )
+    section(report, `set — ${WRITERS} in flight, the same ~200 bytes`, measured, theirsOn)
+    const check = server.client()
+    try {
+      if ((await check.getBuffer(`w:${keys[9]}`))?.equals(bytes) !== true) {
+        throw new Error(`${ours}: what was written does not read back`)
+      }
+    } finally {
+      await check.quit()
+    }
+    addTargets(
+      report,
+      ratioTarget(
+        `set, ${WRITERS} in flight vs raw ioredis (auto-pipelining on)`,
+        find(measured, ours),
+        find(measured, theirsOn),
+        1,
+      ),
+    )
+  } finally {
+    await plain.close()
+    await piped.close()
   }
 }
 
