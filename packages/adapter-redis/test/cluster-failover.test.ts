@@ -1,4 +1,4 @@
-import { createCache } from '@cacheport/cache-core'
+import { type Cache, createCache } from '@cacheport/cache-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { keySlot, type RedisAdapter, redisAdapter } from '../src/index.js'
 import { watchdogWorks } from '../src/reply-watchdog.js'
@@ -61,6 +61,20 @@ async function untilSettled(primary: number, slot: number): Promise<void> {
   )
 }
 
+/** An adapter on the test cluster, with the tests' command timeout. */
+function clusterAdapter(): RedisAdapter {
+  return redisAdapter({ cluster: cluster.allPorts.map((p) => `127.0.0.1:${p}`), commandTimeout: TIMEOUT_MS })
+}
+
+/** A cache over a new cluster adapter for keys made by `keysOn` under `prefix`, and its error messages. */
+function clusterCache(prefix: string): { adapter: RedisAdapter; cache: Cache; errors: string[] } {
+  const adapter = clusterAdapter()
+  const cache = createCache({ adapter, keyPrefix: prefix.slice(0, -3), version: 1, timeout: TIMEOUT_MS })
+  const errors: string[] = []
+  cache.on('error', ({ error }) => errors.push(error.message))
+  return { adapter, cache, errors }
+}
+
 function summary(report: FailoverReport): string {
   return JSON.stringify(
     {
@@ -95,17 +109,8 @@ describe('Redis Cluster failover', () => {
     const replica = await replicaOf(cluster, primary)
     const prefix = randomPrefix()
     const keys = keysOn(await owners(primary), primary, prefix, 10)
-    const adapter = redisAdapter({
-      cluster: cluster.allPorts.map((p) => `127.0.0.1:${p}`),
-      commandTimeout: TIMEOUT_MS,
-    })
-    const cache = createCache({ adapter, keyPrefix: prefix.slice(0, -3), version: 1, timeout: TIMEOUT_MS })
-    const errors: string[] = []
-    cache.on('error', ({ error }) => errors.push(error.message))
-    const other = redisAdapter({
-      cluster: cluster.allPorts.map((p) => `127.0.0.1:${p}`),
-      commandTimeout: TIMEOUT_MS,
-    })
+    const { cache, errors } = clusterCache(prefix)
+    const other = clusterAdapter()
     try {
       const names = keys.map((key) => key.slice(prefix.length))
       for (const name of names) await cache.set(name, `v:${name}`)
@@ -163,13 +168,7 @@ describe('Redis Cluster failover', () => {
     const keys = keysOn(await owners(from!), from!, prefix, 5)
     const names = keys.map((key) => key.slice(prefix.length))
     const slot = keySlot(keys[0]!)
-    const adapter = redisAdapter({
-      cluster: cluster.allPorts.map((p) => `127.0.0.1:${p}`),
-      commandTimeout: TIMEOUT_MS,
-    })
-    const cache = createCache({ adapter, keyPrefix: prefix.slice(0, -3), version: 1, timeout: TIMEOUT_MS })
-    const errors: string[] = []
-    cache.on('error', ({ error }) => errors.push(error.message))
+    const { cache, errors } = clusterCache(prefix)
     const idOf = async (port: number) => (await cluster.cli(port, 'cluster', 'myid')).trim()
     try {
       for (const name of names) await cache.set(name, `v:${name}`)
@@ -201,13 +200,7 @@ describe('Redis Cluster failover', () => {
     const prefix = randomPrefix()
     const keys = keysOn(await owners(primary), primary, prefix, 6)
     const names = keys.map((key) => key.slice(prefix.length))
-    const adapter = redisAdapter({
-      cluster: cluster.allPorts.map((p) => `127.0.0.1:${p}`),
-      commandTimeout: TIMEOUT_MS,
-    })
-    const cache = createCache({ adapter, keyPrefix: prefix.slice(0, -3), version: 1, timeout: TIMEOUT_MS })
-    const errors: string[] = []
-    cache.on('error', ({ error }) => errors.push(error.message))
+    const { adapter, cache, errors } = clusterCache(prefix)
     // ioredis queues a tick's commands per node by the slot map of that moment and, when the pipeline
     // goes out, checks the slots against the map's node groups again; a refresh that lands in between
     // and moves one slot into another group makes it refuse the whole pipeline. The refresh is
@@ -259,10 +252,7 @@ describe('Redis Cluster failover', () => {
   }, 40_000)
 
   it('a killed primary under 200 callers: every call bounded, only its shard fails open, back within 1 s', async () => {
-    const direct: RedisAdapter = redisAdapter({
-      cluster: cluster.allPorts.map((p) => `127.0.0.1:${p}`),
-      commandTimeout: TIMEOUT_MS,
-    })
+    const direct: RedisAdapter = clusterAdapter()
     const probes: Array<{ op: string; ms: number }> = []
     const time = async (op: string, run: () => Promise<unknown>) => {
       const start = performance.now()
