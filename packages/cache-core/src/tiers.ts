@@ -483,7 +483,6 @@ export class Tiers {
 
   // ---------------------------------------------------------------- writes
 
-  /** Writes entries to the store, then L1, then tells other instances; false when the store failed. */
   /**
    * {@link put} of one entry with no lease (a `set`): the same steps, with no batch to build and no
    * more promise steps than the store's own write, since `set` is the write most callers make.
@@ -515,6 +514,7 @@ export class Tiers {
     return ok
   }
 
+  /** Writes entries to the store, then L1, then tells other instances; false when the store failed. */
   async put(puts: readonly Put[], single: boolean): Promise<boolean> {
     if (this.#replayPending) {
       // This write supersedes kept deletes of its keys (if it fails, they are kept again below); a
