@@ -124,31 +124,16 @@ function preciseArgs(args: readonly unknown[], count: number): string {
  * stack: a cycle shows up as a nesting past {@link MAX_KEY_DEPTH} and goes to the precise path too.
  */
 function fast(value: unknown, depth: number): string | undefined {
-  switch (typeof value) {
-    case 'string':
-      return quote(value)
-    case 'number':
-      return value === 0 && 1 / value < 0 ? '-0' : String(value)
-    case 'boolean':
-      return value ? 'true' : 'false'
-    case 'undefined':
-      return 'undefined'
-    case 'bigint':
-      return `${value}n`
-    case 'object': {
-      if (value === null) return 'null'
-      if (depth >= MAX_KEY_DEPTH) return undefined
-      if (Array.isArray(value)) return fastArray(value, depth + 1)
-      const proto = Object.getPrototypeOf(value)
-      if (proto === Object.prototype || proto === null) {
-        return fastObject(value as Record<string, unknown>, depth + 1)
-      }
-      // Dates, maps, sets, binary data and toJSON(): the precise path knows them all.
-      return undefined
-    }
-    default:
-      return undefined
+  if (typeof value !== 'object') return primitive(value)
+  if (value === null) return 'null'
+  if (depth >= MAX_KEY_DEPTH) return undefined
+  if (Array.isArray(value)) return fastArray(value, depth + 1)
+  const proto = Object.getPrototypeOf(value)
+  if (proto === Object.prototype || proto === null) {
+    return fastObject(value as Record<string, unknown>, depth + 1)
   }
+  // Dates, maps, sets, binary data and toJSON(): the precise path knows them all.
+  return undefined
 }
 
 function fastArray(array: readonly unknown[], depth: number): string | undefined {
@@ -261,6 +246,17 @@ export function sha256(text: string): string {
 }
 
 function write(value: unknown, stack: object[]): string {
+  if (typeof value === 'object') return value === null ? 'null' : writeObject(value, stack)
+  const text = primitive(value)
+  if (text !== undefined) return text
+  if (typeof value === 'function') {
+    throw new Unkeyable(`is a function${value.name ? ` (${value.name})` : ''}`, HINT)
+  }
+  throw new Unkeyable('is a symbol', HINT)
+}
+
+/** A string, number, boolean, undefined or bigint as a key writes it; undefined for anything else. */
+function primitive(value: unknown): string | undefined {
   switch (typeof value) {
     case 'string':
       return quote(value)
@@ -273,12 +269,8 @@ function write(value: unknown, stack: object[]): string {
       return 'undefined'
     case 'bigint':
       return `${value}n`
-    case 'object':
-      return value === null ? 'null' : writeObject(value, stack)
-    case 'function':
-      throw new Unkeyable(`is a function${value.name ? ` (${value.name})` : ''}`, HINT)
     default:
-      throw new Unkeyable('is a symbol', HINT)
+      return undefined
   }
 }
 
