@@ -7,8 +7,12 @@
  * call waited for), hit rate per shard over time and the failed shard's recovery time.
  */
 import { redisAdapter } from '@cacheport/adapter-redis'
-import { type FailoverReport, runFailover } from '../../../packages/adapter-redis/test/helpers/failover.js'
-import { type RedisCluster, startCluster } from '../../../packages/adapter-redis/test/helpers/redis-server.js'
+import {
+  type FailoverReport,
+  runFailover,
+  startFailoverCluster,
+} from '../../../packages/adapter-redis/test/helpers/failover.js'
+import type { RedisCluster } from '../../../packages/adapter-redis/test/helpers/redis-server.js'
 import { addTargets, note, type SuiteReport, valueTarget } from '../harness.js'
 
 const TIMEOUT_MS = 500
@@ -69,11 +73,7 @@ function print(report: SuiteReport, run: FailoverReport, label: string): void {
 export async function failoverSuite(report: SuiteReport): Promise<void> {
   let cluster: RedisCluster | undefined
   try {
-    cluster = await startCluster({
-      replicas: 1,
-      nodeTimeoutMs: 1000,
-      args: ['--cluster-require-full-coverage', 'no', '--cluster-replica-validity-factor', '0'],
-    })
+    cluster = await startFailoverCluster()
     note(
       report,
       `6-node cluster on ports ${cluster.allPorts.join(', ')}; timeout and commandTimeout ${TIMEOUT_MS} ms, loads of 10 ms, 200 callers (1 in 5 reading batches of 5 keys), 30 keys per shard`,

@@ -326,23 +326,26 @@ async function taggedWrites(report: SuiteReport, server: DedicatedRedis): Promis
       SEQUENTIAL_ROUNDS,
     )
     interleavedSection(report, 'tagged writes — one at a time (each awaited)', measured, theirs)
-    const parallel = await measure(
-      [
-        {
-          name: ours,
-          ops: IN_FLIGHT,
-          run: inFlight(IN_FLIGHT, (i) => cache.set(keys[i & KEY_MASK]!, sampleValue, { tags })),
-        },
-        {
-          name: theirs,
-          ops: IN_FLIGHT,
-          run: inFlight(IN_FLIGHT, (i) =>
-            bentoCache.set({ key: keys[i & KEY_MASK]!, value: sampleValue, ttl: '1h', tags }),
-          ),
-        },
-      ],
-      PARALLEL_TIMING,
-    )
+    // Tagged writes of both libraries, IN_FLIGHT at a time: the same for every pair of clients below.
+    const inFlightRows = (ourCache: Cache, theirCache: typeof bentoCache) =>
+      measure(
+        [
+          {
+            name: ours,
+            ops: IN_FLIGHT,
+            run: inFlight(IN_FLIGHT, (i) => ourCache.set(keys[i & KEY_MASK]!, sampleValue, { tags })),
+          },
+          {
+            name: theirs,
+            ops: IN_FLIGHT,
+            run: inFlight(IN_FLIGHT, (i) =>
+              theirCache.set({ key: keys[i & KEY_MASK]!, value: sampleValue, ttl: '1h', tags }),
+            ),
+          },
+        ],
+        PARALLEL_TIMING,
+      )
+    const parallel = await inFlightRows(cache, bentoCache)
     section(report, `tagged writes — ${IN_FLIGHT} in flight`, parallel, theirs)
     // The same with both clients auto-pipelining (the Redis adapter's option, ioredis' for bentocache):
     // the round trips are shared, so what is left is each library's own work per write.
@@ -364,23 +367,7 @@ async function taggedWrites(report: SuiteReport, server: DedicatedRedis): Promis
     )
     await piped.set('probe', sampleValue, { tags })
     await pipedBento.set({ key: 'probe', value: sampleValue, ttl: '1h', tags })
-    const pipedRows = await measure(
-      [
-        {
-          name: ours,
-          ops: IN_FLIGHT,
-          run: inFlight(IN_FLIGHT, (i) => piped.set(keys[i & KEY_MASK]!, sampleValue, { tags })),
-        },
-        {
-          name: theirs,
-          ops: IN_FLIGHT,
-          run: inFlight(IN_FLIGHT, (i) =>
-            pipedBento.set({ key: keys[i & KEY_MASK]!, value: sampleValue, ttl: '1h', tags }),
-          ),
-        },
-      ],
-      PARALLEL_TIMING,
-    )
+    const pipedRows = await inFlightRows(piped, pipedBento)
     section(report, `tagged writes — ${IN_FLIGHT} in flight, both clients auto-pipelining`, pipedRows, theirs)
     await expectValue(ours, piped.get(keys[5]!), sampleValue)
     // What was written reads back, tags and all.

@@ -2,24 +2,24 @@ import { type Cache, createCache } from '@cacheport/cache-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { keySlot, type RedisAdapter, redisAdapter } from '../src/index.js'
 import { watchdogWorks } from '../src/reply-watchdog.js'
-import { type FailoverReport, failOver, keysOn, replicaOf, runFailover } from './helpers/failover.js'
+import {
+  type FailoverReport,
+  failOver,
+  keysOn,
+  replicaOf,
+  runFailover,
+  startFailoverCluster,
+} from './helpers/failover.js'
 import { IOREDIS_MAJOR } from './helpers/ioredis-major.js'
-import { type RedisCluster, startCluster } from './helpers/redis-server.js'
+import type { RedisCluster } from './helpers/redis-server.js'
 import { bytes, randomPrefix, until } from './helpers/shared.js'
 
-// Six nodes: three primaries, each with a replica. A short node timeout fails a killed primary over
-// in about two seconds. `cluster-require-full-coverage no` lets the healthy shards serve while one
-// shard has no primary, which is how a cache cluster should run (see the README).
 // The default command timeout: a healthy node answers well within it even on a busy machine.
 const TIMEOUT_MS = 1000
 let cluster: RedisCluster
 
 beforeAll(async () => {
-  cluster = await startCluster({
-    replicas: 1,
-    nodeTimeoutMs: 1000,
-    args: ['--cluster-require-full-coverage', 'no', '--cluster-replica-validity-factor', '0'],
-  })
+  cluster = await startFailoverCluster()
 }, 60_000)
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { type AnyCacheAdapter, type Cache, createCache } from '@cacheport/cache-core'
 import type { RedisAdapterOptions } from '../../src/index.js'
 import { keySlot } from '../../src/key-slot.js'
-import { type RedisCluster, rawCommand } from './redis-server.js'
+import { type RedisCluster, rawCommand, startCluster } from './redis-server.js'
 
 /** How the primary is taken away. */
 export type FailoverEvent = 'failover' | 'kill'
@@ -129,6 +129,19 @@ export function keysOn(owners: Int32Array, owner: number, prefix: string, count:
     }
   }
   return keys
+}
+
+/**
+ * The cluster the failover scenario runs on: three primaries, each with a replica. A short node
+ * timeout fails a killed primary over in about two seconds; `cluster-require-full-coverage no` lets
+ * the healthy shards serve while one shard has no primary, which is how a cache cluster should run.
+ */
+export function startFailoverCluster(): Promise<RedisCluster> {
+  return startCluster({
+    replicas: 1,
+    nodeTimeoutMs: 1000,
+    args: ['--cluster-require-full-coverage', 'no', '--cluster-replica-validity-factor', '0'],
+  })
 }
 
 /** Resolves once the node on `port` reports `role:master`, with the time it was seen. */
