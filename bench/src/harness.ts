@@ -208,16 +208,17 @@ export function ratioTarget(
   threshold: number,
 ): TargetResult | undefined {
   if (!a || !b) return undefined
-  const measured = a.opsPerSec / b.opsPerSec
-  return {
+  return atLeast(
     label,
-    measured,
-    comparator: '>=',
+    a.opsPerSec / b.opsPerSec,
     threshold,
-    unit: 'x',
-    pass: measured >= threshold,
-    basis: `${formatOps(a.opsPerSec)} vs ${formatOps(b.opsPerSec)} ops/s`,
-  }
+    `${formatOps(a.opsPerSec)} vs ${formatOps(b.opsPerSec)} ops/s`,
+  )
+}
+
+/** A target "measured ratio ≥ threshold", with what it rests on. */
+function atLeast(label: string, measured: number, threshold: number, basis: string): TargetResult {
+  return { label, measured, comparator: '>=', threshold, unit: 'x', pass: measured >= threshold, basis }
 }
 
 /** Target on an absolute figure (a rate, a count), with `comparator` saying which way is good. */
@@ -479,15 +480,12 @@ export function interleavedTarget(
   const measured = median(ratios)
   const ma = find(result.measurements, a)!
   const mb = find(result.measurements, b)!
-  return {
+  return atLeast(
     label,
     measured,
-    comparator: '>=',
     threshold,
-    unit: 'x',
-    pass: measured >= threshold,
-    basis: `median of ${ratios.length} rounds; min–max ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}×; ${formatOps(ma.opsPerSec)} vs ${formatOps(mb.opsPerSec)} ops/s`,
-  }
+    `median of ${ratios.length} rounds; min–max ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}×; ${formatOps(ma.opsPerSec)} vs ${formatOps(mb.opsPerSec)} ops/s`,
+  )
 }
 
 /**
