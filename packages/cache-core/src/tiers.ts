@@ -489,10 +489,18 @@ export class Tiers {
    */
   putOne(p: Put): Promise<boolean> {
     if (this.#replayPending || p.lease !== undefined) return this.put([p], true)
+    const written = this.#storeSet(p)
+    return written instanceof Promise
+      ? written.then((result) => this.#putDone(p, result !== MISS))
+      : Promise.resolve(this.#putDone(p, written !== MISS))
+  }
+
+  /** The store's `set` of one entry, under its node's breaker: MISS when skipped or failed. */
+  #storeSet(p: Put): unknown {
     const { info, lifetimeMs } = p
     const stored = this.storeByRef ? p.entry : p.bytes
     const nodeOf = this.guard.nodeOf
-    const written = this.guard.call(
+    return this.guard.call(
       'set',
       info.key,
       () => this.store.set(info.full, stored, lifetimeMs),
@@ -500,12 +508,12 @@ export class Tiers {
       undefined,
       nodeOf === undefined ? undefined : nodeOf(info.full),
     )
-    return written instanceof Promise
-      ? written.then((result) => this.#putDone(p, result !== MISS))
-      : Promise.resolve(this.#putDone(p, written !== MISS))
   }
 
-  /** What follows a single write the store answered: L1, the backlog when it failed, the bus. */
+  /**
+   * What follows a single write the store answered: L1, the backlog when it failed (the store keeps
+   * whatever it held before, which must go when it is back), the bus.
+   */
   #putDone(p: Put, ok: boolean): boolean | Promise<boolean> {
     this.#generation++
     this.nearPut(p.info.full, p.entry, p.bytes, p.lifetimeMs)
@@ -526,7 +534,6 @@ export class Tiers {
       }
     }
     let ok: boolean
-    let failed: string[] = []
     if (single && puts[0]!.lease !== undefined && this.store.setIfHolds !== undefined) {
       const { info, entry, bytes, lifetimeMs, lease } = puts[0]!
       const stored = this.storeByRef ? entry : bytes
@@ -543,29 +550,18 @@ export class Tiers {
       if (written === false) return false
       ok = written !== MISS
     } else if (single) {
-      const { info, entry, bytes, lifetimeMs } = puts[0]!
-      const stored = this.storeByRef ? entry : bytes
-      const run = () => this.store.set(info.full, stored, lifetimeMs)
-      ok =
-        (await this.guard.call(
-          'set',
-          info.key,
-          run,
-          undefined,
-          undefined,
-          this.guard.nodeOf?.(info.full),
-        )) !== MISS
+      ok = (await this.#storeSet(puts[0]!)) !== MISS
     } else {
-      failed = await this.#writeMany(puts)
+      const failed = await this.#writeMany(puts)
       ok = failed.length === 0
+      this.#generation++
+      for (const p of puts) this.nearPut(p.info.full, p.entry, p.bytes, p.lifetimeMs)
+      // A write the store did not take leaves whatever it held before: that must go when it is back.
+      if (!ok) this.keep({ keys: failed })
+      if (this.#bus !== undefined) await this.#bus.publish({ keys: puts.map((p) => p.info.full) })
+      return ok
     }
-    this.#generation++
-    for (const p of puts) this.nearPut(p.info.full, p.entry, p.bytes, p.lifetimeMs)
-    const keys = puts.map((p) => p.info.full)
-    // A write the store did not take leaves whatever it held before: that must go when it is back.
-    if (!ok) this.keep({ keys: single ? keys : failed })
-    if (this.#bus !== undefined) await this.#bus.publish({ keys })
-    return ok
+    return this.#putDone(puts[0]!, ok)
   }
 
   /**
