@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { createCache } from '../src/index.js'
+import { createCache, decodeEntry } from '../src/index.js'
 import { AsyncMapAdapter, MapAdapter } from './helpers/adapters.js'
 import { tick, twoInstances } from './helpers/instances.js'
 
@@ -40,6 +40,12 @@ describe('tags', () => {
     const cache = createCache({ adapter, keyPrefix: 'twice' })
     await cache.set('a', 1, { tags: ['x', 'y', 'x'] })
     await cache.set('b', 2, { tags: ['y', 'y'] })
+    const storedTags = (key: string) =>
+      decodeEntry([...adapter.data].find(([full]) => full.endsWith(`:${key}`))![1].value)!.tags!.map(
+        ([tag]) => tag,
+      )
+    expect(storedTags('a')).toEqual(['x', 'y'])
+    expect(storedTags('b')).toEqual(['y'])
     expect(await cache.getMany(['a', 'b'])).toEqual([1, 2])
     await cache.invalidateTags(['x'])
     expect(await cache.getMany(['a', 'b'])).toEqual([undefined, 2])
