@@ -208,6 +208,32 @@ describe('commands sent', () => {
     },
   )
 
+  it.skipIf(!watchdogWorks())(
+    'arms no timer per single GET or SET: one shared timer keeps their deadlines',
+    async () => {
+      // Gets not coalesced, so that each of them is a GET of its own.
+      const plain = redisAdapter({ url: server.url, coalesceGets: false })
+      try {
+        await plain.set('timers:warm', bytes('w'), 10_000)
+        const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
+        const before = timers()
+        // Twenty of each at once, all waiting for their replies when the timers are counted.
+        const pending: Array<Promise<unknown>> = []
+        for (let i = 0; i < 20; i++) pending.push(plain.set(`timers:${i}`, bytes(String(i)), 10_000))
+        for (let i = 0; i < 20; i++) pending.push(plain.get('timers:warm'))
+        const during = timers()
+        const replies = await Promise.all(pending)
+        // ioredis would arm one per command (40 here); the watchdog arms at most one.
+        expect(during - before).toBeLessThanOrEqual(1)
+        expect(replies.slice(20).map((reply) => Buffer.from(reply as Uint8Array).toString())).toEqual(
+          Array.from({ length: 20 }, () => 'w'),
+        )
+      } finally {
+        await plain.close()
+      }
+    },
+  )
+
   it('writes with SET PX, deletes with UNLINK and pattern-deletes with SCAN, never KEYS or DEL', async () => {
     await adapter.setMany([
       { key: 'p:1', value: bytes('1'), ttlMs: 10_000 },
