@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util'
 import { redisAdapter } from '@cacheport/adapter-redis'
-import { type Cache, cached, createCache } from '@cacheport/cache-core'
+import { type Cache, type CacheAdapter, cached, createCache, decodeEntry } from '@cacheport/cache-core'
 import KeyvRedis from '@keyv/redis'
 import { BentoCache, bentostore } from 'bentocache'
 import { redisDriver } from 'bentocache/drivers/redis'
@@ -107,7 +107,8 @@ async function runAll(report: SuiteReport, server: DedicatedRedis, closers: Arra
   closers.push(() => cacheManager.disconnect())
 
   // Defaults throughout: what a user gets from `redisAdapter({ url })`.
-  const cache = createCache({ adapter: redisAdapter({ url: server.url() }), keyPrefix: 'cp', ttl: '1h' })
+  const adapter = redisAdapter({ url: server.url() })
+  const cache = createCache({ adapter, keyPrefix: 'cp', ttl: '1h' })
   closers.push(() => cache.close())
   for (const key of keys) {
     await cache.set(key, sampleValue)
@@ -157,6 +158,7 @@ async function runAll(report: SuiteReport, server: DedicatedRedis, closers: Arra
       ),
     )
   }
+  await part(report, 'where a get goes', () => singleGetParts(report, adapter, cache, rawOff))
   await part(report, 'cached() one at a time', () => decoratedCalls(report, cache, rawOff))
   await part(report, 'hot key', () => hotKey(report, server, cache))
 
@@ -194,6 +196,53 @@ async function runAll(report: SuiteReport, server: DedicatedRedis, closers: Arra
   await part(report, 'stampede', () => stampede(report, rawOff, { cache, bento, cacheManager, rawOn }))
   await part(report, 'pattern delete', () => patternDelete(report, server))
   await part(report, '1 MB value', () => largeValues(report, rawOff, cache))
+}
+
+/**
+ * Where the time of a single get goes beyond the client's own: the adapter's `GET` of the raw JSON
+ * (what the adapter adds to ioredis), then of the stored entry decoded (what the entry's envelope
+ * adds), then `cache.get` (what the core's work on a hit adds: key, breaker, expiry and tag checks,
+ * counters). Only these four take turns, so nothing else runs between two of them.
+ */
+async function singleGetParts(report: SuiteReport, adapter: CacheAdapter, cache: Cache, raw: Redis) {
+  const fullKeys = keys.map((key) => cache.fullKey(key))
+  const bytesOf = async (read: unknown): Promise<Uint8Array> => {
+    const bytes = await read
+    if (!(bytes instanceof Uint8Array)) throw new Error('where a get goes: the adapter read a miss')
+    return bytes
+  }
+  // The reply's text, read in place (Buffer.from of a Buffer would copy it first).
+  const utf8 = (bytes: Uint8Array): string =>
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+  const partNames = {
+    raw: names.rawOff,
+    adapterJson: 'adapter GET + JSON.parse of the same JSON',
+    adapterEntry: 'adapter GET + decodeEntry of the stored entry',
+    cache: 'cacheport get (the whole cache)',
+  } as const
+  const cases = [
+    {
+      name: partNames.raw,
+      op: async (i: number) => JSON.parse((await raw.get(`raw:${keys[i & KEY_MASK]}`))!),
+    },
+    {
+      name: partNames.adapterJson,
+      op: async (i: number) => JSON.parse(utf8(await bytesOf(adapter.get(`raw:${keys[i & KEY_MASK]}`)))),
+    },
+    {
+      name: partNames.adapterEntry,
+      op: async (i: number) => decodeEntry(await bytesOf(adapter.get(fullKeys[i & KEY_MASK]!)))?.value,
+    },
+    { name: partNames.cache, op: (i: number) => cache.get(keys[i & KEY_MASK]!) },
+  ]
+  for (const c of cases) await expectValue(c.name, c.op(7), sampleValue)
+  const measured = await interleave(cases, SEQUENTIAL_ROUNDS)
+  interleavedSection(
+    report,
+    'where a single get goes — one at a time, these four alone',
+    measured,
+    partNames.raw,
+  )
 }
 
 /**
