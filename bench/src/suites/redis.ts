@@ -158,7 +158,7 @@ async function runAll(report: SuiteReport, server: DedicatedRedis, closers: Arra
       ),
     )
   }
-  await part(report, 'where a get goes', () => singleGetParts(report, adapter, cache, rawOff))
+  await part(report, 'where a get goes', () => singleGetParts(report, server, adapter, cache, rawOff))
   await part(report, 'cached() one at a time', () => decoratedCalls(report, cache, rawOff))
   await part(report, 'hot key', () => hotKey(report, server, cache))
 
@@ -202,9 +202,33 @@ async function runAll(report: SuiteReport, server: DedicatedRedis, closers: Arra
  * Where the time of a single get goes beyond the client's own: the adapter's `GET` of the raw JSON
  * (what the adapter adds to ioredis), then of the stored entry decoded (what the entry's envelope
  * adds), then `cache.get` (what the core's work on a hit adds: key, breaker, expiry and tag checks,
- * counters). Only these four take turns, so nothing else runs between two of them.
+ * counters), beside a bare client bounded by a timeout as the adapter is. Only these take turns, so
+ * nothing else runs between two of them.
  */
-async function singleGetParts(report: SuiteReport, adapter: CacheAdapter, cache: Cache, raw: Redis) {
+async function singleGetParts(
+  report: SuiteReport,
+  server: DedicatedRedis,
+  adapter: CacheAdapter,
+  cache: Cache,
+  raw: Redis,
+): Promise<void> {
+  // A bare client bounded the way the adapter is (ioredis arms a timer per command), for context:
+  // the target's baseline stays the unbounded client.
+  const bounded = server.client({ enableAutoPipelining: false, commandTimeout: 1000 })
+  try {
+    await timeSingleGetParts(report, adapter, cache, raw, bounded)
+  } finally {
+    await bounded.quit().catch(() => {})
+  }
+}
+
+async function timeSingleGetParts(
+  report: SuiteReport,
+  adapter: CacheAdapter,
+  cache: Cache,
+  raw: Redis,
+  bounded: Redis,
+) {
   const fullKeys = keys.map((key) => cache.fullKey(key))
   const bytesOf = async (read: unknown): Promise<Uint8Array> => {
     const bytes = await read
@@ -216,6 +240,7 @@ async function singleGetParts(report: SuiteReport, adapter: CacheAdapter, cache:
     Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
   const partNames = {
     raw: names.rawOff,
+    bounded: 'ioredis GET + JSON.parse, commandTimeout 1 s (the adapter default)',
     adapterJson: 'adapter GET + JSON.parse of the same JSON',
     adapterEntry: 'adapter GET + decodeEntry of the stored entry',
     cache: 'cacheport get (the whole cache)',
@@ -224,6 +249,10 @@ async function singleGetParts(report: SuiteReport, adapter: CacheAdapter, cache:
     {
       name: partNames.raw,
       op: async (i: number) => JSON.parse((await raw.get(`raw:${keys[i & KEY_MASK]}`))!),
+    },
+    {
+      name: partNames.bounded,
+      op: async (i: number) => JSON.parse((await bounded.get(`raw:${keys[i & KEY_MASK]}`))!),
     },
     {
       name: partNames.adapterJson,
@@ -239,7 +268,7 @@ async function singleGetParts(report: SuiteReport, adapter: CacheAdapter, cache:
   const measured = await interleave(cases, SEQUENTIAL_ROUNDS)
   interleavedSection(
     report,
-    'where a single get goes — one at a time, these four alone',
+    'where a single get goes — one at a time, these five alone',
     measured,
     partNames.raw,
   )
