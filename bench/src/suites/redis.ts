@@ -63,6 +63,11 @@ const names = {
   cacheManager: 'cache-manager get (@keyv/redis)',
 } as const
 
+/** A bare client's read of `key` as the raw baselines store it: `GET raw:{key}`, then `JSON.parse`. */
+function jsonGet(client: Redis): (key: string) => Promise<unknown> {
+  return async (key) => JSON.parse((await client.get(`raw:${key}`))!)
+}
+
 /** Contenders of the get-hit comparisons: each reads key `i` of its own warmed namespace. */
 interface Reader {
   readonly name: string
@@ -87,9 +92,12 @@ export async function redisSuite(report: SuiteReport): Promise<void> {
 async function runAll(report: SuiteReport, server: DedicatedRedis, closers: Array<() => Promise<unknown>>) {
   const rawOff = server.client({ enableAutoPipelining: false })
   const rawOn = server.client({ enableAutoPipelining: true })
+  // Bounded the way the adapter is (ioredis arms a timer per command): context for the single get.
+  const bounded = server.client({ enableAutoPipelining: false, commandTimeout: 1000 })
   closers.push(
     () => rawOff.quit(),
     () => rawOn.quit(),
+    () => bounded.quit(),
   )
 
   const bentoConnection = server.client()
@@ -126,8 +134,8 @@ async function runAll(report: SuiteReport, server: DedicatedRedis, closers: Arra
 
   const readers: Reader[] = [
     { name: names.cacheport, get: (key) => cache.get(key) },
-    { name: names.rawOff, get: async (key) => JSON.parse((await rawOff.get(`raw:${key}`))!) },
-    { name: names.rawOn, get: async (key) => JSON.parse((await rawOn.get(`raw:${key}`))!) },
+    { name: names.rawOff, get: jsonGet(rawOff) },
+    { name: names.rawOn, get: jsonGet(rawOn) },
     { name: names.bento, get: (key) => bento.get({ key }) },
     { name: names.cacheManager, get: (key) => cacheManager.get(key) },
   ]
@@ -158,7 +166,7 @@ async function runAll(report: SuiteReport, server: DedicatedRedis, closers: Arra
       ),
     )
   }
-  await part(report, 'where a get goes', () => singleGetParts(report, server, adapter, cache, rawOff))
+  await part(report, 'where a get goes', () => singleGetParts(report, adapter, cache, rawOff, bounded))
   await part(report, 'cached() one at a time', () => decoratedCalls(report, cache, rawOff))
   await part(report, 'hot key', () => hotKey(report, server, cache))
 
@@ -207,29 +215,14 @@ async function runAll(report: SuiteReport, server: DedicatedRedis, closers: Arra
  */
 async function singleGetParts(
   report: SuiteReport,
-  server: DedicatedRedis,
-  adapter: CacheAdapter,
-  cache: Cache,
-  raw: Redis,
-): Promise<void> {
-  // A bare client bounded the way the adapter is (ioredis arms a timer per command), for context:
-  // the target's baseline stays the unbounded client.
-  const bounded = server.client({ enableAutoPipelining: false, commandTimeout: 1000 })
-  try {
-    await timeSingleGetParts(report, adapter, cache, raw, bounded)
-  } finally {
-    await bounded.quit().catch(() => {})
-  }
-}
-
-async function timeSingleGetParts(
-  report: SuiteReport,
   adapter: CacheAdapter,
   cache: Cache,
   raw: Redis,
   bounded: Redis,
-) {
+): Promise<void> {
   const fullKeys = keys.map((key) => cache.fullKey(key))
+  const rawGet = jsonGet(raw)
+  const boundedGet = jsonGet(bounded)
   const bytesOf = async (read: unknown): Promise<Uint8Array> => {
     const bytes = await read
     if (!(bytes instanceof Uint8Array)) throw new Error('where a get goes: the adapter read a miss')
@@ -246,14 +239,8 @@ async function timeSingleGetParts(
     cache: 'cacheport get (the whole cache)',
   } as const
   const cases = [
-    {
-      name: partNames.raw,
-      op: async (i: number) => JSON.parse((await raw.get(`raw:${keys[i & KEY_MASK]}`))!),
-    },
-    {
-      name: partNames.bounded,
-      op: async (i: number) => JSON.parse((await bounded.get(`raw:${keys[i & KEY_MASK]}`))!),
-    },
+    { name: partNames.raw, op: (i: number) => rawGet(keys[i & KEY_MASK]!) },
+    { name: partNames.bounded, op: (i: number) => boundedGet(keys[i & KEY_MASK]!) },
     {
       name: partNames.adapterJson,
       op: async (i: number) => JSON.parse(utf8(await bytesOf(adapter.get(`raw:${keys[i & KEY_MASK]}`)))),
